@@ -1,0 +1,232 @@
+// Stack configuration -> validated settings. Every default lives here (the
+// seed's values per server mode), and every bad value is refused here, before
+// a single resource is declared.
+import { isServerMode, isUwsgi, MODES, Protocol, SERVER_MODES, ServerMode, ServerShape } from "./serverModes";
+
+export const PLATFORMS = ["local", "docker"] as const;
+export type Platform = (typeof PLATFORMS)[number];
+export const INGRESSES = ["none", "nginx"] as const;
+export type Ingress = (typeof INGRESSES)[number];
+export const LOAD_DRIVERS = ["auto", "ab", "k6"] as const;
+export type LoadDriverChoice = (typeof LOAD_DRIVERS)[number];
+export const DOCKER_NETWORKS = ["bridge", "host"] as const;
+export type DockerNetwork = (typeof DOCKER_NETWORKS)[number];
+
+export interface Ports {
+    /** The Flask app's server. */
+    app: number;
+    /** The slow API. */
+    api: number;
+    /** nginx, where there is one. */
+    ingress: number;
+    /** PostgreSQL, where there is one. */
+    postgres: number;
+}
+
+export interface LoadSettings {
+    /** Total requests (ab -n, k6 iterations). */
+    requests: number;
+    /** Simultaneous clients (ab -c, k6 VUs). */
+    concurrency: number;
+    /** Seconds the slow API sleeps per request (?delay=). */
+    delay: number;
+    /** Which load generator to use. */
+    driver: LoadDriverChoice;
+    /** Seconds the whole load run may take before it is failed. */
+    timeoutSeconds: number;
+    /** Fail the up when more requests than this fail; unset: never. */
+    maxFailedRequests?: number;
+    /** Also load the slow API directly, to show the harness's own ceiling. */
+    baseline: boolean;
+    /** Change to re-run the load with nothing else changed. */
+    runId: string;
+}
+
+export interface Settings {
+    platform: Platform;
+    serverMode: ServerMode;
+    shape: ServerShape;
+    protocol: Protocol;
+    ingress: Ingress;
+    database: boolean;
+    psycogreen: boolean;
+    ports: Ports;
+    load: LoadSettings;
+    /** Docker only: container networking. */
+    dockerNetwork: DockerNetwork;
+    /** Docker only: base image of the Python apps (build argument PYTHON_IMAGE). */
+    pythonImage: string;
+    /** Seconds a service may take to become ready. */
+    readyTimeoutSeconds: number;
+}
+
+/** Mode-independent defaults; Pulumi.yaml declares the same (a unit test keeps them equal). */
+export const DEFAULTS = {
+    platform: "local" as Platform,
+    serverMode: "uwsgi-gevent" as ServerMode,
+    protocol: "http" as Protocol,
+    ingress: "none" as Ingress,
+    database: false,
+    psycogreen: false,
+    appPort: 3000,
+    apiPort: 4000,
+    ingressPort: 8080,
+    postgresPort: 5433,
+    loadRequests: 2000,
+    loadConcurrency: 200,
+    loadDelay: 1,
+    loadDriver: "auto" as LoadDriverChoice,
+    loadTimeoutSeconds: 300,
+    baseline: true,
+    loadRunId: "",
+    dockerNetwork: "bridge" as DockerNetwork,
+    pythonImage: "python:3.11-slim",
+    readyTimeoutSeconds: 30,
+};
+
+/** Reads one raw config value; undefined when unset. Pulumi's Config, or a plain map in tests. */
+export type ConfigReader = (key: string) => string | undefined;
+
+/** A config problem: names the key, what is wrong, and how to fix it. */
+export class ConfigError extends Error {
+    constructor(readonly problems: string[]) {
+        super(`invalid stack configuration:\n  - ${problems.join("\n  - ")}`);
+        this.name = "ConfigError";
+    }
+}
+
+const fix = (key: string, example: string) => `fix: pulumi config set ${key} ${example}`;
+
+export function resolveSettings(read: ConfigReader): Settings {
+    const problems: string[] = [];
+
+    function oneOf<T extends string>(key: string, allowed: readonly T[], fallback: T): T {
+        const raw = read(key);
+        if (raw === undefined) return fallback;
+        if ((allowed as readonly string[]).includes(raw)) return raw as T;
+        problems.push(`${key}: unknown value "${raw}"; valid: ${allowed.join(", ")} (${fix(key, allowed[0])})`);
+        return fallback;
+    }
+    function num(key: string, fallback: number | undefined, opts: { integer?: boolean; min?: number } = {}): number | undefined {
+        const raw = read(key);
+        if (raw === undefined) return fallback;
+        const value = Number(raw);
+        const min = opts.min ?? 1;
+        if (raw.trim() === "" || !Number.isFinite(value) || (opts.integer !== false && !Number.isInteger(value)) || value < min) {
+            const kind = opts.integer === false ? "a number" : "a whole number";
+            problems.push(`${key}: "${raw}" is not ${kind} >= ${min} (${fix(key, String(fallback ?? min))})`);
+            return fallback;
+        }
+        return value;
+    }
+    function bool(key: string, fallback: boolean): boolean {
+        const raw = read(key);
+        if (raw === undefined) return fallback;
+        if (raw === "true" || raw === "false") return raw === "true";
+        problems.push(`${key}: "${raw}" is not true or false (${fix(key, String(fallback))})`);
+        return fallback;
+    }
+    function port(key: string, fallback: number): number {
+        const value = num(key, fallback, { min: 1 })!;
+        if (value > 65535) problems.push(`${key}: ${value} is not a TCP port (1-65535) (${fix(key, String(fallback))})`);
+        return value;
+    }
+
+    const rawMode = read("serverMode");
+    if (rawMode !== undefined && !isServerMode(rawMode)) {
+        problems.push(`serverMode: unknown server mode "${rawMode}"; valid: ${SERVER_MODES.join(", ")} ` +
+            `(${fix("serverMode", "uwsgi-gevent")})`);
+    }
+    const serverMode = rawMode !== undefined && isServerMode(rawMode) ? rawMode : DEFAULTS.serverMode;
+    const mode = MODES[serverMode];
+
+    const shape: ServerShape = { ...mode.defaults };
+    for (const field of ["workers", "threads", "asyncCores"] as const) {
+        if (read(field) === undefined) continue;
+        if (!mode.tunable.includes(field)) {
+            problems.push(`${field}: server mode ${serverMode} has no ${field} setting` +
+                (mode.tunable.length ? ` (it takes: ${mode.tunable.join(", ")})` : "") +
+                ` (fix: pulumi config rm ${field})`);
+            continue;
+        }
+        shape[field] = num(field, mode.defaults[field])!;
+    }
+
+    const protocol = oneOf<Protocol>("protocol", ["http", "uwsgi"], DEFAULTS.protocol);
+    const ingress = oneOf("ingress", INGRESSES, DEFAULTS.ingress);
+    const database = bool("database", DEFAULTS.database);
+    const psycogreen = bool("psycogreen", DEFAULTS.psycogreen);
+
+    if (protocol === "uwsgi" && !isUwsgi(serverMode)) {
+        problems.push(`protocol: "uwsgi" needs a uWSGI server, not ${serverMode} ` +
+            `(fix: pulumi config set protocol http, or pulumi config set serverMode uwsgi-gevent)`);
+    }
+    if (protocol === "uwsgi" && ingress !== "nginx") {
+        problems.push(`protocol: "uwsgi" speaks the binary uwsgi protocol, which no HTTP client can load-test ` +
+            `without nginx in front (fix: pulumi config set ingress nginx)`);
+    }
+    if (psycogreen && !database) {
+        problems.push(`psycogreen: patches psycopg2, but database is false (fix: pulumi config set database true)`);
+    }
+    if (database && !MODES[serverMode].gevent) {
+        problems.push(`database: the psycopg2 app patches itself with gevent and needs a gevent server, ` +
+            `not ${serverMode} (fix: pulumi config set serverMode uwsgi-gevent)`);
+    }
+    if (database && serverMode === "gevent-pywsgi") {
+        problems.push(`database: the psycopg2 app has no pywsgi entry point (fix: pulumi config set serverMode uwsgi-gevent)`);
+    }
+
+    const ports: Ports = {
+        app: port("appPort", DEFAULTS.appPort),
+        api: port("apiPort", DEFAULTS.apiPort),
+        ingress: port("ingressPort", DEFAULTS.ingressPort),
+        postgres: port("postgresPort", DEFAULTS.postgresPort),
+    };
+    const used: [string, number][] = [["appPort", ports.app], ["apiPort", ports.api]];
+    if (ingress === "nginx") used.push(["ingressPort", ports.ingress]);
+    if (database) used.push(["postgresPort", ports.postgres]);
+    for (let i = 0; i < used.length; i++) {
+        for (let j = i + 1; j < used.length; j++) {
+            if (used[i][1] === used[j][1]) {
+                problems.push(`${used[j][0]}: ${used[j][1]} is also ${used[i][0]} (fix: pulumi config set ${used[j][0]} <another port>)`);
+            }
+        }
+    }
+
+    const load: LoadSettings = {
+        requests: num("loadRequests", DEFAULTS.loadRequests)!,
+        concurrency: num("loadConcurrency", DEFAULTS.loadConcurrency)!,
+        delay: num("loadDelay", DEFAULTS.loadDelay, { integer: false, min: 0 })!,
+        driver: oneOf("loadDriver", LOAD_DRIVERS, DEFAULTS.loadDriver),
+        timeoutSeconds: num("loadTimeoutSeconds", DEFAULTS.loadTimeoutSeconds)!,
+        maxFailedRequests: num("maxFailedRequests", undefined, { min: 0 }),
+        baseline: bool("baseline", DEFAULTS.baseline),
+        runId: read("loadRunId") ?? DEFAULTS.loadRunId,
+    };
+    if (load.concurrency > load.requests) {
+        problems.push(`loadConcurrency: ${load.concurrency} clients for ${load.requests} requests; ApacheBench refuses ` +
+            `more clients than requests (fix: pulumi config set loadConcurrency ${load.requests})`);
+    }
+
+    const settings: Settings = {
+        platform: oneOf("platform", PLATFORMS, DEFAULTS.platform),
+        serverMode,
+        shape,
+        protocol,
+        ingress,
+        database,
+        psycogreen,
+        ports,
+        load,
+        dockerNetwork: oneOf("dockerNetwork", DOCKER_NETWORKS, DEFAULTS.dockerNetwork),
+        pythonImage: read("pythonImage") ?? DEFAULTS.pythonImage,
+        readyTimeoutSeconds: num("readyTimeoutSeconds", DEFAULTS.readyTimeoutSeconds)!,
+    };
+    if (problems.length) throw new ConfigError(problems);
+    return settings;
+}
+
+/** Requests the app can hold at once. */
+export function serverCapacity(settings: Settings): number {
+    return MODES[settings.serverMode].capacity(settings.shape);
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Makes the pinned Pulumi toolchain available and prints the folder holding it:
+#   pulumi                         the CLI, at the version of @pulumi/pulumi in package.json
+#   pulumi-language-nodejs         its Node.js language host
+#   pulumi-resource-pulumi-nodejs  the engine's Node.js dynamic-provider plugin
+# Order: a cached build; a `pulumi` already on PATH at that version; a build
+# from the Go module proxy (the release download site is unreachable here).
+# The cache lives outside the clone, keyed by version and by the toolchain
+# sources, so a second clone on the same machine is ready at once.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+version=$(node -p "require('$root/package.json').dependencies['@pulumi/pulumi']")
+sources_hash=$(cd "$root/toolchain" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
+cache=${FGL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flask-gevent-lab}
+bin="$cache/toolchain/pulumi-v$version-$sources_hash"
+
+say() { echo "toolchain: $*" >&2; }
+
+has_version() { [ -x "$1" ] && "$1" version 2>/dev/null | grep -qx "v$version"; }
+
+if has_version "$bin/pulumi" && [ -x "$bin/pulumi-language-nodejs" ]; then
+  echo "$bin"; exit 0
+fi
+
+installed=$(command -v pulumi || true)
+if [ -n "$installed" ] && has_version "$installed" \
+   && [ -x "$(dirname "$installed")/pulumi-language-nodejs" ]; then
+  say "using the installed Pulumi v$version at $installed"
+  dirname "$installed"; exit 0
+fi
+
+command -v go >/dev/null || { say "Go is needed to build Pulumi v$version (install Go 1.24 or newer)"; exit 1; }
+say "building Pulumi v$version from the Go module proxy into $bin (first time only, ~10 min on 2 cores)"
+tmp="$bin.tmp.$$"
+rm -rf "$tmp"; mkdir -p "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+start=$SECONDS
+(cd "$root/toolchain/pulumi" && go build -trimpath \
+  -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$version" \
+  -o "$tmp/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+(cd "$root/toolchain/language-nodejs" && go build -trimpath \
+  -ldflags "-s -w -X main.version=v$version" -o "$tmp/pulumi-language-nodejs" .)
+install -m 0755 "$root/toolchain/pulumi-resource-pulumi-nodejs" "$tmp/"
+has_version "$tmp/pulumi" || { say "the built CLI does not report v$version"; exit 1; }
+rm -rf "$bin"; mv "$tmp" "$bin"
+say "built in $((SECONDS - start)) s"
+echo "$bin"
