@@ -1,0 +1,50 @@
+// One stack per scenario: read the stack's config, check the machine, deploy
+// the topology and its load test, export the figures.
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { Scenario } from "./components/scenario";
+import { topologySpecs } from "./lib/services";
+import { resolveSettings } from "./lib/settings";
+import { checkPortsFree, LocalPlatform, PROJECT_ROOT } from "./platforms/local";
+import { findLocalTools } from "./platforms/localTools";
+import tutorial from "./data/tutorial.json";
+
+const stack = pulumi.getStack();
+const config = new pulumi.Config();
+const settings = resolveSettings((key) => config.get(key));
+
+const tools = findLocalTools({
+    venv: path.join(PROJECT_ROOT, ".lab", "venv"),
+    postgres: settings.database,
+    nginx: settings.ingress === "nginx",
+    driver: settings.load.driver,
+});
+const platform = new LocalPlatform(stack, tools, settings.readyTimeoutSeconds);
+checkPortsFree(stack, topologySpecs(settings, platform.paths));
+
+const scenario = new Scenario(stack, {
+    settings, platform, driver: tools.driver, resultsDir: path.join(PROJECT_ROOT, "results", stack),
+});
+const result = scenario.result;
+const seed = (tutorial.scenarios as Record<string, { requestsPerSecond: number | null }>)[stack];
+
+export const url = scenario.url;
+export const serverMode = settings.serverMode;
+export const server = scenario.server;
+export const driver = result.driver;
+export const requestsPerSecond = result.requestsPerSecond;
+export const failedRequests = result.failed;
+export const completeRequests = result.complete;
+export const timeTakenSeconds = result.timeTakenSeconds;
+export const p50Ms = result.latencyMs.p50;
+export const p95Ms = result.latencyMs.p95;
+export const p99Ms = result.latencyMs.p99;
+export const threadsBefore = result.threadsBefore;
+export const threadsPeak = result.threadsPeak;
+export const limitRps = result.limitRps;
+export const efficiency = result.efficiency;
+export const driverCeilingRps = result.driverCeilingRps;
+export const tutorialRequestsPerSecond = seed?.requestsPerSecond ?? null;
+export const baselineRequestsPerSecond = scenario.baseline?.requestsPerSecond ?? null;
+export { result };
+export const baseline = scenario.baseline ?? null;

@@ -1,0 +1,54 @@
+// One normalized result for every load driver, with the limits it is judged by.
+
+/** What a driver's output says, before the limits are added. */
+export interface DriverFigures {
+    complete: number;
+    /** Failed requests, non-2xx responses included. */
+    failed: number;
+    timeTakenSeconds: number;
+    requestsPerSecond: number;
+    /** Latency percentiles in ms; null where the driver had no successful request to measure. */
+    latencyMs: { p50: number | null; p90: number | null; p95: number | null; p99: number | null; max: number | null };
+}
+
+export interface LoadResult extends DriverFigures {
+    driver: "ab" | "k6";
+    driverVersion: string;
+    url: string;
+    requests: number;
+    concurrency: number;
+    delaySeconds: number;
+    /** Little's law: requests the server can hold at once (capped by the clients) / delay. */
+    limitRps: number | null;
+    /** requestsPerSecond / limitRps. */
+    efficiency: number | null;
+    /** The best this driver can do with this load even against an ideal server. */
+    driverCeilingRps: number | null;
+    threadsBefore: number | null;
+    threadsPeak: number | null;
+    startedAt: string;
+}
+
+/** Little's law: at most `min(concurrency, capacity)` requests are in flight, each taking `delay` seconds. */
+export function throughputLimit(concurrency: number, capacity: number, delaySeconds: number): number | null {
+    if (delaySeconds <= 0) return null;
+    return Math.min(concurrency, capacity) / delaySeconds;
+}
+
+export function efficiency(requestsPerSecond: number, limitRps: number | null): number | null {
+    return limitRps ? round(requestsPerSecond / limitRps, 4) : null;
+}
+
+export function round(value: number, digits = 2): number {
+    const f = 10 ** digits;
+    return Math.round(value * f) / f;
+}
+
+/** A figure parsed from a driver's output; throws rather than letting a missing value pass as 0. */
+export function requireNumber(value: unknown, what: string, source: string): number {
+    const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+    if (typeof n !== "number" || !Number.isFinite(n)) {
+        throw new Error(`${source}: no ${what} in the output (truncated, or not this driver's output)`);
+    }
+    return n;
+}

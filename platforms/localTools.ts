@@ -1,0 +1,99 @@
+// Finds the programs a topology needs on this machine, before anything
+// starts; a missing one is an error that says how to get it.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { parseAbVersion } from "../lib/load/ab";
+import { parseK6Version } from "../lib/load/k6";
+import { LoadDriverChoice } from "../lib/settings";
+
+export interface LocalTools {
+    /** Folder of the project's Python virtualenv executables. */
+    pythonBin: string;
+    /** Folder of PostgreSQL's server programs; "" when not needed. */
+    postgresBin: string;
+    /** nginx executable; "" when not needed. */
+    nginx: string;
+    /** nginx's uwsgi_params. */
+    uwsgiParams: string;
+    /** The load driver that will run, its executable and version. */
+    driver: { name: "ab" | "k6"; path: string; version: string };
+}
+
+export interface ToolNeeds {
+    /** Folder the setup links the virtualenv into (<project>/.lab/venv). */
+    venv: string;
+    postgres: boolean;
+    nginx: boolean;
+    driver: LoadDriverChoice;
+}
+
+export class MissingToolError extends Error {
+    constructor(readonly missing: string[]) {
+        super(`missing tools:\n  - ${missing.join("\n  - ")}`);
+        this.name = "MissingToolError";
+    }
+}
+
+const SBIN = ["/usr/local/sbin", "/usr/sbin", "/sbin"];
+
+/** The first executable `name` on PATH (or in the sbin folders); undefined if none. */
+export function which(name: string): string | undefined {
+    const dirs = [...(process.env.PATH ?? "").split(path.delimiter), ...SBIN].filter(Boolean);
+    for (const dir of dirs) {
+        const candidate = path.join(dir, name);
+        try {
+            fs.accessSync(candidate, fs.constants.X_OK);
+            if (fs.statSync(candidate).isFile()) return candidate;
+        } catch { /* keep looking */ }
+    }
+    return undefined;
+}
+
+/** Newest /usr/lib/postgresql/<version>/bin holding a server, or the folder of `postgres` on PATH. */
+function findPostgresBin(): string | undefined {
+    const root = "/usr/lib/postgresql";
+    const versions = fs.existsSync(root)
+        ? fs.readdirSync(root).filter((v) => fs.existsSync(path.join(root, v, "bin", "postgres"))).sort((a, b) => Number(b) - Number(a))
+        : [];
+    if (versions.length) return path.join(root, versions[0], "bin");
+    const onPath = which("postgres");
+    return onPath && path.dirname(onPath);
+}
+
+export function findLocalTools(needs: ToolNeeds): LocalTools {
+    const missing: string[] = [];
+    const setup = "run ./lab setup";
+
+    const pythonBin = path.join(needs.venv, "bin");
+    for (const program of ["python", "flask", "gunicorn", "uwsgi"]) {
+        if (!fs.existsSync(path.join(pythonBin, program))) {
+            missing.push(`${program} in the Python virtualenv ${needs.venv} (${setup}: it installs python-apps/requirements.txt)`);
+        }
+    }
+
+    let postgresBin = "";
+    if (needs.postgres) {
+        postgresBin = findPostgresBin() ?? "";
+        if (!postgresBin) missing.push(`PostgreSQL server (postgres, initdb) for database: true (${setup}, or apt-get install postgresql)`);
+    }
+
+    let nginx = "";
+    if (needs.nginx) {
+        nginx = which("nginx") ?? "";
+        if (!nginx) missing.push(`nginx for ingress: nginx (${setup}, or apt-get install nginx)`);
+    }
+    const uwsgiParams = "/etc/nginx/uwsgi_params";
+
+    const k6 = which("k6");
+    const ab = which("ab");
+    const useK6 = needs.driver === "k6" || (needs.driver === "auto" && k6 !== undefined);
+    if (useK6 && !k6) missing.push("k6 for loadDriver: k6 (install k6 on PATH, or pulumi config set loadDriver ab)");
+    if (!useK6 && !ab) missing.push(`ApacheBench (ab) for the load test (${setup}, or apt-get install apache2-utils)`);
+
+    if (missing.length) throw new MissingToolError(missing);
+    const driver: LocalTools["driver"] = useK6
+        ? { name: "k6", path: k6!, version: parseK6Version(execFileSync(k6!, ["version"]).toString()) }
+        : { name: "ab", path: ab!, version: parseAbVersion(execFileSync(ab!, ["-V"]).toString()) };
+    return { pythonBin, postgresBin, nginx, uwsgiParams, driver };
+}

@@ -1,0 +1,25 @@
+// What a component asks of a platform: run this ServiceSpec, tell me how to
+// reach it and whose threads to count.
+import * as pulumi from "@pulumi/pulumi";
+import { PlatformPaths, ServiceSpec } from "../lib/services";
+
+export interface DeployedService {
+    /** Ready when the service answers: what dependents wait for. */
+    resource: pulumi.Resource;
+    /** Process group whose threads are the service's; 0 where the platform can't count them. */
+    pgid: pulumi.Output<number>;
+    /** Changes whenever the service is replaced (restarted, reconfigured). */
+    identity: pulumi.Output<string>;
+}
+
+export interface Platform {
+    /** Paths and addresses the service specs are built for. */
+    paths: PlatformPaths;
+    /** Runs one service; children are parented to `opts.parent`. */
+    deploy(name: string, spec: ServiceSpec, opts: pulumi.CustomResourceOptions): DeployedService;
+}
+
+/** The URL a client on this machine uses to reach a service's port. */
+export function loopbackUrl(port: number, path = "/"): string {
+    return `http://127.0.0.1:${port}${path}`;
+}

@@ -1,0 +1,164 @@
+// One verified load run against a deployed endpoint, as a Node.js dynamic
+// resource: created after the topology is ready, replaced (so re-run) whenever
+// the topology or a load setting changes, or loadRunId is bumped.
+//
+// create: GET the URL once and check status and body (a wrong answer fails the
+// up and shows it); count the app's threads; run the driver while sampling the
+// threads; parse its output into one normalized result; append it under
+// results/<stack>/; fail the up if more requests failed than allowed.
+import * as pulumi from "@pulumi/pulumi";
+import { abArgv, abCeilingRps, parseAbOutput } from "../lib/load/ab";
+import { k6Argv, k6CeilingRps, parseK6Summary } from "../lib/load/k6";
+import { efficiency, LoadResult, round, throughputLimit } from "../lib/load/result";
+import { threadsInGroup, withRaisedFileLimit } from "../lib/procfs";
+
+export interface LoadRunInputs {
+    /** Target, query string included (?delay=). */
+    url: string;
+    /** Text the body must contain for the endpoint to count as correct. */
+    expectBody: string;
+    driver: "ab" | "k6";
+    /** Executable of the driver. */
+    driverPath: string;
+    driverVersion: string;
+    /** k6 script (k6/load.js). */
+    k6Script: string;
+    requests: number;
+    concurrency: number;
+    delaySeconds: number;
+    timeoutSeconds: number;
+    /** Requests the target can hold at once (Infinity as -1: JSON has no Infinity). */
+    capacity: number;
+    /** Process group whose threads are counted; 0 for none. */
+    threadsPgid: number;
+    /** Fail the up above this many failed requests; -1 for never. */
+    maxFailedRequests: number;
+    /** Where each run is appended as JSON. */
+    resultsDir: string;
+    /** Identity of what is measured (pids, spec): a new one re-runs the load. */
+    target: string;
+    /** Bumped by the user to re-run with nothing else changed. */
+    runId: string;
+}
+
+const THREAD_SAMPLE_MS = 200;
+
+async function verify(url: string, expectBody: string): Promise<void> {
+    const http = require("http");
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.get(url, { timeout: 30_000 }, (res: any) => {
+            let body = "";
+            res.setEncoding("utf8");
+            res.on("data", (chunk: string) => (body += chunk));
+            res.on("end", () => resolve({ status: res.statusCode, body }));
+        });
+        req.once("error", (e: Error) => reject(new Error(`verify ${url}: ${e.message}`)));
+        req.once("timeout", () => req.destroy(new Error("no answer within 30 s")));
+    });
+    if (status !== 200 || !body.includes(expectBody)) {
+        throw new Error(`verify ${url}: expected status 200 and a body containing "${expectBody}", ` +
+            `got status ${status} and body:\n${body.slice(0, 500)}`);
+    }
+}
+
+function runDriver(inputs: LoadRunInputs, summaryPath: string): Promise<{ output: string; threadsPeak: number | null }> {
+    const { spawn } = require("child_process");
+    const load = { url: inputs.url, requests: inputs.requests, concurrency: inputs.concurrency, timeoutSeconds: inputs.timeoutSeconds };
+    const argv = inputs.driver === "k6"
+        ? k6Argv(inputs.driverPath, inputs.k6Script, load, summaryPath)
+        : abArgv(inputs.driverPath, load);
+    const [command, ...args] = withRaisedFileLimit(argv);
+    return new Promise((resolve, reject) => {
+        const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+        let output = "";
+        child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+        let threadsPeak: number | null = inputs.threadsPgid ? threadsInGroup(inputs.threadsPgid) : null;
+        const sampler = setInterval(() => {
+            if (inputs.threadsPgid) threadsPeak = Math.max(threadsPeak ?? 0, threadsInGroup(inputs.threadsPgid));
+        }, THREAD_SAMPLE_MS);
+        const killer = setTimeout(() => child.kill("SIGKILL"), (inputs.timeoutSeconds + 30) * 1000);
+        child.once("error", (e: Error) => { clearInterval(sampler); clearTimeout(killer); reject(e); });
+        child.once("close", (code: number | null, signal: string | null) => {
+            clearInterval(sampler);
+            clearTimeout(killer);
+            if (signal) return reject(new Error(`${inputs.driver} was killed (${signal}) after ${inputs.timeoutSeconds} s:\n${output.slice(-2000)}`));
+            if (code !== 0 && inputs.driver === "ab") return reject(new Error(`ab exited with ${code}:\n${output.slice(-2000)}`));
+            resolve({ output, threadsPeak });
+        });
+    });
+}
+
+async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
+    const fs = require("fs");
+    const os = require("os");
+    const path = require("path");
+    await verify(inputs.url, inputs.expectBody);
+    const threadsBefore = inputs.threadsPgid ? threadsInGroup(inputs.threadsPgid) : null;
+    const startedAt = new Date().toISOString();
+    const summaryPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "k6-")), "summary.json");
+    const { output, threadsPeak } = await runDriver(inputs, summaryPath);
+    let figures;
+    try {
+        figures = inputs.driver === "k6" ? parseK6Summary(fs.readFileSync(summaryPath, "utf8")) : parseAbOutput(output);
+    } catch (e) {
+        throw new Error(`${(e as Error).message}\n--- ${inputs.driver} printed:\n${output.slice(-2000)}`);
+    } finally {
+        fs.rmSync(path.dirname(summaryPath), { recursive: true, force: true });
+    }
+    const capacity = inputs.capacity < 0 ? Infinity : inputs.capacity;
+    const limitRps = throughputLimit(inputs.concurrency, capacity, inputs.delaySeconds);
+    const ceiling = (inputs.driver === "k6" ? k6CeilingRps : abCeilingRps)(inputs.requests, inputs.concurrency, inputs.delaySeconds);
+    return {
+        driver: inputs.driver,
+        driverVersion: inputs.driverVersion,
+        url: inputs.url,
+        requests: inputs.requests,
+        concurrency: inputs.concurrency,
+        delaySeconds: inputs.delaySeconds,
+        ...figures,
+        limitRps: limitRps === null ? null : round(limitRps, 2),
+        efficiency: efficiency(figures.requestsPerSecond, limitRps),
+        driverCeilingRps: ceiling === null ? null : round(ceiling, 2),
+        threadsBefore,
+        threadsPeak: threadsPeak === null ? null : Math.max(threadsPeak, threadsBefore ?? 0),
+        startedAt,
+    };
+}
+
+function record(dir: string, result: LoadResult): void {
+    const fs = require("fs");
+    const path = require("path");
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `${result.startedAt.replace(/[:.]/g, "-")}.json`), JSON.stringify(result, null, 2) + "\n");
+}
+
+const provider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: LoadRunInputs) {
+        const result = await measure(inputs);
+        record(inputs.resultsDir, result);
+        if (inputs.maxFailedRequests >= 0 && result.failed > inputs.maxFailedRequests) {
+            throw new Error(`load test: ${result.failed} of ${result.requests} requests failed ` +
+                `(maxFailedRequests is ${inputs.maxFailedRequests}); ${result.requestsPerSecond} req/s in ` +
+                `${result.timeTakenSeconds} s; result kept in ${inputs.resultsDir}`);
+        }
+        return { id: `${result.driver}-${result.startedAt}`, outs: { ...inputs, result } };
+    },
+    async diff(_id: string, olds: LoadRunInputs, news: LoadRunInputs) {
+        const keys = Object.keys(news) as (keyof LoadRunInputs)[];
+        const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+        return { changes: changed.length > 0, replaces: changed };
+    },
+    async delete() {
+        // A past measurement has nothing running; its JSON stays under results/.
+    },
+};
+
+/** A load test whose result is its output. */
+export class LoadRun extends pulumi.dynamic.Resource {
+    declare readonly result: pulumi.Output<LoadResult>;
+
+    constructor(name: string, args: pulumi.Inputs, opts?: pulumi.CustomResourceOptions) {
+        super(provider, name, { ...args, result: undefined }, opts, "load", "Run");
+    }
+}

@@ -1,0 +1,209 @@
+// A long-running service as a local process, managed by the Pulumi engine
+// through a Node.js dynamic provider.
+//
+// create: refuse a busy port, write the service's files, run its setup, start
+//   it detached in its own process group (stdio to a log file: nothing holds the
+//   provider's pipes), wait until it answers, run its after-ready commands. A
+//   service that dies or never answers fails the up with its log's last lines,
+//   and nothing of it is left running.
+// diff: a process that died since the last up is replaced, so the next up
+//   starts it again.
+// delete: signal the whole group with the server's own stop signal, escalate to
+//   SIGKILL, and wait until the port is free.
+import * as pulumi from "@pulumi/pulumi";
+import { groupProcesses, isAlive, readProcStat, withRaisedFileLimit } from "../lib/procfs";
+import { ServiceSpec } from "../lib/services";
+
+export interface LocalProcessInputs {
+    spec: ServiceSpec;
+    /** Folder for the service's pid, log and files. */
+    dir: string;
+    /** Seconds to wait for readiness. */
+    readyTimeoutSeconds: number;
+}
+
+export interface LocalProcessState extends LocalProcessInputs {
+    pid: number;
+    /** Start time in clock ticks: tells a live process from a reused pid. */
+    startTime: number;
+    logFile: string;
+}
+
+const STOP_GRACE_MS = 10_000;
+const PORT_FREE_TIMEOUT_MS = 15_000;
+
+function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function logTail(file: string, lines = 30): string {
+    const fs = require("fs");
+    try {
+        return fs.readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
+    } catch {
+        return "(no log)";
+    }
+}
+
+/** True when nothing listens on host:port (a listen attempt succeeds). */
+function portFree(host: string, port: number): Promise<boolean> {
+    const net = require("net");
+    return new Promise((resolve) => {
+        const server = net.createServer();
+        server.once("error", () => resolve(false));
+        server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+    });
+}
+
+function probe(spec: ServiceSpec): Promise<boolean> {
+    const host = "127.0.0.1";
+    return new Promise((resolve) => {
+        if (spec.ready.kind === "tcp") {
+            const socket = require("net").connect({ host, port: spec.port });
+            socket.setTimeout(1000);
+            socket.once("connect", () => { socket.destroy(); resolve(true); });
+            socket.once("error", () => resolve(false));
+            socket.once("timeout", () => { socket.destroy(); resolve(false); });
+        } else {
+            const req = require("http").get({ host, port: spec.port, path: spec.ready.path, timeout: 2000 }, (res: any) => {
+                res.resume();
+                resolve(true);
+            });
+            req.once("error", () => resolve(false));
+            req.once("timeout", () => { req.destroy(); resolve(false); });
+        }
+    });
+}
+
+function userIds(user: string): { uid?: number; gid?: number } {
+    if (!user || process.getuid?.() !== 0) return {};
+    const { execFileSync } = require("child_process");
+    const uid = Number(execFileSync("id", ["-u", user]).toString().trim());
+    const gid = Number(execFileSync("id", ["-g", user]).toString().trim());
+    return { uid, gid };
+}
+
+function childEnv(spec: ServiceSpec): Record<string, string> {
+    const keep = ["PATH", "HOME", "LANG", "LC_ALL", "TZ"];
+    const env: Record<string, string> = {};
+    for (const key of keep) if (process.env[key] !== undefined) env[key] = process.env[key] as string;
+    return { ...env, ...spec.env };
+}
+
+function runAll(commands: string[][], spec: ServiceSpec, ids: { uid?: number; gid?: number }, what: string) {
+    const { spawnSync } = require("child_process");
+    for (const argv of commands) {
+        const result = spawnSync(argv[0], argv.slice(1), { cwd: spec.cwd, env: childEnv(spec), ...ids, encoding: "utf8", timeout: 120_000 });
+        if (result.status !== 0) {
+            throw new Error(`${spec.name}: ${what} command failed (${argv.join(" ")}):\n${result.stderr || result.stdout || result.error}`);
+        }
+    }
+}
+
+async function stopGroup(pgid: number, signal: NodeJS.Signals): Promise<void> {
+    const kill = (sig: NodeJS.Signals) => { try { process.kill(-pgid, sig); } catch { /* already gone */ } };
+    kill(signal);
+    const deadline = Date.now() + STOP_GRACE_MS;
+    while (groupProcesses(pgid).length > 0 && Date.now() < deadline) await sleep(100);
+    if (groupProcesses(pgid).length > 0) {
+        kill("SIGKILL");
+        while (groupProcesses(pgid).length > 0) await sleep(50);
+    }
+}
+
+async function waitPortFree(host: string, port: number, name: string): Promise<void> {
+    const deadline = Date.now() + PORT_FREE_TIMEOUT_MS;
+    while (!(await portFree(host, port))) {
+        if (Date.now() > deadline) throw new Error(`${name}: port ${port} is still bound ${PORT_FREE_TIMEOUT_MS / 1000} s after stopping`);
+        await sleep(100);
+    }
+}
+
+async function start(inputs: LocalProcessInputs): Promise<LocalProcessState> {
+    const fs = require("fs");
+    const path = require("path");
+    const { spawn } = require("child_process");
+    const { spec, dir } = inputs;
+
+    if (!(await portFree("127.0.0.1", spec.port))) {
+        throw new Error(`${spec.name}: port ${spec.port} is already in use by another program. ` +
+            `Stop it, or give this stack another port (pulumi config set <appPort|apiPort|ingressPort|postgresPort> N).`);
+    }
+    const ids = userIds(spec.user);
+    fs.mkdirSync(dir, { recursive: true });
+    if (ids.uid !== undefined) fs.chownSync(dir, ids.uid, ids.gid);
+    for (const [name, text] of Object.entries(spec.files)) fs.writeFileSync(path.join(dir, name), text);
+    runAll(spec.setup, spec, ids, "setup");
+
+    const logFile = path.join(dir, `${spec.name}.log`);
+    const out = fs.openSync(logFile, "a");
+    fs.writeSync(out, `\n=== ${new Date().toISOString()} ${spec.argv.join(" ")}\n`);
+    const [command, ...args] = withRaisedFileLimit(spec.argv);
+    const child = spawn(command, args, {
+        cwd: spec.cwd, env: childEnv(spec), detached: true, stdio: ["ignore", out, out], ...ids,
+    });
+    fs.closeSync(out);
+    child.unref();
+    const pid: number = child.pid;
+    const failed = async (why: string): Promise<never> => {
+        await stopGroup(pid, "SIGKILL");
+        throw new Error(`${spec.name} ${why}. Last lines of ${logFile}:\n${logTail(logFile)}`);
+    };
+    const stat = readProcStat(pid);
+    if (!stat) return failed("exited at once");
+    fs.writeFileSync(path.join(dir, `${spec.name}.pid`), `${pid}\n`);
+
+    const deadline = Date.now() + inputs.readyTimeoutSeconds * 1000;
+    while (!(await probe(spec))) {
+        if (!isAlive(pid, stat.startTime)) return failed("exited before it was ready");
+        if (Date.now() > deadline) return failed(`did not answer on port ${spec.port} within ${inputs.readyTimeoutSeconds} s`);
+        await sleep(100);
+    }
+    try {
+        runAll(spec.afterReady, spec, ids, "after-ready");
+    } catch (e) {
+        return failed((e as Error).message);
+    }
+    return { ...inputs, pid, startTime: stat.startTime, logFile };
+}
+
+async function stop(state: LocalProcessState): Promise<void> {
+    if (isAlive(state.pid, state.startTime) || groupProcesses(state.pid).length > 0) await stopGroup(state.pid, state.spec.stopSignal);
+    await waitPortFree("127.0.0.1", state.spec.port, state.spec.name);
+    try { require("fs").unlinkSync(require("path").join(state.dir, `${state.spec.name}.pid`)); } catch { /* not there */ }
+}
+
+const provider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: LocalProcessInputs) {
+        const outs = await start(inputs);
+        return { id: `${inputs.spec.name}-${outs.pid}`, outs };
+    },
+    async diff(_id: string, olds: LocalProcessState, news: LocalProcessInputs) {
+        const changed = JSON.stringify([olds.spec, olds.dir]) !== JSON.stringify([news.spec, news.dir]);
+        const dead = !isAlive(olds.pid, olds.startTime);
+        return {
+            changes: changed || dead,
+            replaces: changed ? ["spec"] : dead ? ["pid"] : [],
+            // Same port: the old process must be gone before the new one binds.
+            deleteBeforeReplace: true,
+        };
+    },
+    async update(_id: string, olds: LocalProcessState, news: LocalProcessInputs) {
+        // Only readyTimeoutSeconds can change without a replace.
+        return { outs: { ...olds, readyTimeoutSeconds: news.readyTimeoutSeconds } };
+    },
+    async delete(_id: string, state: LocalProcessState) {
+        await stop(state);
+    },
+};
+
+/** A service running as a process group on this machine. */
+export class LocalProcess extends pulumi.dynamic.Resource {
+    declare readonly pid: pulumi.Output<number>;
+    declare readonly startTime: pulumi.Output<number>;
+    declare readonly logFile: pulumi.Output<string>;
+
+    constructor(name: string, args: pulumi.Inputs, opts?: pulumi.CustomResourceOptions) {
+        super(provider, name, { ...args, pid: undefined, startTime: undefined, logFile: undefined }, opts, "local", "Process");
+    }
+}
