@@ -1,0 +1,177 @@
+// End to end through the Automation API and the real engine: every scenario
+// is deployed as real processes, load-tested, checked, destroyed, and checked
+// again for anything left running.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as http from "http";
+import * as path from "path";
+import { ConfigMap, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { listeningPorts } from "../../lib/ports";
+import { groupProcesses } from "../../lib/procfs";
+import { listScenarios, readStackConfig } from "../../lib/stacks";
+import { which } from "../../platforms/localTools";
+
+const ROOT = path.join(__dirname, "..", "..");
+/** A small, quick load for every scenario. */
+const SMALL_LOAD = { loadRequests: "20", loadConcurrency: "10", loadDelay: "0.2" };
+
+interface Service { name: string; pid: number; port: number }
+
+function get(url: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+        http.get(url, (res) => {
+            let body = "";
+            res.on("data", (d) => (body += d));
+            res.on("end", () => resolve({ status: res.statusCode!, body }));
+        }).on("error", reject);
+    });
+}
+
+function listening(): Set<number> {
+    const ports = new Set<number>();
+    for (const f of ["/proc/net/tcp", "/proc/net/tcp6"]) listeningPorts(fs.readFileSync(f, "utf8")).forEach((p) => ports.add(p));
+    return ports;
+}
+
+async function e2eStack(scenario: string, overrides: Record<string, string> = {}): Promise<Stack> {
+    const stack = await LocalWorkspace.createOrSelectStack({ stackName: `e2e-${scenario}`, workDir: ROOT });
+    const config: ConfigMap = {};
+    for (const [k, v] of Object.entries({ ...readStackConfig(ROOT, scenario), ...SMALL_LOAD, ...overrides })) config[k] = { value: v };
+    await stack.setAllConfig(config);
+    return stack;
+}
+
+async function removeStack(stack: Stack): Promise<void> {
+    await stack.destroy();
+    await stack.workspace.removeStack(stack.name);
+    fs.rmSync(path.join(ROOT, `Pulumi.${stack.name}.yaml`), { force: true });
+}
+
+/** The services the stack's state says are running. */
+async function services(stack: Stack): Promise<Service[]> {
+    const state = await stack.exportStack();
+    return (state.deployment.resources ?? [])
+        .filter((r: any) => r.type === "pulumi-nodejs:dynamic/local:Process")
+        .map((r: any) => ({ name: r.outputs.spec.name, pid: r.outputs.pid, port: r.outputs.spec.port }));
+}
+
+function assertGone(before: Service[]): void {
+    assert.ok(before.length > 0);
+    const ports = listening();
+    for (const s of before) {
+        assert.deepEqual(groupProcesses(s.pid).map((p) => p.pid), [], `${s.name}: processes of group ${s.pid} still alive`);
+        assert.ok(!ports.has(s.port), `${s.name}: port ${s.port} still bound`);
+    }
+}
+
+async function upAndCheck(stack: Stack, expectInBody: RegExp) {
+    const up = await stack.up();
+    const out = Object.fromEntries(Object.entries(up.outputs).map(([k, v]) => [k, v.value]));
+    const requested = Number(SMALL_LOAD.loadRequests);
+    assert.equal(out.completeRequests, requested, "every request completed");
+    assert.equal(out.failedRequests, 0);
+    assert.ok(out.requestsPerSecond > 0);
+    assert.ok(Math.abs(out.requestsPerSecond - requested / out.timeTakenSeconds) <= 0.02 * out.requestsPerSecond + 0.02,
+        `req/s ${out.requestsPerSecond} = complete / time taken ${requested}/${out.timeTakenSeconds}`);
+    assert.ok(out.threadsPeak >= out.threadsBefore && out.threadsBefore >= 1);
+    assert.ok(out.efficiency > 0 && out.efficiency <= 1.05, `efficiency ${out.efficiency}`);
+    const answer = await get(out.url);
+    assert.equal(answer.status, 200);
+    assert.match(answer.body, expectInBody);
+    return out;
+}
+
+describe("every scenario, deployed for real (Automation API)", function () {
+    for (const scenario of listScenarios(ROOT)) {
+        it(`${scenario}: up, load, a real request, destroy, nothing left`, async () => {
+            const stack = await e2eStack(scenario);
+            try {
+                const database = readStackConfig(ROOT, scenario).database === "true";
+                await upAndCheck(stack, database
+                    ? /^Hi there! slow api response \(datetime\.datetime\(/
+                    : /^Hi there! slow api response$/);
+                const running = await services(stack);
+                await stack.destroy();
+                assertGone(running);
+            } finally {
+                await removeStack(stack);
+            }
+        });
+    }
+});
+
+describe("the lifecycle of a stack (Automation API)", function () {
+    let stack: Stack;
+    before(async () => {
+        stack = await e2eStack("uwsgi-gevent", { baseline: "false" });
+    });
+    after(async () => {
+        await removeStack(stack);
+    });
+
+    it("changes nothing on a second up: the same processes serve", async () => {
+        await upAndCheck(stack, /slow api response/);
+        const first = await services(stack);
+        const again = await stack.up();
+        assert.deepEqual(Object.keys(again.summary.resourceChanges ?? {}), ["same"]);
+        assert.deepEqual(await services(stack), first);
+    });
+
+    it("starts again a service that died since the last up", async () => {
+        const app = (await services(stack)).find((s) => s.name === "flask-app")!;
+        process.kill(-app.pid, "SIGKILL");
+        await new Promise((r) => setTimeout(r, 500));
+        await upAndCheck(stack, /slow api response/);
+        const restarted = (await services(stack)).find((s) => s.name === "flask-app")!;
+        assert.notEqual(restarted.pid, app.pid);
+    });
+
+    it("switches the server mode in place, replacing only the app", async () => {
+        const before = await services(stack);
+        await stack.setConfig("serverMode", { value: "gunicorn-gevent" });
+        const out = await upAndCheck(stack, /slow api response/);
+        assert.equal(out.serverMode, "gunicorn-gevent");
+        const after = await services(stack);
+        assert.equal(after.find((s) => s.name === "slow-api")!.pid, before.find((s) => s.name === "slow-api")!.pid);
+        assert.notEqual(after.find((s) => s.name === "flask-app")!.pid, before.find((s) => s.name === "flask-app")!.pid);
+    });
+
+    it("re-runs the load on demand with loadRunId, nothing else changed", async () => {
+        const before = await services(stack);
+        const first = (await stack.outputs()).result.value.startedAt;
+        await stack.setConfig("loadRunId", { value: "again" });
+        const up = await stack.up();
+        assert.notEqual(up.outputs.result.value.startedAt, first);
+        assert.deepEqual(await services(stack), before);
+    });
+});
+
+describe("bad input is refused before anything starts (Automation API)", function () {
+    async function refused(overrides: Record<string, string>, message: RegExp, occupy?: number) {
+        const stack = await e2eStack("dev", overrides);
+        const blocker = occupy ? http.createServer().listen(occupy, "127.0.0.1") : undefined;
+        try {
+            await assert.rejects(stack.up(), (e: Error) => {
+                assert.match(e.message, message);
+                return true;
+            });
+            assert.deepEqual(await services(stack), [], "nothing was started");
+        } finally {
+            blocker?.close();
+            await removeStack(stack);
+        }
+    }
+
+    it("an unknown server mode, listing the valid ones", () =>
+        refused({ serverMode: "uwsgi-turbo" }, /unknown server mode "uwsgi-turbo"; valid: devserver, devserver-threaded/));
+    it("a negative worker count", () =>
+        refused({ serverMode: "gunicorn-sync", workers: "-4" }, /workers: "-4" is not a whole number >= 1/));
+    it("an impossible combination", () =>
+        refused({ protocol: "uwsgi" }, /protocol: "uwsgi" .* pulumi config set ingress nginx/));
+    it("a busy port", () =>
+        refused({ appPort: "3999" }, /ports already in use by another program:\s+- 3999 \(flask-app\).*appPort/, 3999));
+    it("a missing tool", function () {
+        if (which("k6")) this.skip(); // k6 is installed here: nothing is missing
+        return refused({ loadDriver: "k6" }, /k6 for loadDriver: k6/);
+    });
+});

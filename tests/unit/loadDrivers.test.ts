@@ -1,0 +1,143 @@
+import { strict as assert } from "assert";
+import { execFile, execFileSync } from "child_process";
+import { promisify } from "util";
+import * as http from "http";
+import { AddressInfo } from "net";
+import { abArgv, abCeilingRps, parseAbOutput, parseAbVersion } from "../../lib/load/ab";
+import { k6Argv, k6CeilingRps, parseK6Summary, parseK6Version } from "../../lib/load/k6";
+import { efficiency, throughputLimit } from "../../lib/load/result";
+import { which } from "../../platforms/localTools";
+
+/** A loopback server that fails every `failEvery`-th request with a 500. */
+async function withServer(failEvery: number, body: (port: number) => void | Promise<void>) {
+    let count = 0;
+    const server = http.createServer((_req, res) => {
+        count++;
+        res.statusCode = failEvery && count % failEvery === 0 ? 500 : 200;
+        res.end("Hi there! slow api response");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+        await body((server.address() as AddressInfo).port);
+    } finally {
+        server.close();
+    }
+}
+
+/** Runs ab for real (asynchronously: the server under test shares this event loop). */
+async function runAb(port: number, requests: number, concurrency: number): Promise<string> {
+    const ab = which("ab");
+    assert.ok(ab, "ApacheBench (ab) is needed: ./lab setup installs it");
+    const [cmd, ...args] = abArgv(ab, { url: `http://127.0.0.1:${port}/?delay=0`, requests, concurrency, timeoutSeconds: 10 });
+    return (await promisify(execFile)(cmd, args, { encoding: "utf8" })).stdout;
+}
+
+describe("ApacheBench driver", () => {
+    it("runs the tutorial's command line", () => {
+        assert.deepEqual(abArgv("/usr/bin/ab", { url: "http://127.0.0.1:3000/?delay=1", requests: 2000, concurrency: 200, timeoutSeconds: 60 }),
+            ["/usr/bin/ab", "-r", "-l", "-s", "60", "-n", "2000", "-c", "200", "http://127.0.0.1:3000/?delay=1"]);
+    });
+
+    it("parses a real ab report", async () => {
+        await withServer(0, async (port) => {
+            const figures = parseAbOutput(await runAb(port, 50, 5));
+            assert.equal(figures.complete, 50);
+            assert.equal(figures.failed, 0);
+            assert.ok(figures.timeTakenSeconds > 0);
+            assert.ok(figures.requestsPerSecond > 0);
+            assert.ok(figures.latencyMs.p50 !== null && figures.latencyMs.max !== null);
+            assert.ok(figures.latencyMs.max! >= figures.latencyMs.p50!);
+        });
+    });
+
+    it("counts non-2xx answers as failed", async () => {
+        await withServer(5, async (port) => {
+            const figures = parseAbOutput(await runAb(port, 50, 1));
+            assert.equal(figures.complete, 50);
+            assert.equal(figures.failed, 10);
+        });
+    });
+
+    it("refuses truncated or foreign output instead of reading zeros", async () => {
+        await withServer(0, async (port) => {
+            const full = await runAb(port, 20, 2);
+            const truncated = full.slice(0, full.indexOf("Failed requests"));
+            assert.throws(() => parseAbOutput(truncated), /ApacheBench: no 'Failed requests'/);
+            const noPercentiles = full.slice(0, full.indexOf("Percentage of the requests"));
+            assert.throws(() => parseAbOutput(noPercentiles), /no latency percentiles/);
+        });
+        assert.throws(() => parseAbOutput(""), /ApacheBench: no 'Complete requests'/);
+        assert.throws(() => parseAbOutput("<html>502 Bad Gateway</html>"), /truncated, or not this driver's output/);
+    });
+
+    it("reads its version", () => {
+        const ab = which("ab")!;
+        assert.match(parseAbVersion(execFileSync(ab, ["-V"], { encoding: "utf8" })), /^\d+\.\d+/);
+    });
+
+    it("knows its own ceiling: one request first, then the rest in waves of c", () => {
+        assert.equal(abCeilingRps(2000, 200, 1)!.toFixed(1), "181.8"); // 11 s, as DESIGN.md measured
+        assert.equal(2000 / abCeilingRps(2000, 200, 1)!, 11);
+        assert.equal(10 / abCeilingRps(10, 5, 1)!, 3); // the tutorial's "expected ~2 s" is 3 s with ab
+        assert.equal(abCeilingRps(10, 5, 0), null);
+    });
+});
+
+// k6's documented end-of-test summary data (handleSummary), as k6/load.js writes it.
+const K6_SUMMARY = {
+    state: { isStdOutTTY: false, isStdErrTTY: false, testRunDurationMs: 10046.3 },
+    metrics: {
+        http_reqs: { type: "counter", contains: "default", values: { count: 2000, rate: 199.08 } },
+        http_req_failed: { type: "rate", contains: "default", values: { rate: 0.0015, passes: 3, fails: 1997 } },
+        http_req_duration: {
+            type: "trend", contains: "time",
+            values: { avg: 1003.2, min: 1000.4, med: 1002.11, max: 1040.7, "p(90)": 1005.3, "p(95)": 1007.9, "p(99)": 1020.55 },
+        },
+        iterations: { type: "counter", contains: "default", values: { count: 2000, rate: 199.08 } },
+    },
+};
+
+describe("k6 driver", () => {
+    it("passes the load through __ENV to k6/load.js", () => {
+        const argv = k6Argv("/usr/bin/k6", "/p/k6/load.js", { url: "http://127.0.0.1:3000/?delay=1", requests: 2000, concurrency: 200, timeoutSeconds: 60 }, "/tmp/s.json");
+        assert.deepEqual(argv.slice(0, 4), ["/usr/bin/k6", "run", "--quiet", "--no-usage-report"]);
+        assert.equal(argv[argv.length - 1], "/p/k6/load.js");
+        for (const kv of ["URL=http://127.0.0.1:3000/?delay=1", "VUS=200", "ITERATIONS=2000", "MAX_DURATION_SECONDS=60", "SUMMARY=/tmp/s.json"]) {
+            assert.equal(argv[argv.indexOf(kv) - 1], "-e", kv);
+        }
+    });
+
+    it("parses the summary: http_req_failed's passes are the failures", () => {
+        const f = parseK6Summary(JSON.stringify(K6_SUMMARY));
+        assert.deepEqual(f, {
+            complete: 2000, failed: 3, timeTakenSeconds: 10.046, requestsPerSecond: 199.08,
+            latencyMs: { p50: 1002.1, p90: 1005.3, p95: 1007.9, p99: 1020.6, max: 1040.7 },
+        });
+    });
+
+    it("refuses a malformed or truncated summary", () => {
+        const text = JSON.stringify(K6_SUMMARY);
+        assert.throws(() => parseK6Summary(text.slice(0, 100)), /k6 summary: not JSON/);
+        const noFailed = JSON.parse(text);
+        delete noFailed.metrics.http_req_failed;
+        assert.throws(() => parseK6Summary(JSON.stringify(noFailed)), /no http_req_failed.passes/);
+        assert.throws(() => parseK6Summary("{}"), /no http_reqs.count/);
+    });
+
+    it("reads its version and ceiling", () => {
+        assert.equal(parseK6Version("k6 v0.54.0 (go1.23.1, linux/amd64)"), "v0.54.0");
+        assert.equal(2000 / k6CeilingRps(2000, 200, 1)!, 10);
+    });
+});
+
+describe("limits", () => {
+    it("applies Little's law with the server's capacity", () => {
+        assert.equal(throughputLimit(200, Infinity, 1), 200);
+        assert.equal(throughputLimit(5, 1, 1), 1); // single-threaded dev server
+        assert.equal(throughputLimit(2000, 200, 1), 200); // 4 x 50 threads
+        assert.equal(throughputLimit(200, 4000, 0.5), 400);
+        assert.equal(throughputLimit(200, 200, 0), null);
+        assert.equal(efficiency(151.93, 200), 0.7597);
+        assert.equal(efficiency(10, null), null);
+    });
+});

@@ -1,0 +1,61 @@
+import { strict as assert } from "assert";
+import { MODES, SERVER_MODES, serverArgv, serverStopSignal, ServerMode } from "../../lib/serverModes";
+
+const base = { protocol: "http" as const, host: "127.0.0.1", port: 3000, binDir: "/venv/bin", module: "patched" };
+const argv = (mode: ServerMode, module = "patched") => serverArgv({ ...base, mode, shape: MODES[mode].defaults, module });
+
+describe("server modes", () => {
+    it("runs each mode with the tutorial's command line and defaults", () => {
+        assert.deepEqual(argv("devserver", "app"),
+            ["/venv/bin/flask", "run", "--no-reload", "--without-threads", "--host", "127.0.0.1", "--port", "3000"]);
+        assert.deepEqual(argv("devserver-threaded", "app"),
+            ["/venv/bin/flask", "run", "--no-reload", "--with-threads", "--host", "127.0.0.1", "--port", "3000"]);
+        assert.deepEqual(argv("gevent-pywsgi"), ["/venv/bin/python", "pywsgi.py"]);
+        assert.deepEqual(argv("gunicorn-sync", "app"),
+            ["/venv/bin/gunicorn", "--workers", "4", "--threads", "50", "--bind", "127.0.0.1:3000", "app:app"]);
+        assert.deepEqual(argv("gunicorn-gevent"),
+            ["/venv/bin/gunicorn", "--worker-class", "gevent", "--workers", "1", "--worker-connections", "1000",
+                "--bind", "127.0.0.1:3000", "patched:app"]);
+        assert.deepEqual(argv("uwsgi-sync", "app"),
+            ["/venv/bin/uwsgi", "--master", "--workers", "4", "--threads", "50", "--protocol", "http",
+                "--socket", "127.0.0.1:3000", "--module", "app:app"]);
+        assert.deepEqual(argv("uwsgi-gevent"),
+            ["/venv/bin/uwsgi", "--master", "--single-interpreter", "--workers", "2", "--gevent", "2000",
+                "--protocol", "http", "--socket", "127.0.0.1:3000", "--module", "patched:app"]);
+    });
+
+    it("uses executables from PATH when no folder is given (containers)", () => {
+        const a = serverArgv({ ...base, binDir: "", mode: "uwsgi-gevent", shape: MODES["uwsgi-gevent"].defaults });
+        assert.equal(a[0], "uwsgi");
+    });
+
+    it("passes the uwsgi protocol through to uWSGI", () => {
+        const a = serverArgv({ ...base, protocol: "uwsgi", mode: "uwsgi-gevent", shape: { workers: 1, threads: 0, asyncCores: 2000 } });
+        assert.deepEqual(a.slice(a.indexOf("--protocol"), a.indexOf("--protocol") + 2), ["--protocol", "uwsgi"]);
+        assert.equal(a[a.indexOf("--workers") + 1], "1");
+    });
+
+    it("knows each mode's capacity: Little's law needs it", () => {
+        const cap = (m: ServerMode) => MODES[m].capacity(MODES[m].defaults);
+        assert.equal(cap("devserver"), 1);
+        assert.equal(cap("devserver-threaded"), Infinity);
+        assert.equal(cap("gevent-pywsgi"), Infinity);
+        assert.equal(cap("gunicorn-sync"), 200);
+        assert.equal(cap("uwsgi-sync"), 200);
+        assert.equal(cap("gunicorn-gevent"), 1000);
+        assert.equal(cap("uwsgi-gevent"), 4000);
+    });
+
+    it("stops uWSGI with SIGINT: its master reloads on SIGTERM", () => {
+        assert.equal(serverStopSignal("uwsgi-gevent"), "SIGINT");
+        assert.equal(serverStopSignal("uwsgi-sync"), "SIGINT");
+        assert.equal(serverStopSignal("devserver"), "SIGTERM");
+    });
+
+    it("has a description and defaults for every mode", () => {
+        for (const mode of SERVER_MODES) {
+            assert.ok(MODES[mode].describe(MODES[mode].defaults).length > 0);
+            assert.ok(MODES[mode].defaults.workers >= 1);
+        }
+    });
+});

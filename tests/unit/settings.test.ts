@@ -1,0 +1,77 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { ConfigError, DEFAULTS, resolveSettings, serverCapacity } from "../../lib/settings";
+
+const resolve = (config: Record<string, string>) => resolveSettings((k) => config[k]);
+const problemsOf = (config: Record<string, string>): string[] => {
+    try {
+        resolve(config);
+    } catch (e) {
+        assert.ok(e instanceof ConfigError, String(e));
+        return (e as ConfigError).problems;
+    }
+    assert.fail("expected a ConfigError");
+};
+
+describe("settings", () => {
+    it("defaults to the tutorial's uWSGI + gevent playground and load", () => {
+        const s = resolve({});
+        assert.equal(s.serverMode, "uwsgi-gevent");
+        assert.deepEqual(s.shape, { workers: 2, threads: 0, asyncCores: 2000 });
+        assert.deepEqual([s.load.requests, s.load.concurrency, s.load.delay], [2000, 200, 1]);
+        assert.deepEqual(s.ports, { app: 3000, api: 4000, ingress: 8080, postgres: 5433 });
+        assert.equal(s.platform, "local");
+    });
+
+    it("applies each mode's seed shape, and overrides of what the mode takes", () => {
+        assert.deepEqual(resolve({ serverMode: "gunicorn-sync" }).shape, { workers: 4, threads: 50, asyncCores: 0 });
+        assert.deepEqual(resolve({ serverMode: "uwsgi-gevent", workers: "1" }).shape, { workers: 1, threads: 0, asyncCores: 2000 });
+        assert.equal(serverCapacity(resolve({ serverMode: "gunicorn-sync", workers: "2", threads: "10" })), 20);
+    });
+
+    it("names the valid server modes when given an unknown one", () => {
+        const [problem] = problemsOf({ serverMode: "uwsgi-turbo" });
+        assert.match(problem, /serverMode: unknown server mode "uwsgi-turbo"/);
+        assert.match(problem, /devserver, devserver-threaded, gevent-pywsgi, gunicorn-sync, gunicorn-gevent, uwsgi-sync, uwsgi-gevent/);
+    });
+
+    it("refuses non-positive and non-integer counts", () => {
+        assert.match(problemsOf({ serverMode: "gunicorn-sync", workers: "-2" })[0], /workers: "-2" is not a whole number >= 1/);
+        assert.match(problemsOf({ serverMode: "gunicorn-sync", threads: "0" })[0], /threads: "0"/);
+        assert.match(problemsOf({ loadRequests: "1.5" })[0], /loadRequests/);
+        assert.match(problemsOf({ loadDelay: "-1" })[0], /loadDelay/);
+    });
+
+    it("refuses a setting the server mode does not have", () => {
+        assert.match(problemsOf({ serverMode: "uwsgi-gevent", threads: "8" })[0], /threads: server mode uwsgi-gevent has no threads setting/);
+        assert.match(problemsOf({ serverMode: "devserver", workers: "2" })[0], /devserver has no workers/);
+    });
+
+    it("refuses impossible combinations, naming the fix", () => {
+        assert.match(problemsOf({ serverMode: "gunicorn-gevent", protocol: "uwsgi", ingress: "nginx" })[0],
+            /protocol: "uwsgi" needs a uWSGI server/);
+        assert.match(problemsOf({ protocol: "uwsgi" })[0], /pulumi config set ingress nginx/);
+        assert.match(problemsOf({ psycogreen: "true" })[0], /psycogreen: .*database is false/);
+        assert.match(problemsOf({ database: "true", serverMode: "gunicorn-sync" })[0], /needs a gevent server/);
+        assert.match(problemsOf({ appPort: "4000" })[0], /apiPort: 4000 is also appPort/);
+        assert.match(problemsOf({ loadRequests: "10", loadConcurrency: "20" })[0], /loadConcurrency: 20 clients for 10 requests/);
+        assert.match(problemsOf({ appPort: "70000" })[0], /not a TCP port/);
+        assert.match(problemsOf({ platform: "kubernetes" })[0], /platform: unknown value "kubernetes"; valid: local, docker/);
+        assert.match(problemsOf({ database: "yes" })[0], /database: "yes" is not true or false/);
+    });
+
+    it("reports every problem at once", () => {
+        assert.equal(problemsOf({ serverMode: "nope", loadRequests: "0", ingress: "traefik" }).length, 3);
+    });
+
+    it("declares in Pulumi.yaml the same defaults as the code", () => {
+        const yaml = fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.yaml"), "utf8");
+        const declared = new Map<string, string>();
+        for (const m of yaml.matchAll(/^ {2}(\w+):\n {4}type: \w+\n {4}default: (.*)$/gm)) declared.set(m[1], m[2].replace(/^"(.*)"$/, "$1"));
+        for (const [key, value] of Object.entries(DEFAULTS)) {
+            assert.equal(declared.get(key), String(value), `Pulumi.yaml default of ${key}`);
+        }
+        assert.equal(declared.size, Object.keys(DEFAULTS).length, "Pulumi.yaml declares a default the code lacks");
+    });
+});

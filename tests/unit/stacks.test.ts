@@ -1,0 +1,124 @@
+// The Pulumi wiring of every scenario, under Pulumi's mocks: which resources
+// each stack declares, with which commands, ports and load.
+import { strict as assert } from "assert";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { Scenario } from "../../components/scenario";
+import { resolveSettings } from "../../lib/settings";
+import { listScenarios, readStackConfig } from "../../lib/stacks";
+import { LocalPlatform } from "../../platforms/local";
+import { LocalTools } from "../../platforms/localTools";
+
+const ROOT = path.join(__dirname, "..", "..");
+const TOOLS: LocalTools = {
+    pythonBin: "/venv/bin", postgresBin: "/pg/bin", nginx: "/usr/sbin/nginx",
+    uwsgiParams: "/etc/nginx/uwsgi_params", driver: { name: "ab", path: "/usr/bin/ab", version: "2.3" },
+};
+
+interface Declared { type: string; name: string; inputs: any }
+
+function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => output.apply((v) => { resolve(v); return v; }));
+}
+
+async function declare(stack: string, config: Record<string, string>) {
+    const declared: Declared[] = [];
+    await pulumi.runtime.setMocks({
+        newResource(args) {
+            declared.push({ type: args.type, name: args.name, inputs: args.inputs });
+            const state = args.inputs.spec
+                ? { ...args.inputs, pid: 1000 + declared.length, startTime: 1, logFile: "/x.log" }
+                : { ...args.inputs, result: { requestsPerSecond: 1, failed: 0 } };
+            return { id: `${args.name}-id`, state };
+        },
+        call: (args) => args.inputs,
+    }, "flask-gevent-lab", stack, false);
+    const settings = resolveSettings((k) => config[k]);
+    const scenario = new Scenario(stack, {
+        settings, platform: new LocalPlatform(stack, TOOLS, settings.readyTimeoutSeconds),
+        driver: TOOLS.driver, resultsDir: `/results/${stack}`,
+    });
+    const url = await promiseOf(scenario.url);
+    await promiseOf(scenario.result);
+    const processes = declared.filter((d) => d.inputs.spec);
+    const loads = declared.filter((d) => d.inputs.expectBody);
+    const specOf = (name: string) => processes.find((p) => p.inputs.spec.name === name)?.inputs.spec;
+    return { declared, processes, loads, specOf, url, settings };
+}
+
+describe("scenario stacks (Pulumi mocks)", () => {
+    it("has the eleven scenarios of the tutorial", () => {
+        assert.deepEqual(listScenarios(ROOT), [
+            "devserver", "devserver-threaded", "gevent-pywsgi", "gunicorn-gevent", "gunicorn-sync", "nginx-gunicorn",
+            "nginx-uwsgi", "psycopg2-blocking", "psycopg2-psycogreen", "uwsgi-gevent", "uwsgi-sync",
+        ]);
+    });
+
+    for (const stack of listScenarios(ROOT)) {
+        it(`${stack}: declares its topology, its load test and a baseline`, async () => {
+            const { processes, loads, specOf, url, settings } = await declare(stack, readStackConfig(ROOT, stack));
+            const names = processes.map((p) => p.inputs.spec.name).sort();
+            const expected = ["flask-app", "slow-api", ...(settings.database ? ["postgres"] : []),
+                ...(settings.ingress === "nginx" ? ["nginx"] : [])].sort();
+            assert.deepEqual(names, expected);
+            for (const p of processes) {
+                assert.equal(p.type, "pulumi-nodejs:dynamic/local:Process");
+                assert.ok(p.inputs.__provider, "a dynamic provider is attached");
+                assert.equal(p.inputs.dir, path.join(ROOT, ".lab", stack, p.inputs.spec.name));
+            }
+            const app = specOf("flask-app");
+            assert.equal(app.port, 3000);
+            assert.equal(app.env.PORT_API, "4000");
+            const entryPort = settings.ingress === "nginx" ? 8080 : 3000;
+            assert.equal(url, `http://127.0.0.1:${entryPort}/`);
+            assert.equal(loads.length, 2);
+            const load = loads.find((l) => l.inputs.expectBody.startsWith("Hi there"))!;
+            assert.equal(load.inputs.url, `http://127.0.0.1:${entryPort}/?delay=1`);
+            assert.equal(load.inputs.requests, settings.load.requests);
+            assert.equal(load.inputs.concurrency, settings.load.concurrency);
+            const baseline = loads.find((l) => l.inputs.expectBody === "slow api response")!;
+            assert.equal(baseline.inputs.url, "http://127.0.0.1:4000/?delay=1");
+        });
+    }
+
+    it("runs each server mode's own command", async () => {
+        const argv0 = async (stack: string) => (await declare(stack, readStackConfig(ROOT, stack))).specOf("flask-app").argv;
+        assert.deepEqual((await argv0("devserver")).slice(0, 4), ["/venv/bin/flask", "run", "--no-reload", "--without-threads"]);
+        assert.deepEqual(await argv0("gevent-pywsgi"), ["/venv/bin/python", "pywsgi.py"]);
+        assert.ok((await argv0("gunicorn-gevent")).includes("gevent"));
+        assert.ok((await argv0("nginx-uwsgi")).join(" ").includes("--protocol uwsgi"));
+    });
+
+    it("wires nginx to the app with uwsgi_pass or proxy_pass", async () => {
+        const uwsgi = await declare("nginx-uwsgi", readStackConfig(ROOT, "nginx-uwsgi"));
+        assert.match(uwsgi.specOf("nginx").files["nginx.conf"], /uwsgi_pass uwsgi:\/\/127\.0\.0\.1:3000;/);
+        assert.equal(uwsgi.specOf("flask-app").ready.kind, "tcp");
+        const proxy = await declare("nginx-gunicorn", readStackConfig(ROOT, "nginx-gunicorn"));
+        assert.match(proxy.specOf("nginx").files["nginx.conf"], /proxy_pass http:\/\/127\.0\.0\.1:3000;/);
+    });
+
+    it("gives the psycopg2 app its database and the psycogreen entry point", async () => {
+        const green = await declare("psycopg2-psycogreen", readStackConfig(ROOT, "psycopg2-psycogreen"));
+        const app = green.specOf("flask-app");
+        assert.match(app.cwd, /python-apps\/psycopg2_app$/);
+        assert.equal(app.env.POSTGRES_PORT, "5433");
+        assert.ok(app.argv.includes("patched:app"));
+        const pg = green.specOf("postgres");
+        assert.equal(pg.user, "postgres");
+        assert.match(pg.setup[0][2], /initdb/);
+        const blocking = await declare("psycopg2-blocking", readStackConfig(ROOT, "psycopg2-blocking"));
+        assert.ok(blocking.specOf("flask-app").argv.includes("app:app"));
+    });
+
+    it("starts the app after what it calls, and loads the entry after the baseline", async () => {
+        const { declared } = await declare("nginx-uwsgi", readStackConfig(ROOT, "nginx-uwsgi"));
+        // Mocks see resources in declaration order, which is dependency order here.
+        const order = declared.map((d) => d.inputs.spec?.name ?? d.inputs.expectBody).filter(Boolean);
+        assert.deepEqual(order, ["slow-api", "flask-app", "nginx", "slow api response", "Hi there! slow api response"]);
+    });
+
+    it("skips the baseline when asked", async () => {
+        const { loads } = await declare("dev", { baseline: "false" });
+        assert.equal(loads.length, 1);
+    });
+});
