@@ -26,10 +26,12 @@ const scenario = new Scenario(stack, {
     settings, platform, driver: tools.driver, resultsDir: path.join(PROJECT_ROOT, "results", stack),
 });
 const result = scenario.result;
-const seed = (tutorial.scenarios as Record<string, { requestsPerSecond: number | null }>)[stack];
+const seed = (tutorial.scenarios as Record<string, { requestsPerSecond: number | null }>)[settings.scenario || stack];
 
 export const url = scenario.url;
+export const scenarioName = settings.scenario || stack;
 export const serverMode = settings.serverMode;
+export const ingress = settings.ingress;
 export const server = scenario.server;
 export const driver = result.driver;
 export const requestsPerSecond = result.requestsPerSecond;

@@ -43,6 +43,8 @@ export interface LoadSettings {
 }
 
 export interface Settings {
+    /** Which of the tutorial's scenarios this is, for its figures; "" for the stack's own name. */
+    scenario: string;
     platform: Platform;
     serverMode: ServerMode;
     shape: ServerShape;
@@ -62,6 +64,7 @@ export interface Settings {
 
 /** Mode-independent defaults; Pulumi.yaml declares the same (a unit test keeps them equal). */
 export const DEFAULTS = {
+    scenario: "",
     platform: "local" as Platform,
     serverMode: "uwsgi-gevent" as ServerMode,
     protocol: "http" as Protocol,
@@ -209,6 +212,7 @@ export function resolveSettings(read: ConfigReader): Settings {
     }
 
     const settings: Settings = {
+        scenario: read("scenario") ?? DEFAULTS.scenario,
         platform: oneOf("platform", PLATFORMS, DEFAULTS.platform),
         serverMode,
         shape,

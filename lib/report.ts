@@ -1,0 +1,138 @@
+// The matrix's results file and its renderings (terminal table, report.md). Pure.
+import { LoadResult } from "./load/result";
+
+export interface Timings {
+    deploySeconds: number;
+    loadSeconds: number;
+    destroySeconds: number;
+}
+
+export interface MatrixRow {
+    scenario: string;
+    status: "ok" | "failed";
+    serverMode: string;
+    /** The server and its shape, in one line. */
+    server: string;
+    ingress: string;
+    result: LoadResult | null;
+    /** The harness's own figure for the same load (the slow API directly). */
+    baseline: LoadResult | null;
+    /** The tutorial's req/s; null where it published none. */
+    tutorialRps: number | null;
+    /** Why it failed, and the last lines of its log. */
+    error: string | null;
+    timings: Timings;
+}
+
+export interface SweepPoint {
+    scenario: string;
+    concurrency: number;
+    requests: number;
+    status: "ok" | "failed";
+    result: LoadResult | null;
+    baseline: LoadResult | null;
+    /** The failure's cause, for levels the client or server could not hold. */
+    error: string | null;
+}
+
+export interface MatrixResults {
+    startedAt: string;
+    wallSeconds: number;
+    environment: Record<string, string>;
+    /** Load overrides given to every scenario (empty: each scenario's own load). */
+    loadOverrides: Record<string, string>;
+    rows: MatrixRow[];
+    sweep: SweepPoint[];
+}
+
+const COLUMNS = [
+    "scenario", "server", "req/s", "tutorial", "limit", "efficiency", "failed", "time (s)", "p95 (ms)",
+    "threads before/peak", "harness baseline", "ab ceiling",
+] as const;
+
+const num = (v: number | null | undefined, digits = 2) => (v === null || v === undefined ? "-" : String(Number(v.toFixed(digits))));
+const pct = (v: number | null | undefined) => (v === null || v === undefined ? "-" : `${(v * 100).toFixed(1)}%`);
+
+/** One table row per scenario; a failed scenario shows FAILED and the figures it lacks as "-". */
+export function tableRows(results: MatrixResults): string[][] {
+    return results.rows.map((row) => {
+        const r = row.result;
+        return [
+            row.scenario,
+            row.server + (row.ingress !== "none" ? `, behind ${row.ingress}` : ""),
+            row.status === "ok" ? num(r?.requestsPerSecond) : "FAILED",
+            row.tutorialRps === null ? "not published" : num(row.tutorialRps),
+            num(r?.limitRps),
+            pct(r?.efficiency),
+            num(r?.failed, 0),
+            num(r?.timeTakenSeconds, 3),
+            num(r?.latencyMs.p95, 0),
+            r ? `${num(r.threadsBefore, 0)} / ${num(r.threadsPeak, 0)}` : "-",
+            num(row.baseline?.requestsPerSecond),
+            num(r?.driverCeilingRps),
+        ];
+    });
+}
+
+export function renderTerminalTable(results: MatrixResults): string {
+    const rows = [COLUMNS as readonly string[], ...tableRows(results)];
+    const widths = COLUMNS.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+    return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
+}
+
+function markdownTable(header: readonly string[], rows: string[][]): string {
+    const line = (cells: readonly string[]) => `| ${cells.map((c) => c.replace(/\|/g, "\\|")).join(" | ")} |`;
+    return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+export function sweepRows(results: MatrixResults): string[][] {
+    return results.sweep.map((p) => [
+        p.scenario, String(p.concurrency), String(p.requests),
+        p.status === "ok" ? num(p.result?.requestsPerSecond) : "FAILED",
+        num(p.result?.limitRps), pct(p.result?.efficiency), num(p.result?.failed, 0), num(p.result?.latencyMs.p95, 0),
+        p.result ? `${num(p.result.threadsBefore, 0)} / ${num(p.result.threadsPeak, 0)}` : "-",
+        num(p.baseline?.requestsPerSecond),
+        p.error ? p.error.split("\n")[0].slice(0, 160) : "",
+    ]);
+}
+
+const SWEEP_COLUMNS = ["scenario", "clients", "requests", "req/s", "limit", "efficiency", "failed", "p95 (ms)",
+    "threads before/peak", "harness baseline", "cause of failure"];
+
+export function renderReport(results: MatrixResults, charts: { rps?: string; sweep?: string }): string {
+    const env = Object.entries(results.environment).map(([k, v]) => `- ${k}: ${v}`).join("\n");
+    const failed = results.rows.filter((r) => r.status === "failed");
+    const timings = results.rows.map((r) => [r.scenario, num(r.timings.deploySeconds, 1), num(r.timings.loadSeconds, 1), num(r.timings.destroySeconds, 1)]);
+    return [
+        `# flask-gevent-lab matrix, ${results.startedAt}`,
+        "",
+        `Every scenario deployed, load-tested and destroyed in turn on this machine (${results.wallSeconds.toFixed(0)} s in all).`,
+        Object.keys(results.loadOverrides).length
+            ? `Load given to every scenario: ${Object.entries(results.loadOverrides).map(([k, v]) => `${k}=${v}`).join(", ")}.`
+            : "Each scenario ran the tutorial's own load.",
+        "",
+        "**limit**: Little's law, min(clients, what the server holds at once) / delay. **efficiency**: req/s / limit. " +
+        "**harness baseline**: the same load straight at the slow API (what ApacheBench and this machine reach without Flask). " +
+        "**ab ceiling**: ApacheBench sends one request before opening its other clients, so even an ideal server takes delay x (1 + ceil((n-1)/c)).",
+        "Tutorial figures: data/tutorial.json (the tutorial's Docker Compose runs, another machine).",
+        "",
+        markdownTable(COLUMNS, tableRows(results)),
+        "",
+        charts.rps ? `![requests per second](${charts.rps})` : "",
+        "",
+        ...(failed.length ? ["## Failures", "", ...failed.map((r) => `### ${r.scenario}\n\n\`\`\`\n${r.error}\n\`\`\`\n`)] : []),
+        ...(results.sweep.length ? [
+            "## Concurrency sweep", "",
+            "Same delay, more clients: where each thread pool saturates and where gevent keeps scaling. " +
+            "A level the client or the server could not hold shows FAILED with its cause.", "",
+            markdownTable(SWEEP_COLUMNS, sweepRows(results)), "",
+            charts.sweep ? `![concurrency sweep](${charts.sweep})` : "", "",
+        ] : []),
+        "## Time per scenario", "",
+        markdownTable(["scenario", "deploy (s)", "load (s)", "destroy (s)"], timings),
+        "",
+        "## Environment", "",
+        env,
+        "",
+    ].join("\n");
+}

@@ -1,0 +1,85 @@
+"""Charts of a matrix run: req/s per scenario (ours, the tutorial's, the limit)
+and the concurrency sweep, each as SVG and PNG.
+
+    python scripts/charts.py results/matrix-<timestamp>/results.json results/matrix-<timestamp>/
+"""
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def save(fig, out: Path, name: str) -> None:
+    fig.tight_layout()
+    for ext in ("svg", "png"):
+        fig.savefig(out / f"{name}.{ext}", dpi=120)
+    plt.close(fig)
+
+
+def rps_chart(results: dict, out: Path) -> None:
+    rows = results["rows"]
+    names = [r["scenario"] for r in rows]
+    ours = [(r["result"] or {}).get("requestsPerSecond") or 0 for r in rows]
+    seed = [r["tutorialRps"] or 0 for r in rows]
+    limit = [(r["result"] or {}).get("limitRps") or 0 for r in rows]
+    fig, ax = plt.subplots(figsize=(12, 5.5))
+    x = range(len(names))
+    width = 0.27
+    ax.bar([i - width for i in x], ours, width, label="measured here")
+    ax.bar(list(x), seed, width, label="tutorial (absent: not published)")
+    ax.bar([i + width for i in x], limit, width, label="limit (Little's law)", color="lightgrey")
+    for i, r in enumerate(rows):
+        if r["status"] != "ok":
+            ax.annotate("FAILED", (i - width, 0), ha="center", va="bottom", color="red", rotation=90)
+    ax.set_xticks(list(x))
+    ax.set_xticklabels(names, rotation=30, ha="right")
+    ax.set_ylabel("requests per second")
+    ax.set_yscale("symlog", linthresh=5)
+    ax.set_title("Requests per second per scenario (ApacheBench, delay from each scenario's load)")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    save(fig, out, "rps")
+
+
+def sweep_chart(results: dict, out: Path) -> None:
+    points = results["sweep"]
+    if not points:
+        return
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    for scenario in sorted({p["scenario"] for p in points}):
+        mine = [p for p in points if p["scenario"] == scenario]
+        ok = [p for p in mine if p["status"] == "ok"]
+        ax.plot([p["concurrency"] for p in ok], [p["result"]["requestsPerSecond"] for p in ok], marker="o", label=scenario)
+        for p in mine:
+            if p["status"] != "ok":
+                ax.plot([p["concurrency"]], [0], marker="x", color="red")
+    levels = sorted({p["concurrency"] for p in points})
+    delay = next((p["result"]["delaySeconds"] for p in points if p["result"]), 1)
+    ax.plot(levels, [lv / delay for lv in levels], linestyle="--", color="grey", label="limit: clients / delay")
+    baselines = [(p["concurrency"], p["baseline"]["requestsPerSecond"]) for p in points if p.get("baseline")]
+    if baselines:
+        seen = dict(sorted(baselines))
+        ax.plot(list(seen), list(seen.values()), linestyle=":", color="black", label="harness baseline (slow API directly)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("concurrent clients")
+    ax.set_ylabel("requests per second")
+    ax.set_title("Concurrency sweep (x: failed level)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    save(fig, out, "sweep")
+
+
+def main() -> None:
+    results = json.loads(Path(sys.argv[1]).read_text())
+    out = Path(sys.argv[2])
+    rps_chart(results, out)
+    sweep_chart(results, out)
+
+
+if __name__ == "__main__":
+    main()

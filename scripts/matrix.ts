@@ -1,0 +1,274 @@
+// ./lab matrix: every scenario in turn (up, load, record, destroy) through the
+// Automation API, then results.json, report.md and charts under
+// results/matrix-<timestamp>/. Keeps going past a failed scenario and exits
+// non-zero at the end if any failed.
+//
+//   ./lab matrix [--scenarios a,b] [--requests N] [--concurrency C] [--delay D]
+//                [--sweep a,b] [--levels 50,200,1000,2000] [--waves 5] [--no-charts]
+//                [--set scenario:key=value ...]   (one scenario's config, e.g. to try a variant)
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { EngineEvent, LocalWorkspace, OutputMap, Stack } from "@pulumi/pulumi/automation";
+import { LoadResult } from "../lib/load/result";
+import { MatrixResults, MatrixRow, renderReport, renderTerminalTable, SweepPoint, Timings } from "../lib/report";
+import { listScenarios, readStackConfig } from "../lib/stacks";
+import tutorial from "../data/tutorial.json";
+
+const ROOT = path.join(__dirname, "..");
+
+interface Options {
+    scenarios: string[];
+    load: Record<string, string>;
+    /** Config for single scenarios, from --set. */
+    perScenario: Record<string, Record<string, string>>;
+    sweep: string[];
+    levels: number[];
+    waves: number;
+    charts: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+    const all = listScenarios(ROOT);
+    const opts: Options = { scenarios: all, load: {}, perScenario: {}, sweep: [], levels: [50, 200, 1000, 2000], waves: 5, charts: true };
+    const list = (v: string) => v.split(",").map((s) => s.trim()).filter(Boolean);
+    for (let i = 0; i < argv.length; i++) {
+        const flag = argv[i];
+        const value = () => {
+            const v = argv[++i];
+            if (v === undefined) throw new Error(`${flag} needs a value`);
+            return v;
+        };
+        switch (flag) {
+            case "--scenarios": opts.scenarios = list(value()); break;
+            case "--requests": opts.load.loadRequests = value(); break;
+            case "--concurrency": opts.load.loadConcurrency = value(); break;
+            case "--delay": opts.load.loadDelay = value(); break;
+            case "--sweep": opts.sweep = list(value()); break;
+            case "--levels": opts.levels = list(value()).map(Number); break;
+            case "--waves": opts.waves = Number(value()); break;
+            case "--no-charts": opts.charts = false; break;
+            case "--set": {
+                const m = value().match(/^([\w-]+):(\w+)=(.*)$/);
+                if (!m) throw new Error(`--set takes scenario:key=value`);
+                (opts.perScenario[m[1]] ??= {})[m[2]] = m[3];
+                break;
+            }
+            default: throw new Error(`unknown option ${flag} (see the top of scripts/matrix.ts)`);
+        }
+    }
+    for (const s of [...opts.scenarios, ...opts.sweep, ...Object.keys(opts.perScenario)]) {
+        if (!all.includes(s)) throw new Error(`unknown scenario "${s}"; scenarios: ${all.join(", ")}`);
+    }
+    if (opts.levels.some((l) => !Number.isInteger(l) || l < 1)) throw new Error(`--levels takes positive whole numbers`);
+    if (!Number.isInteger(opts.waves) || opts.waves < 1) throw new Error(`--waves takes a positive whole number`);
+    return opts;
+}
+
+const outputs = (o: OutputMap) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v.value]));
+const seconds = (since: number) => (Date.now() - since) / 1000;
+
+/** Seconds the load runs took in an up, from the engine's events. */
+function loadTimer() {
+    const started = new Map<string, number>();
+    let total = 0;
+    return {
+        onEvent(e: EngineEvent) {
+            const urn = e.resourcePreEvent?.metadata.urn ?? e.resOutputsEvent?.metadata.urn;
+            if (!urn || !urn.includes("dynamic/load:Run")) return;
+            if (e.resourcePreEvent) started.set(urn, Date.now());
+            if (e.resOutputsEvent && started.has(urn)) total += seconds(started.get(urn)!);
+        },
+        get seconds() { return total; },
+    };
+}
+
+async function matrixStack(name: string, scenario: string, config: Record<string, string>, log: fs.WriteStream): Promise<Stack> {
+    const stack = await LocalWorkspace.createOrSelectStack({ stackName: name, workDir: ROOT });
+    const map = Object.fromEntries(Object.entries({ ...readStackConfig(ROOT, scenario), scenario, ...config }).map(([k, v]) => [k, { value: v }]));
+    await stack.setAllConfig(map);
+    log.write(`=== ${new Date().toISOString()} ${name}: ${JSON.stringify(config)}\n`);
+    return stack;
+}
+
+function tail(file: string, lines = 25): string {
+    return fs.readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
+}
+
+async function destroy(stack: Stack, log: fs.WriteStream): Promise<number> {
+    const t = Date.now();
+    await stack.destroy({ onOutput: (s) => log.write(s) });
+    await stack.workspace.removeStack(stack.name);
+    fs.rmSync(path.join(ROOT, `Pulumi.${stack.name}.yaml`), { force: true });
+    return seconds(t);
+}
+
+function environment(driver: string): Record<string, string> {
+    const run = (cmd: string, args: string[]) => {
+        try {
+            return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim().split("\n")[0];
+        } catch (e) {
+            return ((e as { stderr?: string }).stderr ?? "").trim().split("\n")[0] || "not found";
+        }
+    };
+    const py = path.join(ROOT, ".lab", "venv", "bin", "python");
+    const pyPackages = run(py, ["-c", "import importlib.metadata as m; print(', '.join(f'{p} {m.version(p)}' for p in " +
+        "['Flask', 'requests', 'gevent', 'gunicorn', 'uWSGI', 'aiohttp', 'psycopg2-binary', 'psycogreen']))"]);
+    const nginx = execFileSync("sh", ["-c", "nginx -v 2>&1 || /usr/sbin/nginx -v 2>&1 || true"], { encoding: "utf8" }).trim();
+    const postgres = execFileSync("sh", ["-c", "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/postgres --version 2>&1 || true"], { encoding: "utf8" }).trim();
+    return {
+        machine: `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}`,
+        python: run(py, ["--version"]),
+        "python packages": pyPackages,
+        nginx,
+        postgres,
+        pulumi: run("pulumi", ["version"]),
+        node: process.version,
+        "load driver": driver,
+    };
+}
+
+async function runScenario(scenario: string, opts: Options, baselineFor: Map<string, LoadResult>, dir: string): Promise<MatrixRow> {
+    const logFile = path.join(dir, "logs", `${scenario}.log`);
+    const log = fs.createWriteStream(logFile, { flags: "a" });
+    const config = readStackConfig(ROOT, scenario);
+    const loadKey = ["loadRequests", "loadConcurrency", "loadDelay"].map((k) => opts.load[k] ?? config[k] ?? "default").join("/");
+    // The harness's baseline depends only on the load: measure it once per distinct load.
+    const needBaseline = !baselineFor.has(loadKey);
+    const timings: Timings = { deploySeconds: 0, loadSeconds: 0, destroySeconds: 0 };
+    const row: MatrixRow = {
+        scenario, status: "failed", serverMode: config.serverMode ?? "", server: "", ingress: config.ingress ?? "none",
+        result: null, baseline: baselineFor.get(loadKey) ?? null,
+        tutorialRps: (tutorial.scenarios as Record<string, { requestsPerSecond: number | null }>)[scenario]?.requestsPerSecond ?? null,
+        error: null, timings,
+    };
+    let stack: Stack | undefined;
+    try {
+        stack = await matrixStack(`matrix-${scenario}`, scenario,
+            { ...opts.load, ...opts.perScenario[scenario], baseline: String(needBaseline) }, log);
+        progress(scenario, "up + load");
+        const timer = loadTimer();
+        const t = Date.now();
+        const up = await stack.up({ onOutput: (s) => log.write(s), onEvent: timer.onEvent });
+        timings.loadSeconds = timer.seconds;
+        timings.deploySeconds = seconds(t) - timer.seconds;
+        const out = outputs(up.outputs);
+        if (needBaseline && out.baseline) baselineFor.set(loadKey, out.baseline);
+        Object.assign(row, {
+            status: "ok", serverMode: out.serverMode, server: out.server, ingress: out.ingress,
+            result: out.result, baseline: baselineFor.get(loadKey) ?? null,
+        });
+    } catch (e) {
+        log.end();
+        await new Promise((r) => log.once("finish", r));
+        row.error = `${(e as Error).message.split("\n").slice(-15).join("\n")}\n--- last lines of ${path.relative(ROOT, logFile)}:\n${tail(logFile)}`;
+        return finishFailed(row, stack, dir);
+    }
+    progress(scenario, "destroy");
+    timings.destroySeconds = await destroy(stack, log);
+    log.end();
+    return row;
+}
+
+async function finishFailed(row: MatrixRow, stack: Stack | undefined, dir: string): Promise<MatrixRow> {
+    if (stack) {
+        const log = fs.createWriteStream(path.join(dir, "logs", `${row.scenario}.log`), { flags: "a" });
+        try {
+            row.timings.destroySeconds = await destroy(stack, log);
+        } catch (e) {
+            row.error += `\n--- destroy failed too: ${(e as Error).message}`;
+        }
+        log.end();
+    }
+    return row;
+}
+
+async function runSweep(scenario: string, opts: Options, dir: string): Promise<SweepPoint[]> {
+    const log = fs.createWriteStream(path.join(dir, "logs", `sweep-${scenario}.log`), { flags: "a" });
+    const points: SweepPoint[] = [];
+    let stack: Stack | undefined;
+    try {
+        for (const level of opts.levels) {
+            const requests = level * opts.waves;
+            progress(`sweep ${scenario}`, `${level} clients, ${requests} requests`);
+            const load = { ...opts.load, ...opts.perScenario[scenario], loadConcurrency: String(level), loadRequests: String(requests) };
+            const point: SweepPoint = { scenario, concurrency: level, requests, status: "failed", result: null, baseline: null, error: null };
+            try {
+                stack = await matrixStack(`sweep-${scenario}`, scenario, load, log);
+                const out = outputs((await stack.up({ onOutput: (s) => log.write(s) })).outputs);
+                Object.assign(point, { status: "ok", result: out.result, baseline: out.baseline });
+            } catch (e) {
+                const message = (e as Error).message;
+                point.error = (message.match(/(ab exited[\s\S]*|load test:[\s\S]*|verify[\s\S]*|error: [\s\S]*)/)?.[1] ?? message)
+                    .split("\n").filter((l) => l.trim()).slice(0, 4).join("\n");
+            }
+            points.push(point);
+        }
+    } finally {
+        if (stack) await destroy(stack, log);
+        log.end();
+    }
+    return points;
+}
+
+let position = "";
+function progress(what: string, step: string) {
+    console.error(`[matrix ${position}] ${what}: ${step}`);
+}
+
+function charts(dir: string): { rps?: string; sweep?: string } {
+    const py = path.join(ROOT, ".lab", "venv", "bin", "python");
+    execFileSync(py, [path.join(ROOT, "scripts", "charts.py"), path.join(dir, "results.json"), dir], { stdio: "inherit" });
+    const exists = (f: string) => fs.existsSync(path.join(dir, f)) ? f : undefined;
+    return { rps: exists("rps.svg"), sweep: exists("sweep.svg") };
+}
+
+async function main() {
+    const opts = parseArgs(process.argv.slice(2));
+    const startedAt = new Date();
+    const dir = path.join(ROOT, "results", `matrix-${startedAt.toISOString().replace(/[:.]/g, "-")}`);
+    fs.mkdirSync(path.join(dir, "logs"), { recursive: true });
+    const baselineFor = new Map<string, LoadResult>();
+    const rows: MatrixRow[] = [];
+    const total = opts.scenarios.length + (opts.sweep.length ? 1 : 0);
+    for (const [i, scenario] of opts.scenarios.entries()) {
+        position = `${i + 1}/${total}, ${total - i - 1} left`;
+        const row = await runScenario(scenario, opts, baselineFor, dir);
+        rows.push(row);
+        const r = row.result;
+        console.error(`[matrix ${position}] ${scenario}: ${row.status === "ok"
+            ? `${r!.requestsPerSecond} req/s, ${r!.failed} failed (deploy ${row.timings.deploySeconds.toFixed(1)} s, ` +
+              `load ${row.timings.loadSeconds.toFixed(1)} s, destroy ${row.timings.destroySeconds.toFixed(1)} s)`
+            : `FAILED: ${row.error!.split("\n")[0]}`}`);
+    }
+    const sweep: SweepPoint[] = [];
+    position = `${total}/${total}`;
+    for (const scenario of opts.sweep) sweep.push(...await runSweep(scenario, opts, dir));
+
+    const driver = rows.find((r) => r.result)?.result;
+    const results: MatrixResults = {
+        startedAt: startedAt.toISOString(),
+        wallSeconds: seconds(startedAt.getTime()),
+        environment: environment(driver ? `${driver.driver} ${driver.driverVersion}` : "none ran"),
+        loadOverrides: opts.load,
+        rows,
+        sweep,
+    };
+    fs.writeFileSync(path.join(dir, "results.json"), JSON.stringify(results, null, 2) + "\n");
+    const chartFiles = opts.charts ? charts(dir) : {};
+    fs.writeFileSync(path.join(dir, "report.md"), renderReport(results, chartFiles));
+    console.log(renderTerminalTable(results));
+    console.log(`\n${path.relative(process.cwd(), dir)}/: results.json, report.md${chartFiles.rps ? ", rps.svg/png" : ""}` +
+        `${chartFiles.sweep ? ", sweep.svg/png" : ""} (${results.wallSeconds.toFixed(0)} s)`);
+    const failed = rows.filter((r) => r.status === "failed").map((r) => r.scenario);
+    if (failed.length) {
+        console.error(`failed: ${failed.join(", ")}`);
+        process.exitCode = 1;
+    }
+}
+
+main().catch((e) => {
+    console.error(`matrix: ${(e as Error).message}`);
+    process.exitCode = 2;
+});
