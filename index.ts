@@ -9,18 +9,27 @@ import { checkPortsFree, LocalPlatform, PROJECT_ROOT } from "./platforms/local";
 import { findLocalTools } from "./platforms/localTools";
 import tutorial from "./data/tutorial.json";
 
+/** Bad input is the user's to fix: show the message alone, not a stack trace. */
+function userError<T>(check: () => T): T {
+    try {
+        return check();
+    } catch (e) {
+        throw new pulumi.RunError((e as Error).message);
+    }
+}
+
 const stack = pulumi.getStack();
 const config = new pulumi.Config();
-const settings = resolveSettings((key) => config.get(key));
+const settings = userError(() => resolveSettings((key) => config.get(key)));
 
-const tools = findLocalTools({
+const tools = userError(() => findLocalTools({
     venv: path.join(PROJECT_ROOT, ".lab", "venv"),
     postgres: settings.database,
     nginx: settings.ingress === "nginx",
     driver: settings.load.driver,
-});
+}));
 const platform = new LocalPlatform(stack, tools, settings.readyTimeoutSeconds);
-checkPortsFree(stack, topologySpecs(settings, platform.paths));
+userError(() => checkPortsFree(stack, topologySpecs(settings, platform.paths)));
 
 const scenario = new Scenario(stack, {
     settings, platform, driver: tools.driver, resultsDir: path.join(PROJECT_ROOT, "results", stack),

@@ -92,13 +92,21 @@ async function matrixStack(name: string, scenario: string, config: Record<string
     return stack;
 }
 
+/** The engine's "Diagnostics:" section of a failed up: what went wrong, without the progress lines. */
+function diagnostics(message: string): string {
+    const start = message.indexOf("Diagnostics:");
+    const text = start >= 0 ? message.slice(start) : message;
+    const end = text.indexOf("\nResources:");
+    return (end >= 0 ? text.slice(0, end) : text).trim().split("\n").slice(0, 30).join("\n");
+}
+
 function tail(file: string, lines = 25): string {
     return fs.readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
 }
 
 async function destroy(stack: Stack, log: fs.WriteStream): Promise<number> {
     const t = Date.now();
-    await stack.destroy({ onOutput: (s) => log.write(s) });
+    await stack.destroy({ onOutput: (s) => log.write(s), color: "never" });
     await stack.workspace.removeStack(stack.name);
     fs.rmSync(path.join(ROOT, `Pulumi.${stack.name}.yaml`), { force: true });
     return seconds(t);
@@ -150,7 +158,7 @@ async function runScenario(scenario: string, opts: Options, baselineFor: Map<str
         progress(scenario, "up + load");
         const timer = loadTimer();
         const t = Date.now();
-        const up = await stack.up({ onOutput: (s) => log.write(s), onEvent: timer.onEvent });
+        const up = await stack.up({ onOutput: (s) => log.write(s), onEvent: timer.onEvent, color: "never" });
         timings.loadSeconds = timer.seconds;
         timings.deploySeconds = seconds(t) - timer.seconds;
         const out = outputs(up.outputs);
@@ -162,7 +170,7 @@ async function runScenario(scenario: string, opts: Options, baselineFor: Map<str
     } catch (e) {
         log.end();
         await new Promise((r) => log.once("finish", r));
-        row.error = `${(e as Error).message.split("\n").slice(-15).join("\n")}\n--- last lines of ${path.relative(ROOT, logFile)}:\n${tail(logFile)}`;
+        row.error = `${diagnostics((e as Error).message)}\n--- last lines of ${path.relative(ROOT, logFile)}:\n${tail(logFile, 15)}`;
         return finishFailed(row, stack, dir);
     }
     progress(scenario, "destroy");
@@ -196,12 +204,10 @@ async function runSweep(scenario: string, opts: Options, dir: string): Promise<S
             const point: SweepPoint = { scenario, concurrency: level, requests, status: "failed", result: null, baseline: null, error: null };
             try {
                 stack = await matrixStack(`sweep-${scenario}`, scenario, load, log);
-                const out = outputs((await stack.up({ onOutput: (s) => log.write(s) })).outputs);
+                const out = outputs((await stack.up({ onOutput: (s) => log.write(s), color: "never" })).outputs);
                 Object.assign(point, { status: "ok", result: out.result, baseline: out.baseline });
             } catch (e) {
-                const message = (e as Error).message;
-                point.error = (message.match(/(ab exited[\s\S]*|load test:[\s\S]*|verify[\s\S]*|error: [\s\S]*)/)?.[1] ?? message)
-                    .split("\n").filter((l) => l.trim()).slice(0, 4).join("\n");
+                point.error = diagnostics((e as Error).message).split("\n").filter((l) => /error|exited|failed|verify/i.test(l)).slice(0, 4).join("\n");
             }
             points.push(point);
         }
