@@ -1,6 +1,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { LoadResult } from "../lib/load/result";
+import { ThreadsProbe } from "../lib/procfs";
 import { LoadSettings } from "../lib/settings";
 import { LoadRun } from "../providers/loadRun";
 
@@ -15,8 +16,8 @@ export interface LoadTestArgs {
     driver: { name: "ab" | "k6"; path: string; version: string };
     /** Requests the target can hold at once (Infinity: unbounded). */
     capacity: number;
-    /** Process group whose threads are counted before and during the load; 0 for none. */
-    threadsPgid: pulumi.Input<number>;
+    /** Whose threads are counted before and during the load. */
+    threads: pulumi.Input<ThreadsProbe>;
     /** Identity of what is measured: a new one re-runs the load. */
     target: pulumi.Input<string>;
     /** Folder each run's JSON is appended to. */
@@ -45,7 +46,7 @@ export class LoadTest extends pulumi.ComponentResource {
             delaySeconds: load.delay,
             timeoutSeconds: load.timeoutSeconds,
             capacity: Number.isFinite(args.capacity) ? args.capacity : -1,
-            threadsPgid: args.threadsPgid,
+            threads: args.threads,
             maxFailedRequests: load.maxFailedRequests ?? -1,
             resultsDir: args.resultsDir,
             target: args.target,

@@ -48,13 +48,13 @@ export class Scenario extends pulumi.ComponentResource {
         const baseline = settings.load.baseline
             ? new LoadTest(`${name}-baseline`, {
                 url: slowApi.url, expectBody: "slow api response", load: settings.load, driver,
-                capacity: Infinity, threadsPgid: 0, target: slowApi.service.identity,
+                capacity: Infinity, threads: { kind: "none" }, target: slowApi.service.identity,
                 resultsDir: `${resultsDir}/baseline`, dependsOn: [entry.service.resource],
             }, parent)
             : undefined;
         const load = new LoadTest(`${name}-load`, {
             url: entry.url, expectBody: "Hi there! slow api response", load: settings.load, driver,
-            capacity: app.capacity, threadsPgid: app.service.pgid,
+            capacity: app.capacity, threads: app.service.threads,
             target: pulumi.all([postgres?.service.identity, slowApi.service.identity, app.service.identity, ingress?.service.identity])
                 .apply((ids) => ids.filter(Boolean).join(" ")),
             resultsDir, dependsOn: [entry.service.resource, ...(baseline ? [baseline.run] : [])],

@@ -1,4 +1,5 @@
 // Thread counts from /proc: the tutorial's `top -H` observations as numbers.
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 
 export interface ProcStat {
@@ -45,6 +46,26 @@ export function groupProcesses(pgid: number): ProcStat[] {
 
 export function threadsInGroup(pgid: number): number {
     return groupProcesses(pgid).reduce((sum, p) => sum + p.threads, 0);
+}
+
+/** Whose threads a load test counts: a local process group, a container's processes, or nobody's. */
+export type ThreadsProbe = { kind: "none" } | { kind: "group"; pgid: number } | { kind: "container"; name: string };
+
+/** Sums the NLWP column of `docker top <container> -eo pid,nlwp`. */
+export function parseDockerTopThreads(text: string): number {
+    const lines = text.trim().split("\n");
+    if (!/NLWP/i.test(lines[0] ?? "")) throw new Error(`docker top: no NLWP column in: ${lines[0] ?? "(nothing)"}`);
+    return lines.slice(1).reduce((sum, line) => sum + Number(line.trim().split(/\s+/)[1]), 0);
+}
+
+/** Threads of whatever `probe` names, now; null when it names nobody. */
+export function countThreads(probe: ThreadsProbe): number | null {
+    switch (probe.kind) {
+        case "none": return null;
+        case "group": return threadsInGroup(probe.pgid);
+        case "container":
+            return parseDockerTopThreads(execFileSync("docker", ["top", probe.name, "-eo", "pid,nlwp"], { encoding: "utf8" }));
+    }
 }
 
 /** True while the process that had `startTime` still runs under `pid`. */

@@ -29,8 +29,6 @@ export interface ServiceSpec {
     files: Record<string, string>;
     /** Idempotent commands run before start, as the service's user. */
     setup: string[][];
-    /** Idempotent commands run once it is ready. */
-    afterReady: string[][];
     /** Unprivileged user to run as when started by root (PostgreSQL refuses root); "" for none. */
     user: string;
     /** Processes whose threads are the app's, for the thread counts: the whole process group. */
@@ -73,7 +71,6 @@ export function slowApiSpec(s: Settings, p: PlatformPaths): ServiceSpec {
         stopSignal: "SIGTERM",
         files: {},
         setup: [],
-        afterReady: [],
         user: "",
         countThreads: false,
     };
@@ -109,7 +106,6 @@ export function flaskAppSpec(s: Settings, p: PlatformPaths): ServiceSpec {
         stopSignal: serverStopSignal(s.serverMode),
         files: {},
         setup: [],
-        afterReady: [],
         user: "",
         countThreads: true,
     };
@@ -137,7 +133,6 @@ export function nginxSpec(s: Settings, p: PlatformPaths): ServiceSpec {
             }),
         },
         setup: [],
-        afterReady: [],
         user: "",
         countThreads: false,
     };
@@ -146,12 +141,13 @@ export function nginxSpec(s: Settings, p: PlatformPaths): ServiceSpec {
 export function postgresSpec(s: Settings, p: PlatformPaths): ServiceSpec {
     const dir = p.serviceDir("postgres");
     const data = `${dir}/data`;
-    const port = String(s.ports.postgres);
-    const psql = (sql: string) => [pathIn(p.postgresBin, "psql"), "-h", p.bindHost === "0.0.0.0" ? "127.0.0.1" : p.bindHost,
-        "-p", port, "-U", DATABASE.user, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-tAc", sql];
+    // initdb, then the app's database through single-user mode: no server needs to be up yet.
+    const init = `[ -s '${data}/PG_VERSION' ] || { '${pathIn(p.postgresBin, "initdb")}' -D '${data}' ` +
+        `-U ${DATABASE.user} --auth=trust --no-sync >/dev/null && ` +
+        `echo 'CREATE DATABASE ${DATABASE.name}' | '${pathIn(p.postgresBin, "postgres")}' --single -D '${data}' postgres >/dev/null; }`;
     return {
         name: "postgres",
-        argv: [pathIn(p.postgresBin, "postgres"), "-D", data, "-p", port, "-k", dir,
+        argv: [pathIn(p.postgresBin, "postgres"), "-D", data, "-p", String(s.ports.postgres), "-k", dir,
             "-c", `listen_addresses=${p.bindHost === "0.0.0.0" ? "*" : p.bindHost}`,
             // One connection per in-flight request: room for the load's clients.
             "-c", "max_connections=500"],
@@ -161,11 +157,7 @@ export function postgresSpec(s: Settings, p: PlatformPaths): ServiceSpec {
         ready: { kind: "tcp" },
         stopSignal: "SIGINT",
         files: {},
-        setup: [["sh", "-c", `[ -s '${data}/PG_VERSION' ] || exec '${pathIn(p.postgresBin, "initdb")}' ` +
-            `-D '${data}' -U ${DATABASE.user} --auth=trust --no-sync >/dev/null`]],
-        afterReady: [["sh", "-c",
-            `${quote(psql(`SELECT 1 FROM pg_database WHERE datname='${DATABASE.name}'`))} | grep -q 1 || ` +
-            `${quote(psql(`CREATE DATABASE ${DATABASE.name}`))}`]],
+        setup: [["sh", "-c", init]],
         user: "postgres",
         countThreads: false,
     };
@@ -183,8 +175,4 @@ export function topologySpecs(s: Settings, p: PlatformPaths): ServiceSpec[] {
 
 function pathIn(dir: string, name: string): string {
     return dir ? `${dir}/${name}` : name;
-}
-
-function quote(argv: string[]): string {
-    return argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
 }

@@ -58,6 +58,10 @@ export interface Settings {
     dockerNetwork: DockerNetwork;
     /** Docker only: base image of the Python apps (build argument PYTHON_IMAGE). */
     pythonImage: string;
+    /** Docker only: the nginx image. */
+    nginxImage: string;
+    /** Docker only: the PostgreSQL image. */
+    postgresImage: string;
     /** Seconds a service may take to become ready. */
     readyTimeoutSeconds: number;
 }
@@ -84,6 +88,8 @@ export const DEFAULTS = {
     loadRunId: "",
     dockerNetwork: "bridge" as DockerNetwork,
     pythonImage: "python:3.11-slim",
+    nginxImage: "nginx:1.27",
+    postgresImage: "postgres:15",
     readyTimeoutSeconds: 30,
 };
 
@@ -224,6 +230,8 @@ export function resolveSettings(read: ConfigReader): Settings {
         load,
         dockerNetwork: oneOf("dockerNetwork", DOCKER_NETWORKS, DEFAULTS.dockerNetwork),
         pythonImage: read("pythonImage") ?? DEFAULTS.pythonImage,
+        nginxImage: read("nginxImage") ?? DEFAULTS.nginxImage,
+        postgresImage: read("postgresImage") ?? DEFAULTS.postgresImage,
         readyTimeoutSeconds: num("readyTimeoutSeconds", DEFAULTS.readyTimeoutSeconds)!,
     };
     if (problems.length) throw new ConfigError(problems);

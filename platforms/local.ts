@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { listeningPorts } from "../lib/ports";
+import { ThreadsProbe } from "../lib/procfs";
 import { PlatformPaths, ServiceSpec } from "../lib/services";
 import { LocalProcess } from "../providers/localProcess";
 import { LocalTools } from "./localTools";
@@ -44,7 +45,7 @@ export class LocalPlatform implements Platform {
         }, opts);
         return {
             resource: process,
-            pgid: process.pid,
+            threads: process.pid.apply((pgid): ThreadsProbe => ({ kind: "group", pgid })),
             identity: pulumi.interpolate`${spec.name}:${process.pid}:${process.startTime}`,
         };
     }

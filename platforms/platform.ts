@@ -1,13 +1,14 @@
 // What a component asks of a platform: run this ServiceSpec, tell me how to
 // reach it and whose threads to count.
 import * as pulumi from "@pulumi/pulumi";
+import { ThreadsProbe } from "../lib/procfs";
 import { PlatformPaths, ServiceSpec } from "../lib/services";
 
 export interface DeployedService {
     /** Ready when the service answers: what dependents wait for. */
     resource: pulumi.Resource;
-    /** Process group whose threads are the service's; 0 where the platform can't count them. */
-    pgid: pulumi.Output<number>;
+    /** Whose threads are the service's. */
+    threads: pulumi.Output<ThreadsProbe>;
     /** Changes whenever the service is replaced (restarted, reconfigured). */
     identity: pulumi.Output<string>;
 }

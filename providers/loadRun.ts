@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { abArgv, abCeilingRps, parseAbOutput } from "../lib/load/ab";
 import { k6Argv, k6CeilingRps, parseK6Summary } from "../lib/load/k6";
 import { efficiency, LoadResult, round, throughputLimit } from "../lib/load/result";
-import { threadsInGroup, withRaisedFileLimit } from "../lib/procfs";
+import { countThreads, ThreadsProbe, withRaisedFileLimit } from "../lib/procfs";
 
 export interface LoadRunInputs {
     /** Target, query string included (?delay=). */
@@ -29,8 +29,8 @@ export interface LoadRunInputs {
     timeoutSeconds: number;
     /** Requests the target can hold at once (Infinity as -1: JSON has no Infinity). */
     capacity: number;
-    /** Process group whose threads are counted; 0 for none. */
-    threadsPgid: number;
+    /** Whose threads are counted before and during the load. */
+    threads: ThreadsProbe;
     /** Fail the up above this many failed requests; -1 for never. */
     maxFailedRequests: number;
     /** Where each run is appended as JSON. */
@@ -73,9 +73,10 @@ function runDriver(inputs: LoadRunInputs, summaryPath: string): Promise<{ output
         let output = "";
         child.stdout.on("data", (d: Buffer) => (output += d.toString()));
         child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-        let threadsPeak: number | null = inputs.threadsPgid ? threadsInGroup(inputs.threadsPgid) : null;
+        let threadsPeak = countThreads(inputs.threads);
         const sampler = setInterval(() => {
-            if (inputs.threadsPgid) threadsPeak = Math.max(threadsPeak ?? 0, threadsInGroup(inputs.threadsPgid));
+            const now = countThreads(inputs.threads);
+            if (now !== null) threadsPeak = Math.max(threadsPeak ?? 0, now);
         }, THREAD_SAMPLE_MS);
         const killer = setTimeout(() => child.kill("SIGKILL"), (inputs.timeoutSeconds + 30) * 1000);
         child.once("error", (e: Error) => { clearInterval(sampler); clearTimeout(killer); reject(e); });
@@ -94,7 +95,7 @@ async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
     const os = require("os");
     const path = require("path");
     await verify(inputs.url, inputs.expectBody);
-    const threadsBefore = inputs.threadsPgid ? threadsInGroup(inputs.threadsPgid) : null;
+    const threadsBefore = countThreads(inputs.threads);
     const startedAt = new Date().toISOString();
     const summaryPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "k6-")), "summary.json");
     const { output, threadsPeak } = await runDriver(inputs, summaryPath);

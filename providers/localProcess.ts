@@ -3,7 +3,7 @@
 //
 // create: refuse a busy port, write the service's files, run its setup, start
 //   it detached in its own process group (stdio to a log file: nothing holds the
-//   provider's pipes), wait until it answers, run its after-ready commands. A
+//   provider's pipes), and wait until it answers. A
 //   service that dies or never answers fails the up with its log's last lines,
 //   and nothing of it is left running.
 // diff: a process that died since the last up is replaced, so the next up
@@ -158,11 +158,6 @@ async function start(inputs: LocalProcessInputs): Promise<LocalProcessState> {
         if (!isAlive(pid, stat.startTime)) return failed("exited before it was ready");
         if (Date.now() > deadline) return failed(`did not answer on port ${spec.port} within ${inputs.readyTimeoutSeconds} s`);
         await sleep(100);
-    }
-    try {
-        runAll(spec.afterReady, spec, ids, "after-ready");
-    } catch (e) {
-        return failed((e as Error).message);
     }
     return { ...inputs, pid, startTime: stat.startTime, logFile };
 }

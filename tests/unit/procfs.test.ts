@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { spawn } from "child_process";
-import { groupProcesses, isAlive, parseProcStat, readProcStat, threadsInGroup, withRaisedFileLimit } from "../../lib/procfs";
+import { countThreads, groupProcesses, isAlive, parseDockerTopThreads, parseProcStat, readProcStat, threadsInGroup, withRaisedFileLimit } from "../../lib/procfs";
 import { listeningPorts } from "../../lib/ports";
 
 describe("procfs", () => {
@@ -16,12 +16,19 @@ describe("procfs", () => {
         try {
             assert.equal(groupProcesses(child.pid!).length, 3);
             assert.equal(threadsInGroup(child.pid!), 3);
+            assert.equal(countThreads({ kind: "group", pgid: child.pid! }), 3);
+            assert.equal(countThreads({ kind: "none" }), null);
             const stat = readProcStat(child.pid!)!;
             assert.ok(isAlive(child.pid!, stat.startTime));
             assert.ok(!isAlive(child.pid!, stat.startTime + 1), "a reused pid is not the same process");
         } finally {
             process.kill(-child.pid!, "SIGKILL");
         }
+    });
+
+    it("sums a container's threads from docker top", () => {
+        assert.equal(parseDockerTopThreads("PID                 NLWP\n4101                1\n4150                12\n4151                10\n"), 23);
+        assert.throws(() => parseDockerTopThreads("Error: No such container: x"), /no NLWP column/);
     });
 
     it("raises the open-files limit before exec", () => {
