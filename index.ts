@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Scenario } from "./components/scenario";
 import { topologySpecs } from "./lib/services";
 import { resolveSettings } from "./lib/settings";
+import { DockerPlatform } from "./platforms/docker";
 import { checkPortsFree, LocalPlatform, PROJECT_ROOT } from "./platforms/local";
 import { findLocalTools } from "./platforms/localTools";
 import tutorial from "./data/tutorial.json";
@@ -22,14 +23,18 @@ const stack = pulumi.getStack();
 const config = new pulumi.Config();
 const settings = userError(() => resolveSettings((key) => config.get(key)));
 
+// Containers bring their own servers; this machine always runs the load driver.
+const local = settings.platform === "local";
 const tools = userError(() => findLocalTools({
     venv: path.join(PROJECT_ROOT, ".lab", "venv"),
-    postgres: settings.database,
-    nginx: settings.ingress === "nginx",
+    python: local,
+    postgres: local && settings.database,
+    nginx: local && settings.ingress === "nginx",
+    docker: !local,
     driver: settings.load.driver,
 }));
-const platform = new LocalPlatform(stack, tools, settings.readyTimeoutSeconds);
-userError(() => checkPortsFree(stack, topologySpecs(settings, platform.paths)));
+const platform = local ? new LocalPlatform(stack, tools, settings.readyTimeoutSeconds) : new DockerPlatform(stack, settings);
+userError(() => checkPortsFree(platform, topologySpecs(settings, platform.paths)));
 
 const scenario = new Scenario(stack, {
     settings, platform, driver: tools.driver, resultsDir: path.join(PROJECT_ROOT, "results", stack),

@@ -32,7 +32,10 @@ export interface ContainerImages {
     postgresImage: string;
 }
 
-/** Where services find each other: the tutorial's compose hostnames on a bridge network, loopback on the host's. */
+/** Each service's hostname on a bridge network: the tutorial's compose service names. */
+export const HOSTNAMES: Record<string, string> = { "slow-api": "slow_api", "flask-app": "flask_app", "postgres": "postgres", "nginx": "ingress" };
+
+/** Where services find each other: by hostname on a bridge network, on loopback on the host's. */
 export function containerPaths(network: DockerNetwork): PlatformPaths {
     return {
         bindHost: "0.0.0.0",
@@ -66,12 +69,60 @@ export function containerCommand(spec: ServiceSpec): string[] {
     return ["sh", "-c", steps.join(" && "), spec.name, ...spec.argv];
 }
 
-/** Container name of a service: one per stack and service. */
-export function containerName(stack: string, spec: ServiceSpec): string {
-    return `fgl-${stack}-${spec.name}`;
+/** Everything about one service's container, whoever runs it (Pulumi's docker provider, or the docker CLI). */
+export interface ContainerSpec {
+    /** Container name: one per stack and service. */
+    name: string;
+    image: ContainerImage;
+    command: string[];
+    env: Record<string, string>;
+    /** "" for the image's default user. */
+    user: string;
+    network: DockerNetwork;
+    /** Hostname on a bridge network. */
+    hostname: string;
+    /** Published on 127.0.0.1 on a bridge network; bound directly on the host's. */
+    port: number;
+    /** Files placed in the container before it starts. */
+    files: { path: string; content: string }[];
+    /** Exec-form health check: the service accepts connections on its port. */
+    healthcheck: string[];
+    stopSignal: string;
+    /** Open-files limit: high concurrency needs many sockets. */
+    nofile: number;
 }
 
-/** The Docker settings of a stack. */
-export function containerImages(s: Settings): ContainerImages {
-    return { pythonImage: s.pythonImage, nginxImage: s.nginxImage, postgresImage: s.postgresImage };
+export function containerSpec(stack: string, spec: ServiceSpec, s: Settings): ContainerSpec {
+    const paths = containerPaths(s.dockerNetwork);
+    return {
+        name: `fgl-${stack}-${spec.name}`,
+        image: imageFor(spec, { pythonImage: s.pythonImage, nginxImage: s.nginxImage, postgresImage: s.postgresImage }),
+        command: containerCommand(spec),
+        env: spec.env,
+        user: spec.user,
+        network: s.dockerNetwork,
+        hostname: HOSTNAMES[spec.name],
+        port: spec.port,
+        files: Object.entries(spec.files).map(([name, content]) => ({ path: `${paths.serviceDir(spec.name)}/${name}`, content })),
+        // bash, not sh: /dev/tcp is bash's. Every image used here (Debian-based) has it.
+        healthcheck: ["CMD", "bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${spec.port}`],
+        stopSignal: spec.stopSignal,
+        nofile: 65536,
+    };
+}
+
+/** `docker create` arguments for a container spec on network `networkName`; files go in with `docker cp` before start. */
+export function dockerCreateArgv(c: ContainerSpec, imageRef: string, networkName: string): string[] {
+    const net = c.network === "host"
+        ? ["--network", "host"]
+        : ["--network", networkName, "--network-alias", c.hostname, "-p", `127.0.0.1:${c.port}:${c.port}`];
+    return [
+        "create", "--name", c.name, "--init", ...net,
+        ...(c.user ? ["--user", c.user] : []),
+        ...Object.entries(c.env).flatMap(([k, v]) => ["-e", `${k}=${v}`]),
+        "--health-cmd", c.healthcheck.slice(1).map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(" "),
+        "--health-interval", "1s", "--health-retries", "60",
+        "--stop-signal", c.stopSignal, "--ulimit", `nofile=${c.nofile}:${c.nofile}`,
+        imageRef, ...c.command,
+    ];
 }

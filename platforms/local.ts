@@ -37,6 +37,16 @@ export class LocalPlatform implements Platform {
         this.paths = localPaths(stack, tools);
     }
 
+    /** The pid file a previous up wrote names a live process. */
+    isRunning(spec: ServiceSpec): boolean {
+        try {
+            process.kill(Number(fs.readFileSync(path.join(this.paths.serviceDir(spec.name), `${spec.name}.pid`), "utf8")), 0);
+            return true;
+        } catch {
+            return false;
+        }
+    }
+
     deploy(name: string, spec: ServiceSpec, opts: pulumi.CustomResourceOptions) {
         const process = new LocalProcess(name, {
             spec,
@@ -51,16 +61,6 @@ export class LocalPlatform implements Platform {
     }
 }
 
-/** Pid recorded for a service of this stack by a previous up, if that process still runs. */
-export function livePidOf(stack: string, service: string): number | undefined {
-    try {
-        const pid = Number(fs.readFileSync(path.join(runDir(stack), service, `${service}.pid`), "utf8"));
-        process.kill(pid, 0);
-        return pid;
-    } catch {
-        return undefined;
-    }
-}
 
 /** Ports something listens on now. */
 function listeningNow(): Set<number> {
@@ -74,9 +74,9 @@ function listeningNow(): Set<number> {
 }
 
 /** Refuses, before anything starts, a port that another program holds (this stack's own services may hold theirs). */
-export function checkPortsFree(stack: string, specs: ServiceSpec[]): void {
+export function checkPortsFree(platform: Platform, specs: ServiceSpec[]): void {
     const busy = listeningNow();
-    const taken = specs.filter((s) => busy.has(s.port) && livePidOf(stack, s.name) === undefined);
+    const taken = specs.filter((s) => busy.has(s.port) && !platform.isRunning(s));
     if (taken.length) {
         throw new Error(`ports already in use by another program:\n` + taken.map((s) =>
             `  - ${s.port} (${s.name}): stop what listens there, or give this stack another port ` +

@@ -23,6 +23,10 @@ export interface LocalTools {
 export interface ToolNeeds {
     /** Folder the setup links the virtualenv into (<project>/.lab/venv). */
     venv: string;
+    /** The Python servers run here (not in containers). */
+    python: boolean;
+    /** The docker CLI (platform: docker). */
+    docker: boolean;
     postgres: boolean;
     nginx: boolean;
     driver: LoadDriverChoice;
@@ -61,12 +65,19 @@ function findPostgresBin(): string | undefined {
     return onPath && path.dirname(onPath);
 }
 
+/** The engine finds pulumi-resource-docker on PATH or among the installed plugins. */
+function dockerPluginInstalled(): boolean {
+    const plugins = path.join(process.env.PULUMI_HOME ?? path.join(process.env.HOME ?? "", ".pulumi"), "plugins");
+    return which("pulumi-resource-docker") !== undefined ||
+        (fs.existsSync(plugins) && fs.readdirSync(plugins).some((d) => d.startsWith("resource-docker-")));
+}
+
 export function findLocalTools(needs: ToolNeeds): LocalTools {
     const missing: string[] = [];
     const setup = "run ./lab setup";
 
     const pythonBin = path.join(needs.venv, "bin");
-    for (const program of ["python", "flask", "gunicorn", "uwsgi"]) {
+    for (const program of needs.python ? ["python", "flask", "gunicorn", "uwsgi"] : []) {
         if (!fs.existsSync(path.join(pythonBin, program))) {
             missing.push(`${program} in the Python virtualenv ${needs.venv} (${setup}: it installs python-apps/requirements.txt)`);
         }
@@ -84,6 +95,13 @@ export function findLocalTools(needs: ToolNeeds): LocalTools {
         if (!nginx) missing.push(`nginx for ingress: nginx (${setup}, or apt-get install nginx)`);
     }
     const uwsgiParams = "/etc/nginx/uwsgi_params";
+    if (needs.docker) {
+        if (!which("docker")) missing.push("the docker CLI and a Docker engine for platform: docker (or pulumi config set platform local)");
+        if (!dockerPluginInstalled()) {
+            missing.push("the Pulumi docker provider plugin for platform: docker (pulumi plugin install resource docker; " +
+                "it can't be downloaded on an offline machine: README, \"Docker\")");
+        }
+    }
 
     const k6 = which("k6");
     const ab = which("ab");

@@ -18,6 +18,8 @@ export interface Platform {
     paths: PlatformPaths;
     /** Runs one service; children are parented to `opts.parent`. */
     deploy(name: string, spec: ServiceSpec, opts: pulumi.CustomResourceOptions): DeployedService;
+    /** Whether this stack's own `spec` runs now (so a busy port is its own). */
+    isRunning(spec: ServiceSpec): boolean;
 }
 
 /** The URL a client on this machine uses to reach a service's port. */

@@ -6,6 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { Scenario } from "../../components/scenario";
 import { resolveSettings } from "../../lib/settings";
 import { listScenarios, readStackConfig } from "../../lib/stacks";
+import { containerCommand, containerSpec } from "../../lib/container";
+import { topologySpecs } from "../../lib/services";
+import { DockerPlatform } from "../../platforms/docker";
 import { LocalPlatform } from "../../platforms/local";
 import { LocalTools } from "../../platforms/localTools";
 
@@ -120,5 +123,75 @@ describe("scenario stacks (Pulumi mocks)", () => {
     it("skips the baseline when asked", async () => {
         const { loads } = await declare("dev", { baseline: "false" });
         assert.equal(loads.length, 1);
+    });
+});
+
+describe("scenario stacks on the docker platform (Pulumi mocks)", () => {
+    for (const stack of listScenarios(ROOT)) {
+        it(`${stack}: one container per service, from the project's images, wired by the tutorial's hostnames`, async () => {
+            const declared: Declared[] = [];
+            await pulumi.runtime.setMocks({
+                newResource(args) {
+                    declared.push({ type: args.type, name: args.name, inputs: args.inputs });
+                    const state = args.type === "docker:index/image:Image" ? { ...args.inputs, imageName: args.inputs.imageName }
+                        : args.inputs.expectBody ? { ...args.inputs, result: { requestsPerSecond: 1 } } : args.inputs;
+                    return { id: `${args.name}-id`, state };
+                },
+                call: (args) => args.inputs,
+            }, "flask-gevent-lab", stack, false);
+            const config = { ...readStackConfig(ROOT, stack), platform: "docker" };
+            const settings = resolveSettings((k) => config[k as keyof typeof config]);
+            const platform = new DockerPlatform(stack, settings);
+            const scenario = new Scenario(stack, { settings, platform, driver: TOOLS.driver, resultsDir: "/r" });
+            await promiseOf(scenario.result);
+
+            const containers = declared.filter((d) => d.type === "docker:index/container:Container");
+            const images = declared.filter((d) => d.type === "docker:index/image:Image");
+            const networks = declared.filter((d) => d.type === "docker:index/network:Network");
+            assert.equal(networks.length, 1);
+            const specs = topologySpecs(settings, platform.paths);
+            assert.deepEqual(containers.map((c) => c.inputs.name).sort(), specs.map((s) => `fgl-${stack}-${s.name}`).sort());
+            for (const spec of specs) {
+                const c = containers.find((x) => x.inputs.name === `fgl-${stack}-${spec.name}`)!.inputs;
+                const expected = containerSpec(stack, spec, settings);
+                assert.deepEqual(c.command, containerCommand(spec));
+                assert.deepEqual(c.networksAdvanced, [{ name: `fgl-${stack}`, aliases: [expected.hostname] }]);
+                assert.deepEqual(c.ports, [{ internal: spec.port, external: spec.port, ip: "127.0.0.1" }]);
+                assert.deepEqual(c.envs.sort(), Object.entries(spec.env).map(([k, v]) => `${k}=${v}`).sort());
+                assert.equal(c.wait, true);
+                assert.equal(c.stopSignal, spec.stopSignal);
+                if (spec.name === "nginx") assert.match(c.uploads[0].content, /listen 0\.0\.0\.0:8080;/);
+                if (spec.name === "postgres") assert.equal(c.image, "postgres:15");
+            }
+            const apps = ["slow_api", settings.database ? "psycopg2_app" : "flask_app"];
+            assert.deepEqual(images.map((i) => i.inputs.build.args.APP).sort(), apps.sort());
+            for (const i of images) {
+                assert.equal(i.inputs.build.args.PYTHON_IMAGE, "python:3.11-slim");
+                assert.equal(i.inputs.build.dockerfile, path.join(ROOT, "python-apps", "Dockerfile"));
+                assert.equal(i.inputs.skipPush, true);
+            }
+            const app = containers.find((x) => x.inputs.name === `fgl-${stack}-flask-app`)!.inputs;
+            assert.ok(app.envs.includes("API_HOST=slow_api"));
+        });
+    }
+
+    it("puts every container on the host network when asked (tests keep traffic on loopback)", async () => {
+        const declared: Declared[] = [];
+        await pulumi.runtime.setMocks({
+            newResource(args) {
+                declared.push({ type: args.type, name: args.name, inputs: args.inputs });
+                return { id: `${args.name}-id`, state: args.inputs.expectBody ? { ...args.inputs, result: {} } : args.inputs };
+            },
+            call: (args) => args.inputs,
+        }, "flask-gevent-lab", "nginx-uwsgi", false);
+        const config: Record<string, string> = { ...readStackConfig(ROOT, "nginx-uwsgi"), platform: "docker", dockerNetwork: "host" };
+        const settings = resolveSettings((k) => config[k]);
+        const scenario = new Scenario("nginx-uwsgi", { settings, platform: new DockerPlatform("nginx-uwsgi", settings), driver: TOOLS.driver, resultsDir: "/r" });
+        await promiseOf(scenario.result);
+        const containers = declared.filter((d) => d.type === "docker:index/container:Container");
+        assert.ok(containers.every((c) => c.inputs.networkMode === "host" && c.inputs.ports === undefined));
+        assert.equal(declared.filter((d) => d.type === "docker:index/network:Network").length, 0);
+        const nginx = containers.find((c) => c.inputs.name.endsWith("-nginx"))!;
+        assert.match(nginx.inputs.uploads[0].content, /uwsgi_pass uwsgi:\/\/127\.0\.0\.1:3000;/);
     });
 });
