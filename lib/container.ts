@@ -38,7 +38,8 @@ export const HOSTNAMES: Record<string, string> = { "slow-api": "slow_api", "flas
 /** Where services find each other: by hostname on a bridge network, on loopback on the host's. */
 export function containerPaths(network: DockerNetwork): PlatformPaths {
     return {
-        bindHost: "0.0.0.0",
+        // On the host's network a container's port is the machine's: keep it on loopback.
+        bindHost: network === "host" ? "127.0.0.1" : "0.0.0.0",
         hostOf: (service) => (network === "host" ? "127.0.0.1" : service),
         pythonBin: "",
         appsDir: "/srv/python-apps",
@@ -58,9 +59,13 @@ export function imageFor(spec: ServiceSpec, images: ContainerImages): ContainerI
     return { kind: "build", name: `flask-gevent-lab/${app}:latest`, app, pythonImage: images.pythonImage };
 }
 
-/** The container's command: make its folder, run the spec's setup there, then exec the service (signals reach it). */
+/**
+ * The container's command: make its folder, run the spec's setup there, then exec the service (signals reach it),
+ * with the open-files limit raised as far as the engine allows, as on the local platform.
+ */
 export function containerCommand(spec: ServiceSpec): string[] {
     const steps = [
+        `{ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; }`,
         `mkdir -p '${spec.cwd}'`,
         `cd '${spec.cwd}'`,
         ...spec.setup.map((argv) => argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ")),
@@ -88,8 +93,6 @@ export interface ContainerSpec {
     /** Exec-form health check: the service accepts connections on its port. */
     healthcheck: string[];
     stopSignal: string;
-    /** Open-files limit: high concurrency needs many sockets. */
-    nofile: number;
 }
 
 export function containerSpec(stack: string, spec: ServiceSpec, s: Settings): ContainerSpec {
@@ -107,7 +110,6 @@ export function containerSpec(stack: string, spec: ServiceSpec, s: Settings): Co
         // bash, not sh: /dev/tcp is bash's. Every image used here (Debian-based) has it.
         healthcheck: ["CMD", "bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${spec.port}`],
         stopSignal: spec.stopSignal,
-        nofile: 65536,
     };
 }
 
@@ -122,7 +124,7 @@ export function dockerCreateArgv(c: ContainerSpec, imageRef: string, networkName
         ...Object.entries(c.env).flatMap(([k, v]) => ["-e", `${k}=${v}`]),
         "--health-cmd", c.healthcheck.slice(1).map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(" "),
         "--health-interval", "1s", "--health-retries", "60",
-        "--stop-signal", c.stopSignal, "--ulimit", `nofile=${c.nofile}:${c.nofile}`,
+        "--stop-signal", c.stopSignal,
         imageRef, ...c.command,
     ];
 }

@@ -44,7 +44,6 @@ export class DockerPlatform implements Platform {
             wait: true,
             waitTimeout: this.settings.readyTimeoutSeconds,
             stopSignal: c.stopSignal,
-            ulimits: [{ name: "nofile", soft: c.nofile, hard: c.nofile }],
             mustRun: true,
         }, opts);
         return {

@@ -46,7 +46,8 @@ const THREAD_SAMPLE_MS = 200;
 async function verify(url: string, expectBody: string): Promise<void> {
     const http = require("http");
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = http.get(url, { timeout: 30_000 }, (res: any) => {
+        // A fresh connection, as ab makes: servers such as uWSGI's plain HTTP socket don't keep connections alive.
+        const req = http.get(url, { timeout: 30_000, agent: false }, (res: any) => {
             let body = "";
             res.setEncoding("utf8");
             res.on("data", (chunk: string) => (body += chunk));
@@ -90,7 +91,8 @@ function runDriver(inputs: LoadRunInputs, summaryPath: string): Promise<{ output
     });
 }
 
-async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
+/** Verifies the endpoint, runs the load, and returns the normalized result. */
+export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
     const fs = require("fs");
     const os = require("os");
     const path = require("path");

@@ -19,7 +19,7 @@ interface Service { name: string; pid: number; port: number }
 
 function get(url: string): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
-        http.get(url, (res) => {
+        http.get(url, { agent: false }, (res) => {
             let body = "";
             res.on("data", (d) => (body += d));
             res.on("end", () => resolve({ status: res.statusCode!, body }));

@@ -39,6 +39,6 @@ describe("services as containers", () => {
         const [sh, c, script, name, ...argv] = containerCommand(pg);
         assert.deepEqual([sh, c, name], ["sh", "-c", "postgres"]);
         assert.deepEqual(argv, pg.argv);
-        assert.match(script, /^mkdir -p '\/tmp\/lab\/postgres' && cd '\/tmp\/lab\/postgres' && 'sh' '-c' '.*initdb.*' && exec "\$@"$/);
+        assert.match(script, /^\{ ulimit -n "\$\(ulimit -Hn\)" 2>\/dev\/null \|\| true; \} && mkdir -p '\/tmp\/lab\/postgres' && cd '\/tmp\/lab\/postgres' && 'sh' '-c' '.*initdb.*' && exec "\$@"$/);
     });
 });

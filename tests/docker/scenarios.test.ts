@@ -1,0 +1,104 @@
+// Every scenario as the containers the docker platform declares, run on a real
+// Docker engine with the docker CLI (the Pulumi docker provider plugin can't be
+// had here): the same images, commands, environment, ports, files and health
+// checks, from lib/container.ts. Host networking keeps all traffic on loopback.
+//
+// FGL_DOCKER_LOAD=requests/concurrency/delay changes the load (default 20/10/0.2).
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as os from "os";
+import * as path from "path";
+import { containerPaths, containerSpec } from "../../lib/container";
+import { LoadResult } from "../../lib/load/result";
+import { listeningPorts } from "../../lib/ports";
+import { topologySpecs } from "../../lib/services";
+import { resolveSettings, serverCapacity } from "../../lib/settings";
+import { listScenarios, readStackConfig } from "../../lib/stacks";
+import { findLocalTools } from "../../platforms/localTools";
+import { measure } from "../../providers/loadRun";
+import { baseImage, buildAppImage, docker, runContainer, startEngine } from "./engine";
+
+const ROOT = path.join(__dirname, "..", "..");
+const [requests, concurrency, delay] = (process.env.FGL_DOCKER_LOAD ?? "20/10/0.2").split("/");
+const APPS = ["slow_api", "flask_app", "psycopg2_app"];
+
+function get(url: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+        http.get(url, { agent: false }, (res) => {
+            let body = "";
+            res.on("data", (d) => (body += d));
+            res.on("end", () => resolve(body));
+        }).on("error", reject);
+    });
+}
+
+function listening(): Set<number> {
+    const ports = new Set<number>();
+    for (const f of ["/proc/net/tcp", "/proc/net/tcp6"]) listeningPorts(fs.readFileSync(f, "utf8")).forEach((p) => ports.add(p));
+    return ports;
+}
+
+describe("every scenario as containers on a real Docker engine", function () {
+    let stopEngine: () => Promise<void> = async () => undefined;
+    let base = "";
+    const report: string[] = [];
+
+    before(async () => {
+        stopEngine = await startEngine();
+        base = baseImage();
+        for (const app of APPS) {
+            const first = buildAppImage(app, `flask-gevent-lab/${app}:latest`, base);
+            const cached = buildAppImage(app, `flask-gevent-lab/${app}:latest`, base);
+            const size = Number(docker("image", "inspect", "-f", "{{.Size}}", `flask-gevent-lab/${app}:latest`)) / 2 ** 20;
+            report.push(`image ${app}: ${size.toFixed(0)} MiB, build ${first.toFixed(1)} s (then ${cached.toFixed(1)} s cached)`);
+        }
+    });
+
+    after(async () => {
+        console.log(`\n    Docker figures (base ${base}, load ${requests}/${concurrency}/${delay}):\n      ${report.join("\n      ")}`);
+        await stopEngine();
+    });
+
+    for (const scenario of listScenarios(ROOT)) {
+        it(`${scenario}: containers answer, carry a load, show their threads, and leave nothing behind`, async () => {
+            const config: Record<string, string> = {
+                ...readStackConfig(ROOT, scenario), platform: "docker", dockerNetwork: "host",
+                pythonImage: base, nginxImage: base, postgresImage: base,
+                loadRequests: requests, loadConcurrency: concurrency, loadDelay: delay,
+            };
+            const settings = resolveSettings((k) => config[k]);
+            const stack = `docker-${scenario}`;
+            const specs = topologySpecs(settings, containerPaths("host"));
+            const containers = specs.map((spec) => containerSpec(stack, spec, settings));
+            try {
+                for (const c of containers) await runContainer(c, c.image.name, "host", settings.readyTimeoutSeconds);
+                const entry = settings.ingress === "nginx" ? settings.ports.ingress : settings.ports.app;
+                const body = await get(`http://127.0.0.1:${entry}/?delay=0`);
+                assert.match(body, settings.database ? /^Hi there! slow api response \(datetime\.datetime\(/ : /^Hi there! slow api response$/);
+
+                const app = containers.find((c) => c.name.endsWith("-flask-app"))!;
+                const ab = findLocalTools({ venv: "", python: false, postgres: false, nginx: false, docker: false, driver: "ab" }).driver;
+                const result: LoadResult = await measure({
+                    url: `http://127.0.0.1:${entry}/?delay=${delay}`, expectBody: "Hi there! slow api response",
+                    driver: "ab", driverPath: ab.path, driverVersion: ab.version, k6Script: "",
+                    requests: Number(requests), concurrency: Number(concurrency), delaySeconds: Number(delay),
+                    timeoutSeconds: 120, capacity: Number.isFinite(serverCapacity(settings)) ? serverCapacity(settings) : -1,
+                    threads: { kind: "container", name: app.name }, maxFailedRequests: -1,
+                    resultsDir: path.join(os.tmpdir(), "unused"), target: stack, runId: "",
+                });
+                assert.equal(result.complete, Number(requests));
+                assert.equal(result.failed, 0);
+                assert.ok(result.threadsBefore! >= 1 && result.threadsPeak! >= result.threadsBefore!);
+                report.push(`${scenario}: ${result.requestsPerSecond} req/s (limit ${result.limitRps}), ` +
+                    `threads ${result.threadsBefore} -> ${result.threadsPeak}`);
+            } finally {
+                for (const c of [...containers].reverse()) spawnSync("docker", ["rm", "-f", c.name], { stdio: "ignore" });
+            }
+            assert.equal(docker("ps", "-aq", "--filter", `name=fgl-${stack}-`), "", "no container left");
+            const ports = listening();
+            for (const spec of specs) assert.ok(!ports.has(spec.port), `port ${spec.port} still bound`);
+        });
+    }
+});
