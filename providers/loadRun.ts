@@ -9,7 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { abArgv, abCeilingRps, parseAbOutput } from "../lib/load/ab";
 import { k6Argv, k6CeilingRps, parseK6Summary } from "../lib/load/k6";
-import { efficiency, LoadResult, round, throughputLimit } from "../lib/load/result";
+import { efficiency, LoadResult, round, thresholdExceeded, throughputLimit } from "../lib/load/result";
 import { countThreads, ThreadsProbe, withRaisedFileLimit } from "../lib/procfs";
 
 export interface LoadRunInputs {
@@ -140,11 +140,8 @@ const provider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: LoadRunInputs) {
         const result = await measure(inputs);
         record(inputs.resultsDir, result);
-        if (inputs.maxFailedRequests >= 0 && result.failed > inputs.maxFailedRequests) {
-            throw new Error(`load test: ${result.failed} of ${result.requests} requests failed ` +
-                `(maxFailedRequests is ${inputs.maxFailedRequests}); ${result.requestsPerSecond} req/s in ` +
-                `${result.timeTakenSeconds} s; result kept in ${inputs.resultsDir}`);
-        }
+        const exceeded = thresholdExceeded(result, inputs.maxFailedRequests, inputs.resultsDir);
+        if (exceeded) throw new Error(exceeded);
         return { id: `${result.driver}-${result.startedAt}`, outs: { ...inputs, result } };
     },
     async diff(_id: string, olds: LoadRunInputs, news: LoadRunInputs) {

@@ -52,3 +52,10 @@ export function requireNumber(value: unknown, what: string, source: string): num
     }
     return n;
 }
+
+/** The up-failing summary when more requests failed than allowed (max < 0: no limit); undefined when within it. */
+export function thresholdExceeded(result: LoadResult, maxFailedRequests: number, resultsDir: string): string | undefined {
+    if (maxFailedRequests < 0 || result.failed <= maxFailedRequests) return undefined;
+    return `load test: ${result.failed} of ${result.requests} requests failed (maxFailedRequests is ${maxFailedRequests}); ` +
+        `${result.requestsPerSecond} req/s in ${result.timeTakenSeconds} s against ${result.url}; result kept in ${resultsDir}`;
+}

@@ -3,7 +3,8 @@
 // had here): the same images, commands, environment, ports, files and health
 // checks, from lib/container.ts. Host networking keeps all traffic on loopback.
 //
-// FGL_DOCKER_LOAD=requests/concurrency/delay changes the load (default 20/10/0.2).
+// FGL_DOCKER_LOAD=requests/concurrency/delay changes the load (default 20/10/0.2);
+// FGL_DOCKER_LOAD=scenario runs each scenario's own (the tutorial's) load.
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -21,7 +22,9 @@ import { measure } from "../../providers/loadRun";
 import { baseImage, buildAppImage, docker, runContainer, startEngine } from "./engine";
 
 const ROOT = path.join(__dirname, "..", "..");
-const [requests, concurrency, delay] = (process.env.FGL_DOCKER_LOAD ?? "20/10/0.2").split("/");
+const LOAD = process.env.FGL_DOCKER_LOAD ?? "20/10/0.2";
+const override = LOAD === "scenario" ? {} : Object.fromEntries(
+    LOAD.split("/").map((v, i) => [["loadRequests", "loadConcurrency", "loadDelay"][i], v]));
 const APPS = ["slow_api", "flask_app", "psycopg2_app"];
 
 function get(url: string): Promise<string> {
@@ -57,7 +60,7 @@ describe("every scenario as containers on a real Docker engine", function () {
     });
 
     after(async () => {
-        console.log(`\n    Docker figures (base ${base}, load ${requests}/${concurrency}/${delay}):\n      ${report.join("\n      ")}`);
+        console.log(`\n    Docker figures (base ${base}, load ${LOAD}):\n      ${report.join("\n      ")}`);
         await stopEngine();
     });
 
@@ -65,8 +68,7 @@ describe("every scenario as containers on a real Docker engine", function () {
         it(`${scenario}: containers answer, carry a load, show their threads, and leave nothing behind`, async () => {
             const config: Record<string, string> = {
                 ...readStackConfig(ROOT, scenario), platform: "docker", dockerNetwork: "host",
-                pythonImage: base, nginxImage: base, postgresImage: base,
-                loadRequests: requests, loadConcurrency: concurrency, loadDelay: delay,
+                pythonImage: base, nginxImage: base, postgresImage: base, ...override,
             };
             const settings = resolveSettings((k) => config[k]);
             const stack = `docker-${scenario}`;
@@ -80,15 +82,16 @@ describe("every scenario as containers on a real Docker engine", function () {
 
                 const app = containers.find((c) => c.name.endsWith("-flask-app"))!;
                 const ab = findLocalTools({ venv: "", python: false, postgres: false, nginx: false, docker: false, driver: "ab" }).driver;
+                const { load } = settings;
                 const result: LoadResult = await measure({
-                    url: `http://127.0.0.1:${entry}/?delay=${delay}`, expectBody: "Hi there! slow api response",
+                    url: `http://127.0.0.1:${entry}/?delay=${load.delay}`, expectBody: "Hi there! slow api response",
                     driver: "ab", driverPath: ab.path, driverVersion: ab.version, k6Script: "",
-                    requests: Number(requests), concurrency: Number(concurrency), delaySeconds: Number(delay),
-                    timeoutSeconds: 120, capacity: Number.isFinite(serverCapacity(settings)) ? serverCapacity(settings) : -1,
+                    requests: load.requests, concurrency: load.concurrency, delaySeconds: load.delay,
+                    timeoutSeconds: load.timeoutSeconds, capacity: Number.isFinite(serverCapacity(settings)) ? serverCapacity(settings) : -1,
                     threads: { kind: "container", name: app.name }, maxFailedRequests: -1,
                     resultsDir: path.join(os.tmpdir(), "unused"), target: stack, runId: "",
                 });
-                assert.equal(result.complete, Number(requests));
+                assert.equal(result.complete, load.requests);
                 assert.equal(result.failed, 0);
                 assert.ok(result.threadsBefore! >= 1 && result.threadsPeak! >= result.threadsBefore!);
                 report.push(`${scenario}: ${result.requestsPerSecond} req/s (limit ${result.limitRps}), ` +

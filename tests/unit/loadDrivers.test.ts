@@ -5,7 +5,7 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import { abArgv, abCeilingRps, parseAbOutput, parseAbVersion } from "../../lib/load/ab";
 import { k6Argv, k6CeilingRps, parseK6Summary, parseK6Version } from "../../lib/load/k6";
-import { efficiency, throughputLimit } from "../../lib/load/result";
+import { efficiency, LoadResult, thresholdExceeded, throughputLimit } from "../../lib/load/result";
 import { which } from "../../platforms/localTools";
 
 /** A loopback server that fails every `failEvery`-th request with a 500. */
@@ -139,5 +139,16 @@ describe("limits", () => {
         assert.equal(throughputLimit(200, 200, 0), null);
         assert.equal(efficiency(151.93, 200), 0.7597);
         assert.equal(efficiency(10, null), null);
+    });
+});
+
+describe("failure threshold", () => {
+    const result = { failed: 7, requests: 2000, requestsPerSecond: 150, timeTakenSeconds: 13.3, url: "http://127.0.0.1:3000/?delay=1" } as LoadResult;
+    it("fails the up with a readable summary above maxFailedRequests, and only then", () => {
+        assert.equal(thresholdExceeded(result, -1, "results/x"), undefined);
+        assert.equal(thresholdExceeded(result, 7, "results/x"), undefined);
+        assert.equal(thresholdExceeded(result, 0, "results/x"),
+            "load test: 7 of 2000 requests failed (maxFailedRequests is 0); 150 req/s in 13.3 s against " +
+            "http://127.0.0.1:3000/?delay=1; result kept in results/x");
     });
 });
