@@ -6,8 +6,9 @@ import { Scenario } from "./components/scenario";
 import { topologySpecs } from "./lib/services";
 import { resolveSettings } from "./lib/settings";
 import { DockerPlatform } from "./platforms/docker";
-import { checkPortsFree, LocalPlatform, PROJECT_ROOT } from "./platforms/local";
+import { checkPortsFree, LocalPlatform } from "./platforms/local";
 import { findLocalTools } from "./platforms/localTools";
+import { PROJECT_ROOT } from "./platforms/platform";
 import tutorial from "./data/tutorial.json";
 
 /** Bad input is the user's to fix: show the message alone, not a stack trace. */

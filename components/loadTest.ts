@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { LoadResult } from "../lib/load/result";
 import { ThreadsProbe } from "../lib/procfs";
 import { LoadSettings } from "../lib/settings";
+import { PROJECT_ROOT } from "../platforms/platform";
 import { LoadRun } from "../providers/loadRun";
 
 export interface LoadTestArgs {
@@ -40,7 +41,7 @@ export class LoadTest extends pulumi.ComponentResource {
             driver: args.driver.name,
             driverPath: args.driver.path,
             driverVersion: args.driver.version,
-            k6Script: path.join(__dirname, "..", "k6", "load.js"),
+            k6Script: path.join(PROJECT_ROOT, "k6", "load.js"),
             requests: load.requests,
             concurrency: load.concurrency,
             delaySeconds: load.delay,

@@ -31,8 +31,6 @@ export interface ServiceSpec {
     setup: string[][];
     /** Unprivileged user to run as when started by root (PostgreSQL refuses root); "" for none. */
     user: string;
-    /** Processes whose threads are the app's, for the thread counts: the whole process group. */
-    countThreads: boolean;
 }
 
 /** Where things are on the platform that runs the services. */
@@ -72,7 +70,6 @@ export function slowApiSpec(s: Settings, p: PlatformPaths): ServiceSpec {
         files: {},
         setup: [],
         user: "",
-        countThreads: false,
     };
 }
 
@@ -107,7 +104,6 @@ export function flaskAppSpec(s: Settings, p: PlatformPaths): ServiceSpec {
         files: {},
         setup: [],
         user: "",
-        countThreads: true,
     };
 }
 
@@ -134,7 +130,6 @@ export function nginxSpec(s: Settings, p: PlatformPaths): ServiceSpec {
         },
         setup: [],
         user: "",
-        countThreads: false,
     };
 }
 
@@ -159,7 +154,6 @@ export function postgresSpec(s: Settings, p: PlatformPaths): ServiceSpec {
         files: {},
         setup: [["sh", "-c", init]],
         user: "postgres",
-        countThreads: false,
     };
 }
 

@@ -10,8 +10,7 @@ import { containerPaths, containerSpec } from "../lib/container";
 import { ThreadsProbe } from "../lib/procfs";
 import { PlatformPaths, ServiceSpec } from "../lib/services";
 import { Settings } from "../lib/settings";
-import { PROJECT_ROOT } from "./local";
-import { Platform } from "./platform";
+import { Platform, PROJECT_ROOT } from "./platform";
 
 export class DockerPlatform implements Platform {
     readonly paths: PlatformPaths;

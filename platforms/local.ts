@@ -8,9 +8,7 @@ import { ThreadsProbe } from "../lib/procfs";
 import { PlatformPaths, ServiceSpec } from "../lib/services";
 import { LocalProcess } from "../providers/localProcess";
 import { LocalTools } from "./localTools";
-import { Platform } from "./platform";
-
-export const PROJECT_ROOT = path.join(__dirname, "..");
+import { Platform, PROJECT_ROOT } from "./platform";
 
 /** The per-stack run folder: logs, pid files, rendered configs, data. */
 export function runDir(stack: string): string {

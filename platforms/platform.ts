@@ -1,8 +1,12 @@
 // What a component asks of a platform: run this ServiceSpec, tell me how to
 // reach it and whose threads to count.
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ThreadsProbe } from "../lib/procfs";
 import { PlatformPaths, ServiceSpec } from "../lib/services";
+
+/** The project's folder: python-apps/, nginx/, k6/, and the run and results folders. */
+export const PROJECT_ROOT = path.join(__dirname, "..");
 
 export interface DeployedService {
     /** Ready when the service answers: what dependents wait for. */

@@ -90,12 +90,12 @@ function childEnv(spec: ServiceSpec): Record<string, string> {
     return { ...env, ...spec.env };
 }
 
-function runAll(commands: string[][], spec: ServiceSpec, ids: { uid?: number; gid?: number }, what: string) {
+function runSetup(spec: ServiceSpec, ids: { uid?: number; gid?: number }) {
     const { spawnSync } = require("child_process");
-    for (const argv of commands) {
+    for (const argv of spec.setup) {
         const result = spawnSync(argv[0], argv.slice(1), { cwd: spec.cwd, env: childEnv(spec), ...ids, encoding: "utf8", timeout: 120_000 });
         if (result.status !== 0) {
-            throw new Error(`${spec.name}: ${what} command failed (${argv.join(" ")}):\n${result.stderr || result.stdout || result.error}`);
+            throw new Error(`${spec.name}: setup command failed (${argv.join(" ")}):\n${result.stderr || result.stdout || result.error}`);
         }
     }
 }
@@ -133,7 +133,7 @@ async function start(inputs: LocalProcessInputs): Promise<LocalProcessState> {
     fs.mkdirSync(dir, { recursive: true });
     if (ids.uid !== undefined) fs.chownSync(dir, ids.uid, ids.gid);
     for (const [name, text] of Object.entries(spec.files)) fs.writeFileSync(path.join(dir, name), text);
-    runAll(spec.setup, spec, ids, "setup");
+    runSetup(spec, ids);
 
     const logFile = path.join(dir, `${spec.name}.log`);
     const out = fs.openSync(logFile, "a");
