@@ -6,6 +6,11 @@
 // up and shows it); count the app's threads; run the driver while sampling the
 // threads; parse its output into one normalized result; append it under
 // results/<stack>/; fail the up if more requests failed than allowed.
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as os from "os";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { abArgv, abCeilingRps, parseAbOutput } from "../lib/load/ab";
 import { k6Argv, k6CeilingRps, parseK6Summary } from "../lib/load/k6";
@@ -44,14 +49,13 @@ export interface LoadRunInputs {
 const THREAD_SAMPLE_MS = 200;
 
 async function verify(url: string, expectBody: string): Promise<void> {
-    const http = require("http");
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
         // A fresh connection, as ab makes: servers such as uWSGI's plain HTTP socket don't keep connections alive.
-        const req = http.get(url, { timeout: 30_000, agent: false }, (res: any) => {
+        const req = http.get(url, { timeout: 30_000, agent: false }, (res) => {
             let body = "";
             res.setEncoding("utf8");
             res.on("data", (chunk: string) => (body += chunk));
-            res.on("end", () => resolve({ status: res.statusCode, body }));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
         });
         req.once("error", (e: Error) => reject(new Error(`verify ${url}: ${e.message}`)));
         req.once("timeout", () => req.destroy(new Error("no answer within 30 s")));
@@ -63,7 +67,6 @@ async function verify(url: string, expectBody: string): Promise<void> {
 }
 
 function runDriver(inputs: LoadRunInputs, summaryPath: string): Promise<{ output: string; threadsPeak: number | null }> {
-    const { spawn } = require("child_process");
     const load = { url: inputs.url, requests: inputs.requests, concurrency: inputs.concurrency, timeoutSeconds: inputs.timeoutSeconds };
     const argv = inputs.driver === "k6"
         ? k6Argv(inputs.driverPath, inputs.k6Script, load, summaryPath)
@@ -93,9 +96,6 @@ function runDriver(inputs: LoadRunInputs, summaryPath: string): Promise<{ output
 
 /** Verifies the endpoint, runs the load, and returns the normalized result. */
 export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
-    const fs = require("fs");
-    const os = require("os");
-    const path = require("path");
     await verify(inputs.url, inputs.expectBody);
     const threadsBefore = countThreads(inputs.threads);
     const startedAt = new Date().toISOString();
@@ -130,8 +130,6 @@ export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
 }
 
 function record(dir: string, result: LoadResult): void {
-    const fs = require("fs");
-    const path = require("path");
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, `${result.startedAt.replace(/[:.]/g, "-")}.json`), JSON.stringify(result, null, 2) + "\n");
 }

@@ -10,6 +10,11 @@
 //   starts it again.
 // delete: signal the whole group with the server's own stop signal, escalate to
 //   SIGKILL, and wait until the port is free.
+import { execFileSync, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { groupProcesses, isAlive, readProcStat, withRaisedFileLimit } from "../lib/procfs";
 import { ServiceSpec } from "../lib/services";
@@ -37,7 +42,6 @@ function sleep(ms: number): Promise<void> {
 }
 
 function logTail(file: string, lines = 30): string {
-    const fs = require("fs");
     try {
         return fs.readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
     } catch {
@@ -47,7 +51,6 @@ function logTail(file: string, lines = 30): string {
 
 /** True when nothing listens on host:port (a listen attempt succeeds). */
 function portFree(host: string, port: number): Promise<boolean> {
-    const net = require("net");
     return new Promise((resolve) => {
         const server = net.createServer();
         server.once("error", () => resolve(false));
@@ -59,13 +62,13 @@ function probe(spec: ServiceSpec): Promise<boolean> {
     const host = "127.0.0.1";
     return new Promise((resolve) => {
         if (spec.ready.kind === "tcp") {
-            const socket = require("net").connect({ host, port: spec.port });
+            const socket = net.connect({ host, port: spec.port });
             socket.setTimeout(1000);
             socket.once("connect", () => { socket.destroy(); resolve(true); });
             socket.once("error", () => resolve(false));
             socket.once("timeout", () => { socket.destroy(); resolve(false); });
         } else {
-            const req = require("http").get({ host, port: spec.port, path: spec.ready.path, timeout: 2000 }, (res: any) => {
+            const req = http.get({ host, port: spec.port, path: spec.ready.path, timeout: 2000, agent: false }, (res) => {
                 res.resume();
                 resolve(true);
             });
@@ -77,7 +80,6 @@ function probe(spec: ServiceSpec): Promise<boolean> {
 
 function userIds(user: string): { uid?: number; gid?: number } {
     if (!user || process.getuid?.() !== 0) return {};
-    const { execFileSync } = require("child_process");
     const uid = Number(execFileSync("id", ["-u", user]).toString().trim());
     const gid = Number(execFileSync("id", ["-g", user]).toString().trim());
     return { uid, gid };
@@ -91,7 +93,6 @@ function childEnv(spec: ServiceSpec): Record<string, string> {
 }
 
 function runSetup(spec: ServiceSpec, ids: { uid?: number; gid?: number }) {
-    const { spawnSync } = require("child_process");
     for (const argv of spec.setup) {
         const result = spawnSync(argv[0], argv.slice(1), { cwd: spec.cwd, env: childEnv(spec), ...ids, encoding: "utf8", timeout: 120_000 });
         if (result.status !== 0) {
@@ -120,9 +121,6 @@ async function waitPortFree(host: string, port: number, name: string): Promise<v
 }
 
 async function start(inputs: LocalProcessInputs): Promise<LocalProcessState> {
-    const fs = require("fs");
-    const path = require("path");
-    const { spawn } = require("child_process");
     const { spec, dir } = inputs;
 
     if (!(await portFree("127.0.0.1", spec.port))) {
@@ -131,7 +129,7 @@ async function start(inputs: LocalProcessInputs): Promise<LocalProcessState> {
     }
     const ids = userIds(spec.user);
     fs.mkdirSync(dir, { recursive: true });
-    if (ids.uid !== undefined) fs.chownSync(dir, ids.uid, ids.gid);
+    if (ids.uid !== undefined && ids.gid !== undefined) fs.chownSync(dir, ids.uid, ids.gid);
     for (const [name, text] of Object.entries(spec.files)) fs.writeFileSync(path.join(dir, name), text);
     runSetup(spec, ids);
 
@@ -144,7 +142,8 @@ async function start(inputs: LocalProcessInputs): Promise<LocalProcessState> {
     });
     fs.closeSync(out);
     child.unref();
-    const pid: number = child.pid;
+    // spawn reports a pid even when exec fails: `sh` always starts, and reports its own failure in the log.
+    const pid = child.pid!;
     const failed = async (why: string): Promise<never> => {
         await stopGroup(pid, "SIGKILL");
         throw new Error(`${spec.name} ${why}. Last lines of ${logFile}:\n${logTail(logFile)}`);
@@ -165,7 +164,7 @@ async function start(inputs: LocalProcessInputs): Promise<LocalProcessState> {
 async function stop(state: LocalProcessState): Promise<void> {
     if (isAlive(state.pid, state.startTime) || groupProcesses(state.pid).length > 0) await stopGroup(state.pid, state.spec.stopSignal);
     await waitPortFree("127.0.0.1", state.spec.port, state.spec.name);
-    try { require("fs").unlinkSync(require("path").join(state.dir, `${state.spec.name}.pid`)); } catch { /* not there */ }
+    try { fs.unlinkSync(path.join(state.dir, `${state.spec.name}.pid`)); } catch { /* not there */ }
 }
 
 const provider: pulumi.dynamic.ResourceProvider = {
