@@ -30,7 +30,7 @@ if [ -n "$installed" ] && has_version "$installed" \
   dirname "$installed"; exit 0
 fi
 
-command -v go >/dev/null || { say "Go is needed to build Pulumi v$version (install Go 1.24 or newer)"; exit 1; }
+command -v go >/dev/null || { say "Go 1.25.11 or newer is needed to build Pulumi v$version"; exit 1; }
 say "building Pulumi v$version from the Go module proxy into $bin (first time only, ~10 min on 2 cores)"
 tmp="$bin.tmp.$$"
 rm -rf "$tmp"; mkdir -p "$tmp"
