@@ -24,6 +24,8 @@ export interface ServerShape {
     threads: number;
     /** Greenlets per worker (uWSGI --gevent N; Gunicorn's worker_connections). */
     asyncCores: number;
+    /** Listen backlog (uWSGI --listen, Gunicorn --backlog); 0: the server's own default (uWSGI 100, Gunicorn 2048). */
+    listen: number;
 }
 
 interface ModeInfo {
@@ -44,53 +46,53 @@ const GUNICORN_WORKER_CONNECTIONS = 1000;
 
 export const MODES: Record<ServerMode, ModeInfo> = {
     "devserver": {
-        defaults: { workers: 1, threads: 1, asyncCores: 0 },
+        defaults: { workers: 1, threads: 1, asyncCores: 0, listen: 0 },
         capacity: () => 1,
         describe: () => "flask run --without-threads: 1 thread",
         gevent: false,
         tunable: [],
     },
     "devserver-threaded": {
-        defaults: { workers: 1, threads: 0, asyncCores: 0 },
+        defaults: { workers: 1, threads: 0, asyncCores: 0, listen: 0 },
         capacity: () => Infinity,
         describe: () => "flask run --with-threads: a thread per request",
         gevent: false,
         tunable: [],
     },
     "gevent-pywsgi": {
-        defaults: { workers: 1, threads: 0, asyncCores: 0 },
+        defaults: { workers: 1, threads: 0, asyncCores: 0, listen: 0 },
         capacity: () => Infinity,
         describe: () => "gevent.pywsgi.WSGIServer: a greenlet per request",
         gevent: true,
         tunable: [],
     },
     "gunicorn-sync": {
-        defaults: { workers: 4, threads: 50, asyncCores: 0 },
+        defaults: { workers: 4, threads: 50, asyncCores: 0, listen: 0 },
         capacity: (s) => s.workers * s.threads,
         describe: (s) => `gunicorn: ${s.workers} workers x ${s.threads} threads`,
         gevent: false,
-        tunable: ["workers", "threads"],
+        tunable: ["workers", "threads", "listen"],
     },
     "gunicorn-gevent": {
-        defaults: { workers: 1, threads: 0, asyncCores: GUNICORN_WORKER_CONNECTIONS },
+        defaults: { workers: 1, threads: 0, asyncCores: GUNICORN_WORKER_CONNECTIONS, listen: 0 },
         capacity: (s) => s.workers * s.asyncCores,
         describe: (s) => `gunicorn -k gevent: ${s.workers} worker(s) x ${s.asyncCores} connections`,
         gevent: true,
-        tunable: ["workers", "asyncCores"],
+        tunable: ["workers", "asyncCores", "listen"],
     },
     "uwsgi-sync": {
-        defaults: { workers: 4, threads: 50, asyncCores: 0 },
+        defaults: { workers: 4, threads: 50, asyncCores: 0, listen: 0 },
         capacity: (s) => s.workers * s.threads,
         describe: (s) => `uwsgi: ${s.workers} workers x ${s.threads} threads`,
         gevent: false,
-        tunable: ["workers", "threads"],
+        tunable: ["workers", "threads", "listen"],
     },
     "uwsgi-gevent": {
-        defaults: { workers: 2, threads: 0, asyncCores: 2000 },
+        defaults: { workers: 2, threads: 0, asyncCores: 2000, listen: 0 },
         capacity: (s) => s.workers * s.asyncCores,
         describe: (s) => `uwsgi --gevent: ${s.workers} worker(s) x ${s.asyncCores} async cores`,
         gevent: true,
-        tunable: ["workers", "asyncCores"],
+        tunable: ["workers", "asyncCores", "listen"],
     },
 };
 
@@ -124,6 +126,7 @@ function bin(binDir: string, name: string): string {
 export function serverArgv(input: ServerCommandInput): string[] {
     const { mode, shape, protocol, host, port, binDir, module } = input;
     const bind = `${host}:${port}`;
+    const backlog = (flag: string) => (shape.listen > 0 ? [flag, String(shape.listen)] : []);
     switch (mode) {
         case "devserver":
         case "devserver-threaded":
@@ -134,19 +137,19 @@ export function serverArgv(input: ServerCommandInput): string[] {
             return [bin(binDir, "python"), "pywsgi.py"];
         case "gunicorn-sync":
             return [bin(binDir, "gunicorn"), "--workers", String(shape.workers),
-                "--threads", String(shape.threads), "--bind", bind, `${module}:app`];
+                "--threads", String(shape.threads), ...backlog("--backlog"), "--bind", bind, `${module}:app`];
         case "gunicorn-gevent":
             return [bin(binDir, "gunicorn"), "--worker-class", "gevent",
                 "--workers", String(shape.workers), "--worker-connections", String(shape.asyncCores),
-                "--bind", bind, `${module}:app`];
+                ...backlog("--backlog"), "--bind", bind, `${module}:app`];
         case "uwsgi-sync":
             return [bin(binDir, "uwsgi"), "--master", "--workers", String(shape.workers),
-                "--threads", String(shape.threads), "--protocol", protocol,
+                "--threads", String(shape.threads), ...backlog("--listen"), "--protocol", protocol,
                 "--socket", bind, "--module", `${module}:app`];
         case "uwsgi-gevent":
             // --single-interpreter: gevent does not support uWSGI's sub-interpreters.
             return [bin(binDir, "uwsgi"), "--master", "--single-interpreter",
-                "--workers", String(shape.workers), "--gevent", String(shape.asyncCores),
+                "--workers", String(shape.workers), "--gevent", String(shape.asyncCores), ...backlog("--listen"),
                 "--protocol", protocol, "--socket", bind, "--module", `${module}:app`];
     }
 }

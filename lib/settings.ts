@@ -150,7 +150,7 @@ export function resolveSettings(read: ConfigReader): Settings {
     const mode = MODES[serverMode];
 
     const shape: ServerShape = { ...mode.defaults };
-    for (const field of ["workers", "threads", "asyncCores"] as const) {
+    for (const field of ["workers", "threads", "asyncCores", "listen"] as const) {
         if (read(field) === undefined) continue;
         if (!mode.tunable.includes(field)) {
             problems.push(`${field}: server mode ${serverMode} has no ${field} setting` +

@@ -30,9 +30,19 @@ describe("server modes", () => {
     });
 
     it("passes the uwsgi protocol through to uWSGI", () => {
-        const a = serverArgv({ ...base, protocol: "uwsgi", mode: "uwsgi-gevent", shape: { workers: 1, threads: 0, asyncCores: 2000 } });
+        const a = serverArgv({ ...base, protocol: "uwsgi", mode: "uwsgi-gevent", shape: { workers: 1, threads: 0, asyncCores: 2000, listen: 0 } });
         assert.deepEqual(a.slice(a.indexOf("--protocol"), a.indexOf("--protocol") + 2), ["--protocol", "uwsgi"]);
         assert.equal(a[a.indexOf("--workers") + 1], "1");
+    });
+
+    it("sets the listen backlog only when asked, with each server's own flag", () => {
+        const shape = (mode: ServerMode) => ({ ...MODES[mode].defaults, listen: 4096 });
+        const a = (mode: ServerMode) => serverArgv({ ...base, mode, shape: shape(mode) });
+        assert.deepEqual(a("uwsgi-gevent").slice(a("uwsgi-gevent").indexOf("--listen"), a("uwsgi-gevent").indexOf("--listen") + 2), ["--listen", "4096"]);
+        assert.ok(a("uwsgi-sync").includes("--listen"));
+        assert.deepEqual(a("gunicorn-gevent").slice(a("gunicorn-gevent").indexOf("--backlog"), a("gunicorn-gevent").indexOf("--backlog") + 2), ["--backlog", "4096"]);
+        assert.ok(a("gunicorn-sync").includes("--backlog"));
+        assert.ok(!argv("uwsgi-gevent").includes("--listen"), "unset: uWSGI's own default");
     });
 
     it("knows each mode's capacity: Little's law needs it", () => {

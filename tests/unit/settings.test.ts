@@ -18,15 +18,16 @@ describe("settings", () => {
     it("defaults to the tutorial's uWSGI + gevent playground and load", () => {
         const s = resolve({});
         assert.equal(s.serverMode, "uwsgi-gevent");
-        assert.deepEqual(s.shape, { workers: 2, threads: 0, asyncCores: 2000 });
+        assert.deepEqual(s.shape, { workers: 2, threads: 0, asyncCores: 2000, listen: 0 });
         assert.deepEqual([s.load.requests, s.load.concurrency, s.load.delay], [2000, 200, 1]);
         assert.deepEqual(s.ports, { app: 3000, api: 4000, ingress: 8080, postgres: 5433 });
         assert.equal(s.platform, "local");
     });
 
     it("applies each mode's seed shape, and overrides of what the mode takes", () => {
-        assert.deepEqual(resolve({ serverMode: "gunicorn-sync" }).shape, { workers: 4, threads: 50, asyncCores: 0 });
-        assert.deepEqual(resolve({ serverMode: "uwsgi-gevent", workers: "1" }).shape, { workers: 1, threads: 0, asyncCores: 2000 });
+        assert.deepEqual(resolve({ serverMode: "gunicorn-sync" }).shape, { workers: 4, threads: 50, asyncCores: 0, listen: 0 });
+        assert.deepEqual(resolve({ serverMode: "uwsgi-gevent", workers: "1", listen: "4096" }).shape,
+            { workers: 1, threads: 0, asyncCores: 2000, listen: 4096 });
         assert.equal(serverCapacity(resolve({ serverMode: "gunicorn-sync", workers: "2", threads: "10" })), 20);
     });
 
@@ -46,6 +47,7 @@ describe("settings", () => {
     it("refuses a setting the server mode does not have", () => {
         assert.match(problemsOf({ serverMode: "uwsgi-gevent", threads: "8" })[0], /threads: server mode uwsgi-gevent has no threads setting/);
         assert.match(problemsOf({ serverMode: "devserver", workers: "2" })[0], /devserver has no workers/);
+        assert.match(problemsOf({ serverMode: "gevent-pywsgi", listen: "4096" })[0], /gevent-pywsgi has no listen setting/);
     });
 
     it("refuses impossible combinations, naming the fix", () => {
