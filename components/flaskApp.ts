@@ -29,7 +29,9 @@ export class FlaskApp extends pulumi.ComponentResource {
         const spec = flaskAppSpec(settings, args.platform.paths);
         this.service = args.platform.deploy(`${name}-server`, spec, { parent: this, dependsOn: args.dependsOn });
         this.url = pulumi.output(settings.protocol === "http" ? loopbackUrl(spec.port) : `uwsgi://127.0.0.1:${spec.port}`);
-        this.server = MODES[settings.serverMode].describe(settings.shape) + (settings.protocol === "uwsgi" ? ", uwsgi protocol" : "");
+        this.server = MODES[settings.serverMode].describe(settings.shape) +
+            (settings.shape.listen ? `, listen backlog ${settings.shape.listen}` : "") +
+            (settings.protocol === "uwsgi" ? ", uwsgi protocol" : "");
         this.capacity = serverCapacity(settings);
         this.registerOutputs({ url: this.url, server: this.server });
     }
