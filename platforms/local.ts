@@ -11,11 +11,11 @@ import { LocalTools } from "./localTools";
 import { Platform, PROJECT_ROOT } from "./platform";
 
 /** The per-stack run folder: logs, pid files, rendered configs, data. */
-export function runDir(stack: string): string {
+function runDir(stack: string): string {
     return path.join(PROJECT_ROOT, ".lab", stack);
 }
 
-export function localPaths(stack: string, tools: LocalTools): PlatformPaths {
+function localPaths(stack: string, tools: LocalTools): PlatformPaths {
     return {
         bindHost: "127.0.0.1",
         hostOf: () => "127.0.0.1",
