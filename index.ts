@@ -3,12 +3,11 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Scenario } from "./components/scenario";
-import { topologySpecs } from "./lib/services";
 import { resolveSettings } from "./lib/settings";
 import { DockerPlatform } from "./platforms/docker";
-import { checkPortsFree, LocalPlatform } from "./platforms/local";
+import { checkPortsFree, FixedPort, LocalPlatform } from "./platforms/local";
 import { findLocalTools } from "./platforms/localTools";
-import { PROJECT_ROOT } from "./platforms/platform";
+import { Platform, PROJECT_ROOT } from "./platforms/platform";
 import tutorial from "./data/tutorial.json";
 
 /** Bad input is the user's to fix: show the message alone, not a stack trace. */
@@ -34,17 +33,31 @@ const tools = userError(() => findLocalTools({
     docker: !local,
     driver: settings.load.driver,
 }));
-const platform = local ? new LocalPlatform(stack, tools, settings.readyTimeoutSeconds) : new DockerPlatform(stack, settings);
-userError(() => checkPortsFree(platform, topologySpecs(settings, platform.paths)));
+const runDir = path.join(PROJECT_ROOT, ".lab", stack);
+const platform: Platform = local
+    ? new LocalPlatform(stack, { runDir, tools, readyTimeoutSeconds: settings.readyTimeoutSeconds })
+    : new DockerPlatform(stack, {
+        network: settings.dockerNetwork, pythonImage: settings.pythonImage, nginxImage: settings.nginxImage,
+        postgresImage: settings.postgresImage, readyTimeoutSeconds: settings.readyTimeoutSeconds,
+    });
+const fixedPorts: FixedPort[] = [
+    { service: "slow-api", port: settings.ports.api, key: "apiPort" },
+    { service: "flask-app", port: settings.ports.app, key: "appPort" },
+    ...(settings.ingress === "nginx" ? [{ service: "nginx", port: settings.ports.ingress, key: "ingressPort" }] : []),
+    ...(settings.database ? [{ service: "postgres", port: settings.ports.postgres, key: "postgresPort" }] : []),
+].filter((p): p is FixedPort => p.port !== undefined);
+userError(() => checkPortsFree(platform, fixedPorts));
 
 const scenario = new Scenario(stack, {
-    settings, platform, driver: tools.driver, resultsDir: path.join(PROJECT_ROOT, "results", stack),
+    settings, platform, driver: tools.driver!,
+    resultsDir: path.resolve(PROJECT_ROOT, settings.resultsDir || path.join("results", stack)),
 });
 const result = scenario.result;
 const seed = (tutorial.scenarios as Record<string, { requestsPerSecond: number | null }>)[settings.scenario || stack];
 
 export const url = scenario.url;
 export const scenarioName = settings.scenario || stack;
+export const platformKind = platform.kind;
 export const serverMode = settings.serverMode;
 export const ingress = settings.ingress;
 export const server = scenario.server;
@@ -61,6 +74,8 @@ export const threadsPeak = result.threadsPeak;
 export const limitRps = result.limitRps;
 export const efficiency = result.efficiency;
 export const driverCeilingRps = result.driverCeilingRps;
+export const cpu = result.cpu;
+export const bottleneck = result.bottleneck;
 export const tutorialRequestsPerSecond = seed?.requestsPerSecond ?? null;
 export const baselineRequestsPerSecond = scenario.baseline?.requestsPerSecond ?? null;
 export { result };

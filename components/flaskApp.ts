@@ -1,22 +1,42 @@
 import * as pulumi from "@pulumi/pulumi";
-import { flaskAppSpec } from "../lib/services";
-import { MODES } from "../lib/serverModes";
-import { serverCapacity, Settings } from "../lib/settings";
-import { DeployedService, loopbackUrl, Platform } from "../platforms/platform";
+import { endpointOf, flaskAppFolder, flaskAppSpec, schemeOf, SERVICE_NAMES } from "../lib/services";
+import { MODES, Protocol, resolveServer, ServerMode } from "../lib/serverModes";
+import { DeployedService, loopbackUrl, Platform, servicePort, whenReady } from "../platforms/platform";
 
 export interface FlaskAppArgs {
-    /** The stack's validated settings: serverMode, shape, protocol, database, psycogreen, ports. */
-    settings: Settings;
-    /** Where the server runs. */
+    /** Where the server runs (a LocalPlatform or DockerPlatform). */
     platform: Platform;
-    /** Services the app calls, started first. */
-    dependsOn: pulumi.Resource[];
+    /** How the app is served; default "uwsgi-gevent". Plain, not an Input: it decides what is declared. */
+    serverMode?: ServerMode;
+    /** Worker processes (Gunicorn, uWSGI); default the mode's (the tutorial's). */
+    workers?: number;
+    /** Threads per worker (gunicorn-sync, uwsgi-sync); default 50. */
+    threads?: number;
+    /** Greenlets per worker (uwsgi --gevent N, Gunicorn's worker_connections); default the mode's. */
+    asyncCores?: number;
+    /** Listen backlog (uWSGI --listen, Gunicorn --backlog); default the server's own. */
+    listen?: number;
+    /** What the server speaks: "http" (default), or "uwsgi" for nginx's uwsgi_pass (uWSGI modes only). */
+    protocol?: Protocol;
+    /** The slow API as this platform's services reach it: SlowApi.serviceUrl. */
+    upstreamUrl: pulumi.Input<string>;
+    /** PostgreSQL as this platform's services reach it (Postgres.serviceUrl): serves the psycopg2 app instead. */
+    databaseUrl?: pulumi.Input<string>;
+    /** Patch psycopg2 with psycogreen (needs databaseUrl); default false. */
+    psycogreen?: boolean;
+    /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy. */
+    port?: pulumi.Input<number>;
+    /** Unique within the stack: names its run folder, container and hostname; default "flask-app". */
+    serviceName?: string;
 }
 
 /** The tutorial's Flask app under one server mode (dev server, pywsgi, Gunicorn, uWSGI). */
 export class FlaskApp extends pulumi.ComponentResource {
-    /** URL of the app itself: http://, or uwsgi:// when it speaks the uwsgi protocol. */
+    /** URL from this machine (http://, or uwsgi:// for the uwsgi protocol), once the server answers. */
     readonly url: pulumi.Output<string>;
+    /** URL from the platform's other services: give it to NginxIngress's upstreams. */
+    readonly serviceUrl: pulumi.Output<string>;
+    readonly port: pulumi.Output<number>;
     /** One line: the server and its shape. */
     readonly server: string;
     /** Requests the server can hold at once (Infinity: one thread or greenlet per request). */
@@ -25,14 +45,33 @@ export class FlaskApp extends pulumi.ComponentResource {
 
     constructor(name: string, args: FlaskAppArgs, opts?: pulumi.ComponentResourceOptions) {
         super("flask-gevent-lab:components:FlaskApp", name, {}, opts);
-        const { settings } = args;
-        const spec = flaskAppSpec(settings, args.platform.paths);
-        this.service = args.platform.deploy(`${name}-server`, spec, { parent: this, dependsOn: args.dependsOn });
-        this.url = pulumi.output(settings.protocol === "http" ? loopbackUrl(spec.port) : `uwsgi://127.0.0.1:${spec.port}`);
-        this.server = MODES[settings.serverMode].describe(settings.shape) +
-            (settings.shape.listen ? `, listen backlog ${settings.shape.listen}` : "") +
-            (settings.protocol === "uwsgi" ? ", uwsgi protocol" : "");
-        this.capacity = serverCapacity(settings);
-        this.registerOutputs({ url: this.url, server: this.server });
+        const { platform } = args;
+        const { server, problems } = resolveServer({
+            serverMode: args.serverMode ?? "uwsgi-gevent",
+            workers: args.workers, threads: args.threads, asyncCores: args.asyncCores, listen: args.listen,
+            protocol: args.protocol, database: args.databaseUrl !== undefined, psycogreen: args.psycogreen ?? false,
+        });
+        if (problems.length) {
+            throw new Error(`FlaskApp ${name}: invalid arguments:\n  - ${problems.map((p) => `${p.field}: ${p.message}`).join("\n  - ")}`);
+        }
+        const serviceName = args.serviceName ?? SERVICE_NAMES.flaskApp;
+        this.port = servicePort(name, platform, serviceName, args.port, { parent: this });
+        const spec = pulumi.all([this.port, args.upstreamUrl, args.databaseUrl]).apply(([port, upstream, database]) =>
+            flaskAppSpec(serviceName, {
+                ...server, port,
+                upstream: endpointOf(upstream, `FlaskApp ${name}: upstreamUrl`),
+                database: database === undefined ? undefined : endpointOf(database, `FlaskApp ${name}: databaseUrl`),
+                psycogreen: args.psycogreen ?? false,
+            }, platform.paths));
+        const image = { app: flaskAppFolder(args.databaseUrl !== undefined) };
+        this.service = platform.deploy(`${name}-server`, { name: serviceName, image }, spec, { parent: this });
+        const scheme = schemeOf(server.protocol);
+        this.url = whenReady(this.service, this.port, (p) => loopbackUrl(p, "/", scheme));
+        this.serviceUrl = whenReady(this.service, this.port, (p) => `${scheme}://${platform.paths.hostOf(serviceName)}:${p}/`);
+        this.server = MODES[server.serverMode].describe(server.shape) +
+            (server.shape.listen ? `, listen backlog ${server.shape.listen}` : "") +
+            (server.protocol === "uwsgi" ? ", uwsgi protocol" : "");
+        this.capacity = MODES[server.serverMode].capacity(server.shape);
+        this.registerOutputs({ url: this.url, serviceUrl: this.serviceUrl, port: this.port, server: this.server });
     }
 }

@@ -1,31 +1,48 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { codeHash } from "../lib/codeHash";
+import { CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
 import { ThreadsProbe } from "../lib/procfs";
-import { LoadSettings } from "../lib/settings";
-import { PROJECT_ROOT } from "../platforms/platform";
+import { LoadDriverChoice } from "../lib/settings";
+import { findDriver, LoadDriver } from "../platforms/localTools";
+import { defaultRunDir, PROJECT_ROOT } from "../platforms/platform";
 import { LoadRun } from "../providers/loadRun";
 
 export interface LoadTestArgs {
-    /** Entry point under load, without query string. */
+    /** Entry point under load, without query string (FlaskApp.url, NginxIngress.url, SlowApi.url). */
     url: pulumi.Input<string>;
-    /** Text a correct answer contains (verified before the load). */
-    expectBody: string;
-    /** Requests, concurrency, delay, timeout, failure threshold, re-run id. */
-    load: LoadSettings;
-    /** The driver that runs, its executable and version. */
-    driver: { name: "ab" | "k6"; path: string; version: string };
-    /** Requests the target can hold at once (Infinity: unbounded). */
-    capacity: number;
-    /** Whose threads are counted before and during the load. */
-    threads: pulumi.Input<ThreadsProbe>;
-    /** Identity of what is measured: a new one re-runs the load. */
-    target: pulumi.Input<string>;
-    /** Folder each run's JSON is appended to. */
-    resultsDir: string;
-    /** What must be ready (and, for ordering, measured) first. */
-    dependsOn: pulumi.Resource[];
+    /** Total requests (ab -n); default 2000, the tutorial's. */
+    requests?: number;
+    /** Simultaneous clients (ab -c); default 200, the tutorial's. */
+    concurrency?: number;
+    /** Seconds the slow API sleeps per request (?delay=); default 1. */
+    delaySeconds?: number;
+    /** The load generator: "ab", "k6", "oha", "auto" (k6 where installed, else ab), or one already found; default "auto". */
+    driver?: LoadDriverChoice | LoadDriver;
+    /** Seconds the run may take, and ab's per-request timeout; default 300. */
+    timeoutSeconds?: number;
+    /** Fail the up when more requests than this fail; default never. */
+    maxFailedRequests?: number;
+    /** Change it to re-run the load with nothing else changed; default "". */
+    runId?: string;
+    /** Text a correct answer contains, checked once before the load; default "slow api response". */
+    expectBody?: string;
+    /** Requests the target can hold at once, for the Little's-law limit; default Infinity (the clients are the limit). */
+    capacity?: number;
+    /** Whose threads are counted before and during the load (DeployedService.threads); default nobody's. */
+    threads?: pulumi.Input<ThreadsProbe>;
+    /** Each role's processes, whose CPU is sampled during the load (the driver's always is). */
+    roles?: pulumi.Input<Partial<Record<Exclude<CpuRole, "driver">, pulumi.Input<ThreadsProbe>>>>;
+    /** Identity of what is measured (DeployedService.identity, space-separated): a new one re-runs the load. */
+    target?: pulumi.Input<string>;
+    /** Folder each run's JSON is appended to; default <cwd>/results/<stack>. */
+    resultsDir?: string;
+    /** The stack's run folder, whose processes the driver is marked as; default Platform.runDir's default. */
+    scope?: string;
 }
+
+const K6_SCRIPT = path.join(PROJECT_ROOT, "k6", "load.js");
 
 /** Verifies an endpoint, loads it with the tutorial's method, and exposes the normalized result. */
 export class LoadTest extends pulumi.ComponentResource {
@@ -34,25 +51,41 @@ export class LoadTest extends pulumi.ComponentResource {
 
     constructor(name: string, args: LoadTestArgs, opts?: pulumi.ComponentResourceOptions) {
         super("flask-gevent-lab:components:LoadTest", name, {}, opts);
-        const { load } = args;
+        const requests = args.requests ?? 2000;
+        const concurrency = args.concurrency ?? 200;
+        const delaySeconds = args.delaySeconds ?? 1;
+        const timeoutSeconds = args.timeoutSeconds ?? 300;
+        const problems = [
+            ...(!Number.isInteger(requests) || requests < 1 ? [`requests: ${requests} is not a whole number >= 1`] : []),
+            ...(!Number.isInteger(concurrency) || concurrency < 1 ? [`concurrency: ${concurrency} is not a whole number >= 1`] : []),
+            ...(concurrency > requests ? [`concurrency: ${concurrency} clients for ${requests} requests; ApacheBench refuses more clients than requests`] : []),
+            ...(!(delaySeconds >= 0) ? [`delaySeconds: ${delaySeconds} is not a number >= 0`] : []),
+        ];
+        if (problems.length) throw new Error(`LoadTest ${name}: invalid arguments:\n  - ${problems.join("\n  - ")}`);
+        const driver = typeof args.driver === "object" ? args.driver : findDriver(args.driver ?? "auto");
+        const capacity = args.capacity ?? Infinity;
         this.run = new LoadRun(`${name}-run`, {
-            url: pulumi.interpolate`${args.url}?delay=${load.delay}`,
-            expectBody: args.expectBody,
-            driver: args.driver.name,
-            driverPath: args.driver.path,
-            driverVersion: args.driver.version,
-            k6Script: path.join(PROJECT_ROOT, "k6", "load.js"),
-            requests: load.requests,
-            concurrency: load.concurrency,
-            delaySeconds: load.delay,
-            timeoutSeconds: load.timeoutSeconds,
-            capacity: Number.isFinite(args.capacity) ? args.capacity : -1,
-            threads: args.threads,
-            maxFailedRequests: load.maxFailedRequests ?? -1,
-            resultsDir: args.resultsDir,
-            target: args.target,
-            runId: load.runId,
-        }, { parent: this, dependsOn: args.dependsOn, customTimeouts: { create: `${load.timeoutSeconds + 120}s` } });
+            url: pulumi.interpolate`${args.url}?delay=${delaySeconds}`,
+            expectBody: args.expectBody ?? "slow api response",
+            driver: driver.name,
+            driverPath: driver.path,
+            driverVersion: driver.version,
+            k6Script: K6_SCRIPT,
+            // The script is part of what runs: an edit re-runs the load.
+            k6ScriptHash: driver.name === "k6" ? codeHash([K6_SCRIPT]) : "",
+            requests,
+            concurrency,
+            delaySeconds,
+            timeoutSeconds,
+            capacity: Number.isFinite(capacity) ? capacity : -1,
+            threads: args.threads ?? { kind: "none" },
+            roles: args.roles ?? {},
+            maxFailedRequests: args.maxFailedRequests ?? -1,
+            resultsDir: args.resultsDir ?? path.join(process.cwd(), "results", pulumi.getStack()),
+            target: args.target ?? "",
+            runId: args.runId ?? "",
+            scope: args.scope ?? defaultRunDir(),
+        }, { parent: this, customTimeouts: { create: `${timeoutSeconds + 120}s` } });
         this.result = this.run.result;
         this.registerOutputs({ result: this.result });
     }

@@ -1,28 +1,43 @@
 import * as pulumi from "@pulumi/pulumi";
-import { nginxSpec } from "../lib/services";
-import { Settings } from "../lib/settings";
-import { DeployedService, loopbackUrl, Platform } from "../platforms/platform";
+import { endpointOf, nginxSpec, SERVICE_NAMES } from "../lib/services";
+import { DeployedService, loopbackUrl, Platform, servicePort, whenReady } from "../platforms/platform";
 
 export interface NginxIngressArgs {
-    /** The stack's validated settings: ingress port, the app's port and protocol. */
-    settings: Settings;
-    /** Where nginx runs. */
+    /** Where nginx runs (a LocalPlatform or DockerPlatform). */
     platform: Platform;
-    /** The upstream, started first. */
-    dependsOn: pulumi.Resource[];
+    /** The app servers, as this platform's services reach them (FlaskApp.serviceUrl), balanced round-robin; all http:// (proxy_pass) or all uwsgi:// (uwsgi_pass). */
+    upstreams: pulumi.Input<pulumi.Input<string>[]>;
+    /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy. */
+    port?: pulumi.Input<number>;
+    /** Unique within the stack: names its run folder, container and hostname; default "nginx". */
+    serviceName?: string;
 }
 
-/** nginx in front of the app: proxy_pass for HTTP upstreams, uwsgi_pass for the uwsgi protocol. */
+/** nginx in front of app servers: proxy_pass for HTTP upstreams, uwsgi_pass for the uwsgi protocol. */
 export class NginxIngress extends pulumi.ComponentResource {
-    /** URL of the ingress on this machine. */
+    /** URL from this machine, once nginx answers. */
     readonly url: pulumi.Output<string>;
+    readonly port: pulumi.Output<number>;
     readonly service: DeployedService;
 
     constructor(name: string, args: NginxIngressArgs, opts?: pulumi.ComponentResourceOptions) {
         super("flask-gevent-lab:components:NginxIngress", name, {}, opts);
-        const spec = nginxSpec(args.settings, args.platform.paths);
-        this.service = args.platform.deploy(`${name}-nginx`, spec, { parent: this, dependsOn: args.dependsOn });
-        this.url = pulumi.output(loopbackUrl(spec.port));
-        this.registerOutputs({ url: this.url });
+        const { platform } = args;
+        const serviceName = args.serviceName ?? SERVICE_NAMES.nginx;
+        this.port = servicePort(name, platform, serviceName, args.port, { parent: this });
+        const spec = pulumi.all([this.port, pulumi.output(args.upstreams)]).apply(([port, upstreams]) => {
+            const schemes = new Set(upstreams.map((u) => new URL(u).protocol));
+            if (schemes.size !== 1) {
+                throw new Error(`NginxIngress ${name}: upstreams must all be http:// or all uwsgi://, got ${upstreams.join(", ") || "none"}`);
+            }
+            return nginxSpec(serviceName, {
+                port,
+                upstreams: upstreams.map((u) => endpointOf(u, `NginxIngress ${name}: upstreams`)),
+                protocol: schemes.has("uwsgi:") ? "uwsgi" : "http",
+            }, platform.paths);
+        });
+        this.service = platform.deploy(`${name}-nginx`, { name: serviceName, image: "nginx" }, spec, { parent: this });
+        this.url = whenReady(this.service, this.port, (p) => loopbackUrl(p));
+        this.registerOutputs({ url: this.url, port: this.port });
     }
 }

@@ -1,27 +1,36 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DATABASE, postgresSpec } from "../lib/services";
-import { Settings } from "../lib/settings";
-import { DeployedService, Platform } from "../platforms/platform";
+import { DATABASE, postgresSpec, SERVICE_NAMES } from "../lib/services";
+import { DeployedService, Platform, servicePort, whenReady } from "../platforms/platform";
 
 export interface PostgresArgs {
-    /** The stack's validated settings (lib/settings.ts applies the seed's defaults). */
-    settings: Settings;
-    /** Where the server runs. */
+    /** Where the server runs (a LocalPlatform or DockerPlatform). */
     platform: Platform;
+    /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy. */
+    port?: pulumi.Input<number>;
+    /** Unique within the stack: names its run folder, container and hostname; default "postgres". */
+    serviceName?: string;
 }
 
 /** A PostgreSQL server with the psycopg2 app's user and database (the tutorial's POSTGRES_USER). */
 export class Postgres extends pulumi.ComponentResource {
-    /** libpq connection string for the app's database. */
-    readonly connectionString: pulumi.Output<string>;
+    /** libpq URL of the app's database from this machine, once the server accepts connections. */
+    readonly url: pulumi.Output<string>;
+    /** The same from the platform's other services: give it to FlaskApp's databaseUrl. */
+    readonly serviceUrl: pulumi.Output<string>;
+    readonly port: pulumi.Output<number>;
     readonly service: DeployedService;
 
     constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
         super("flask-gevent-lab:components:Postgres", name, {}, opts);
-        const spec = postgresSpec(args.settings, args.platform.paths);
-        this.service = args.platform.deploy(`${name}-server`, spec, { parent: this });
-        this.connectionString = pulumi.output(
-            `postgresql://${DATABASE.user}:${DATABASE.password}@127.0.0.1:${spec.port}/${DATABASE.name}`);
-        this.registerOutputs({ connectionString: this.connectionString });
+        const { platform } = args;
+        const serviceName = args.serviceName ?? SERVICE_NAMES.postgres;
+        this.port = servicePort(name, platform, serviceName, args.port, { parent: this });
+        const spec = this.port.apply((port) => postgresSpec(serviceName, port, platform.paths));
+        this.service = platform.deploy(`${name}-server`, { name: serviceName, image: "postgres" }, spec, { parent: this });
+        const url = (host: string) => (port: number) =>
+            `postgresql://${DATABASE.user}:${DATABASE.password}@${host}:${port}/${DATABASE.name}`;
+        this.url = whenReady(this.service, this.port, url("127.0.0.1"));
+        this.serviceUrl = whenReady(this.service, this.port, url(platform.paths.hostOf(serviceName)));
+        this.registerOutputs({ url: this.url, serviceUrl: this.serviceUrl, port: this.port });
     }
 }

@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { LoadResult } from "../lib/load/result";
+import { MODES } from "../lib/serverModes";
 import { Settings } from "../lib/settings";
+import { LoadDriver } from "../platforms/localTools";
 import { Platform } from "../platforms/platform";
 import { FlaskApp } from "./flaskApp";
 import { LoadTest, LoadTestArgs } from "./loadTest";
@@ -9,12 +11,12 @@ import { Postgres } from "./postgres";
 import { SlowApi } from "./slowApi";
 
 export interface ScenarioArgs {
-    /** The stack's validated settings (lib/settings.ts applies the seed's defaults). */
+    /** One of the tutorial's scenarios, as a stack's validated config describes it (lib/settings.ts). */
     settings: Settings;
     /** Where the services run. */
     platform: Platform;
-    /** The load driver that runs, its executable and version. */
-    driver: LoadTestArgs["driver"];
+    /** The load driver that runs. */
+    driver: LoadDriver;
     /** Folder each load run's JSON is appended to (the baseline's in its baseline/ subfolder). */
     resultsDir: string;
 }
@@ -31,38 +33,53 @@ export class Scenario extends pulumi.ComponentResource {
 
     constructor(name: string, args: ScenarioArgs, opts?: pulumi.ComponentResourceOptions) {
         super("flask-gevent-lab:components:Scenario", name, {}, opts);
-        const { settings, platform, driver, resultsDir } = args;
+        const { settings: s, platform, driver, resultsDir } = args;
         const parent = { parent: this };
 
-        const postgres = settings.database ? new Postgres(`${name}-postgres`, { settings, platform }, parent) : undefined;
-        const slowApi = new SlowApi(`${name}-slow-api`, { settings, platform }, parent);
+        const postgres = s.database ? new Postgres(`${name}-postgres`, { platform, port: s.ports.postgres }, parent) : undefined;
+        const slowApi = new SlowApi(`${name}-slow-api`, { platform, port: s.ports.api }, parent);
+        // The shape fields the mode takes, as set (listen 0: the server's own backlog).
+        const shape = Object.fromEntries(MODES[s.serverMode].tunable.filter((f) => s.shape[f] > 0).map((f) => [f, s.shape[f]]));
         const app = new FlaskApp(`${name}-flask-app`, {
-            settings, platform, dependsOn: [slowApi.service.resource, ...(postgres ? [postgres.service.resource] : [])],
+            platform, serverMode: s.serverMode, ...shape, protocol: s.protocol,
+            upstreamUrl: slowApi.serviceUrl, databaseUrl: postgres?.serviceUrl, psycogreen: s.psycogreen, port: s.ports.app,
         }, parent);
-        const ingress = settings.ingress === "nginx"
-            ? new NginxIngress(`${name}-ingress`, { settings, platform, dependsOn: [app.service.resource] }, parent)
+        const ingress = s.ingress === "nginx"
+            ? new NginxIngress(`${name}-ingress`, { platform, upstreams: [app.serviceUrl], port: s.ports.ingress }, parent)
             : undefined;
-        const entry = ingress ?? app;
+        const entryUrl = ingress?.url ?? app.url;
 
-        // Runs first and alone, so the two loads never share the machine.
-        const baseline = settings.load.baseline
+        const load: Omit<LoadTestArgs, "url"> = {
+            requests: s.load.requests, concurrency: s.load.concurrency, delaySeconds: s.load.delay, driver,
+            timeoutSeconds: s.load.timeoutSeconds, maxFailedRequests: s.load.maxFailedRequests, runId: s.load.runId,
+            scope: platform.runDir,
+        };
+        // Runs first and alone, once the whole topology is up, so the two loads never share the machine.
+        const baseline = s.load.baseline
             ? new LoadTest(`${name}-baseline`, {
-                url: slowApi.url, expectBody: "slow api response", load: settings.load, driver,
-                capacity: Infinity, threads: { kind: "none" }, target: slowApi.service.identity,
-                resultsDir: `${resultsDir}/baseline`, dependsOn: [entry.service.resource],
+                ...load, url: pulumi.all([slowApi.url, entryUrl]).apply(([url]) => url),
+                target: slowApi.service.identity, resultsDir: `${resultsDir}/baseline`,
+                roles: { upstream: slowApi.service.threads },
             }, parent)
             : undefined;
-        const load = new LoadTest(`${name}-load`, {
-            url: entry.url, expectBody: "Hi there! slow api response", load: settings.load, driver,
+        const result = new LoadTest(`${name}-load`, {
+            // After the baseline: the URL waits for its result.
+            ...load, url: baseline ? pulumi.all([entryUrl, baseline.result]).apply(([url]) => url) : entryUrl,
+            expectBody: "Hi there! slow api response",
             capacity: app.capacity, threads: app.service.threads,
+            roles: {
+                upstream: slowApi.service.threads, app: app.service.threads,
+                ...(ingress ? { ingress: ingress.service.threads } : {}),
+                ...(postgres ? { postgres: postgres.service.threads } : {}),
+            },
             target: pulumi.all([postgres?.service.identity, slowApi.service.identity, app.service.identity, ingress?.service.identity])
                 .apply((ids) => ids.filter(Boolean).join(" ")),
-            resultsDir, dependsOn: [entry.service.resource, ...(baseline ? [baseline.run] : [])],
+            resultsDir,
         }, parent);
 
-        this.url = entry.url;
+        this.url = entryUrl;
         this.server = app.server;
-        this.result = load.result;
+        this.result = result.result;
         this.baseline = baseline?.result;
         this.registerOutputs({ url: this.url, result: this.result, baseline: this.baseline });
     }

@@ -1,26 +1,34 @@
 import * as pulumi from "@pulumi/pulumi";
-import { slowApiSpec } from "../lib/services";
-import { Settings } from "../lib/settings";
-import { DeployedService, loopbackUrl, Platform } from "../platforms/platform";
+import { SERVICE_NAMES, slowApiSpec } from "../lib/services";
+import { DeployedService, loopbackUrl, Platform, servicePort, whenReady } from "../platforms/platform";
 
 export interface SlowApiArgs {
-    /** The stack's validated settings (lib/settings.ts applies the seed's defaults). */
-    settings: Settings;
-    /** Where the service runs. */
+    /** Where the service runs (a LocalPlatform or DockerPlatform). */
     platform: Platform;
+    /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy. */
+    port?: pulumi.Input<number>;
+    /** Unique within the stack: names its run folder, container and hostname; default "slow-api". */
+    serviceName?: string;
 }
 
 /** The tutorial's sleepy third-party API (aiohttp): answers after ?delay= seconds. */
 export class SlowApi extends pulumi.ComponentResource {
-    /** URL of the API on this machine. */
+    /** URL from this machine, once the API answers. */
     readonly url: pulumi.Output<string>;
+    /** URL from the platform's other services (a hostname on a Docker bridge): give it to FlaskApp's upstreamUrl. */
+    readonly serviceUrl: pulumi.Output<string>;
+    readonly port: pulumi.Output<number>;
     readonly service: DeployedService;
 
     constructor(name: string, args: SlowApiArgs, opts?: pulumi.ComponentResourceOptions) {
         super("flask-gevent-lab:components:SlowApi", name, {}, opts);
-        const spec = slowApiSpec(args.settings, args.platform.paths);
-        this.service = args.platform.deploy(`${name}-process`, spec, { parent: this });
-        this.url = pulumi.output(loopbackUrl(spec.port));
-        this.registerOutputs({ url: this.url });
+        const { platform } = args;
+        const serviceName = args.serviceName ?? SERVICE_NAMES.slowApi;
+        this.port = servicePort(name, platform, serviceName, args.port, { parent: this });
+        const spec = this.port.apply((port) => slowApiSpec(serviceName, port, platform.paths));
+        this.service = platform.deploy(`${name}-process`, { name: serviceName, image: { app: "slow_api" } }, spec, { parent: this });
+        this.url = whenReady(this.service, this.port, (p) => loopbackUrl(p));
+        this.serviceUrl = whenReady(this.service, this.port, (p) => `http://${platform.paths.hostOf(serviceName)}:${p}/`);
+        this.registerOutputs({ url: this.url, serviceUrl: this.serviceUrl, port: this.port });
     }
 }

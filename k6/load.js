@@ -12,7 +12,7 @@ export const options = {
             maxDuration: `${__ENV.MAX_DURATION_SECONDS}s`,
         },
     },
-    summaryTrendStats: ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"],
+    summaryTrendStats: ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)", "p(99.9)"],
 };
 
 export default function () {

@@ -1,8 +1,7 @@
 // A ServiceSpec as a container: which image, which command. Pure; shared by
 // the docker platform (Pulumi) and the Docker test suite (plain docker CLI).
-import * as path from "path";
-import { PlatformPaths, ServiceSpec } from "./services";
-import { DockerNetwork, Settings } from "./settings";
+import { ImageKind, PlatformPaths, ServiceSpec } from "./services";
+import { DockerNetwork } from "./settings";
 
 /** An image the project builds from python-apps/Dockerfile. */
 export interface BuiltImage {
@@ -35,12 +34,17 @@ export interface ContainerImages {
 /** Each service's hostname on a bridge network: the tutorial's compose service names. */
 export const HOSTNAMES: Record<string, string> = { "slow-api": "slow_api", "flask-app": "flask_app", "postgres": "postgres", "nginx": "ingress" };
 
+/** A service's hostname on a bridge network: the tutorial's for its own services, else the service's name. */
+export function hostnameOf(name: string): string {
+    return HOSTNAMES[name] ?? name;
+}
+
 /** Where services find each other: by hostname on a bridge network, on loopback on the host's. */
 export function containerPaths(network: DockerNetwork): PlatformPaths {
     return {
         // On the host's network a container's port is the machine's: keep it on loopback.
         bindHost: network === "host" ? "127.0.0.1" : "0.0.0.0",
-        hostOf: (service) => (network === "host" ? "127.0.0.1" : service),
+        hostOf: (name) => (network === "host" ? "127.0.0.1" : hostnameOf(name)),
         pythonBin: "",
         appsDir: "/srv/python-apps",
         // /tmp: writable by the unprivileged postgres user too.
@@ -52,11 +56,10 @@ export function containerPaths(network: DockerNetwork): PlatformPaths {
 }
 
 /** The image a service runs in. */
-export function imageFor(spec: ServiceSpec, images: ContainerImages): ContainerImage {
-    if (spec.name === "nginx") return { kind: "external", name: images.nginxImage };
-    if (spec.name === "postgres") return { kind: "external", name: images.postgresImage };
-    const app = path.basename(spec.cwd);
-    return { kind: "build", name: `flask-gevent-lab/${app}:latest`, app, pythonImage: images.pythonImage };
+export function imageFor(kind: ImageKind, images: ContainerImages): ContainerImage {
+    if (kind === "nginx") return { kind: "external", name: images.nginxImage };
+    if (kind === "postgres") return { kind: "external", name: images.postgresImage };
+    return { kind: "build", name: `flask-gevent-lab/${kind.app}:latest`, app: kind.app, pythonImage: images.pythonImage };
 }
 
 /**
@@ -95,16 +98,16 @@ export interface ContainerSpec {
     stopSignal: string;
 }
 
-export function containerSpec(stack: string, spec: ServiceSpec, s: Settings): ContainerSpec {
-    const paths = containerPaths(s.dockerNetwork);
+export function containerSpec(stack: string, spec: ServiceSpec, image: ContainerImage, network: DockerNetwork): ContainerSpec {
+    const paths = containerPaths(network);
     return {
         name: `fgl-${stack}-${spec.name}`,
-        image: imageFor(spec, { pythonImage: s.pythonImage, nginxImage: s.nginxImage, postgresImage: s.postgresImage }),
+        image,
         command: containerCommand(spec),
         env: spec.env,
         user: spec.user,
-        network: s.dockerNetwork,
-        hostname: HOSTNAMES[spec.name],
+        network,
+        hostname: hostnameOf(spec.name),
         port: spec.port,
         files: Object.entries(spec.files).map(([name, content]) => ({ path: `${paths.serviceDir(spec.name)}/${name}`, content })),
         // bash, not sh: /dev/tcp is bash's. Every image used here (Debian-based) has it.

@@ -1,4 +1,5 @@
-// Which TCP ports something listens on, from /proc/net/tcp{,6}. Pure parsing.
+// Which TCP ports something listens on, from /proc/net/tcp{,6}.
+import * as fs from "fs";
 
 /** Ports in LISTEN state (st 0A) in the text of /proc/net/tcp or /proc/net/tcp6. */
 export function listeningPorts(procNetTcp: string): Set<number> {
@@ -7,6 +8,17 @@ export function listeningPorts(procNetTcp: string): Set<number> {
         const cols = line.trim().split(/\s+/);
         if (cols.length < 4 || cols[3] !== "0A") continue;
         ports.add(parseInt(cols[1].split(":").pop()!, 16));
+    }
+    return ports;
+}
+
+/** Ports something listens on now, IPv4 and IPv6. */
+export function listeningNow(): Set<number> {
+    const ports = new Set<number>();
+    for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+        try {
+            listeningPorts(fs.readFileSync(file, "utf8")).forEach((p) => ports.add(p));
+        } catch { /* no IPv6 */ }
     }
     return ports;
 }

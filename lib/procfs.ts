@@ -1,17 +1,22 @@
-// Thread counts from /proc: the tutorial's `top -H` observations as numbers.
+// Thread counts and CPU time from /proc: the tutorial's `top -H` observations as numbers.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
+import { CpuRole, CpuSnapshot, parseProcStatCpu } from "./load/cpu";
 
 export interface ProcStat {
     pid: number;
     /** R, S, D, Z (zombie), ... */
     state: string;
+    /** Parent's pid. */
+    ppid: number;
     /** Process group id. */
     pgrp: number;
     /** Threads in the process. */
     threads: number;
     /** Start time in clock ticks since boot: with pid, identifies the process across pid reuse. */
     startTime: number;
+    /** CPU time used so far, user + system (utime + stime), in clock ticks. */
+    cpuTicks: number;
 }
 
 /** Parses /proc/<pid>/stat; the command name may hold spaces and parentheses. */
@@ -19,10 +24,12 @@ export function parseProcStat(text: string): ProcStat {
     const close = text.lastIndexOf(")");
     if (close < 0) throw new Error(`not a /proc/<pid>/stat line: ${text.slice(0, 80)}`);
     const pid = Number(text.slice(0, text.indexOf(" ")));
-    // Fields after the name start at field 3 (state); pgrp is field 5, num_threads 20, starttime 22.
+    // Fields after the name start at field 3 (state); ppid is field 4, pgrp 5, utime 14, stime 15, num_threads 20, starttime 22.
     const rest = text.slice(close + 2).trim().split(/\s+/);
     const field = (n: number) => Number(rest[n - 3]);
-    return { pid, state: rest[0], pgrp: field(5), threads: field(20), startTime: field(22) };
+    return {
+        pid, state: rest[0], ppid: field(4), pgrp: field(5), threads: field(20), startTime: field(22), cpuTicks: field(14) + field(15),
+    };
 }
 
 export function readProcStat(pid: number): ProcStat | undefined {
@@ -33,15 +40,62 @@ export function readProcStat(pid: number): ProcStat | undefined {
     }
 }
 
-/** The live (not zombie) processes of process group `pgid`: a server's master and workers. */
-export function groupProcesses(pgid: number): ProcStat[] {
+/** Every process now (zombies included). */
+export function processTable(): ProcStat[] {
     const found: ProcStat[] = [];
     for (const entry of fs.readdirSync("/proc")) {
         if (!/^\d+$/.test(entry)) continue;
         const stat = readProcStat(Number(entry));
-        if (stat && stat.pgrp === pgid && stat.state !== "Z") found.push(stat);
+        if (stat) found.push(stat);
     }
     return found;
+}
+
+/** The live (not zombie) processes of process group `pgid`: a server's master and workers. */
+export function groupProcesses(pgid: number): ProcStat[] {
+    return processTable().filter((p) => p.pgrp === pgid && p.state !== "Z");
+}
+
+let clockTicksPerSecond: number | undefined;
+
+/** CLK_TCK: the unit of /proc's CPU times. */
+function clockTicks(): number {
+    clockTicksPerSecond ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" })) || 100;
+    return clockTicksPerSecond;
+}
+
+/**
+ * CPU time of each role's processes and of the machine, now: a "group" probe
+ * is a process group, the driver the process tree under `driverPid`; a
+ * container's processes are not read here (null).
+ */
+export function readCpuSnapshot(probes: Partial<Record<CpuRole, ThreadsProbe>>, driverPid?: number): CpuSnapshot {
+    const table = processTable();
+    const tck = clockTicks();
+    const seconds = (procs: ProcStat[]) => Object.fromEntries(procs.map((p) => [`${p.pid}:${p.startTime}`, p.cpuTicks / tck]));
+    const roles: CpuSnapshot["roles"] = {};
+    for (const [role, probe] of Object.entries(probes) as [CpuRole, ThreadsProbe][]) {
+        if (probe.kind === "group") roles[role] = seconds(table.filter((p) => p.pgrp === probe.pgid));
+        else if (probe.kind === "container") roles[role] = null;
+    }
+    if (driverPid !== undefined) roles.driver = seconds(processTree(table, driverPid));
+    return { at: performance.now() / 1000, machine: parseProcStatCpu(fs.readFileSync("/proc/stat", "utf8")), roles };
+}
+
+/** Process `root` and every process descended from it, out of `table`. */
+export function processTree(table: ProcStat[], root: number): ProcStat[] {
+    const pids = new Set([root]);
+    let grown = true;
+    while (grown) {
+        grown = false;
+        for (const p of table) {
+            if (!pids.has(p.pid) && pids.has(p.ppid)) {
+                pids.add(p.pid);
+                grown = true;
+            }
+        }
+    }
+    return table.filter((p) => pids.has(p.pid));
 }
 
 export function threadsInGroup(pgid: number): number {
@@ -72,6 +126,68 @@ export function countThreads(probe: ThreadsProbe): number | null {
 export function isAlive(pid: number, startTime: number): boolean {
     const stat = readProcStat(pid);
     return stat !== undefined && stat.startTime === startTime && stat.state !== "Z";
+}
+
+/** Parses /proc/<pid>/environ: NUL-separated KEY=VALUE entries (a value may hold "="). */
+export function parseEnviron(text: string): Map<string, string> {
+    const env = new Map<string, string>();
+    for (const entry of text.split("\0")) {
+        const eq = entry.indexOf("=");
+        if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1));
+    }
+    return env;
+}
+
+/** A live process and the environment it was started with. */
+export interface MarkedProcess extends ProcStat {
+    env: Map<string, string>;
+}
+
+/**
+ * The live (not zombie) processes whose environment has key=value: what this
+ * project started, found even when no state recorded it. Processes whose
+ * environ can't be read (another user's, when not root) or that exit meanwhile are skipped.
+ */
+export function processesWithEnv(key: string, value: string): MarkedProcess[] {
+    const found: MarkedProcess[] = [];
+    for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        let env: Map<string, string>;
+        try {
+            env = parseEnviron(fs.readFileSync(`/proc/${entry}/environ`, "utf8"));
+        } catch {
+            continue;
+        }
+        if (env.get(key) !== value) continue;
+        const stat = readProcStat(Number(entry));
+        if (stat && stat.state !== "Z") found.push({ ...stat, env });
+    }
+    return found;
+}
+
+/** One local process a load measured: `<service>:<pid>:<startTime>`. */
+export interface ProcessIdentity {
+    service: string;
+    pid: number;
+    startTime: number;
+}
+
+/**
+ * The local processes named in a load's space-separated target; other tokens
+ * (Docker container ids) are left out: their liveness is not read from /proc.
+ */
+export function localTargets(target: string): ProcessIdentity[] {
+    const found: ProcessIdentity[] = [];
+    for (const token of target.split(/\s+/)) {
+        const m = /^([^:\s]+):(\d+):(\d+)$/.exec(token);
+        if (m) found.push({ service: m[1], pid: Number(m[2]), startTime: Number(m[3]) });
+    }
+    return found;
+}
+
+/** Wraps argv so it runs on the CPUs of a taskset -c list (sched_setaffinity, inherited by its children); no list: anywhere. */
+export function withCpuAffinity(argv: string[], cpus: string | undefined): string[] {
+    return cpus === undefined ? argv : ["taskset", "-c", cpus, ...argv];
 }
 
 /** Wraps argv so it runs with the open-files limit raised to the hard limit (high concurrency needs fds). */

@@ -158,3 +158,77 @@ export function serverArgv(input: ServerCommandInput): string[] {
 export function serverStopSignal(mode: ServerMode): NodeJS.Signals {
     return isUwsgi(mode) || mode.startsWith("gunicorn") ? "SIGINT" : "SIGTERM";
 }
+
+/** A problem with a server's settings: the field, what is wrong, and how a stack's config fixes it. */
+export interface Problem {
+    field: string;
+    message: string;
+    /** The stack-config fix, e.g. "pulumi config rm threads". */
+    configFix: string;
+}
+
+/** What is asked of the Flask app's server; unset shape fields take the mode's seed defaults. */
+export interface ServerRequest {
+    serverMode: string;
+    workers?: number;
+    threads?: number;
+    asyncCores?: number;
+    listen?: number;
+    protocol?: string;
+    /** Serves the psycopg2 app (which patches itself with gevent). */
+    database: boolean;
+    psycogreen: boolean;
+}
+
+export interface ResolvedServer {
+    serverMode: ServerMode;
+    shape: ServerShape;
+    protocol: Protocol;
+}
+
+const SHAPE_FIELDS = ["workers", "threads", "asyncCores", "listen"] as const;
+
+/** The server with the seed's defaults applied, and every problem with the request (none: it is valid). */
+export function resolveServer(req: ServerRequest): { server: ResolvedServer; problems: Problem[] } {
+    const problems: Problem[] = [];
+    const known = isServerMode(req.serverMode);
+    if (!known) {
+        problems.push({ field: "serverMode", message: `unknown server mode "${req.serverMode}"; valid: ${SERVER_MODES.join(", ")}`,
+            configFix: "pulumi config set serverMode uwsgi-gevent" });
+    }
+    const serverMode: ServerMode = known ? req.serverMode as ServerMode : "uwsgi-gevent";
+    const mode = MODES[serverMode];
+    const shape: ServerShape = { ...mode.defaults };
+    for (const field of SHAPE_FIELDS) {
+        const value = req[field];
+        if (value === undefined) continue;
+        if (!mode.tunable.includes(field)) {
+            problems.push({ field, message: `server mode ${serverMode} has no ${field} setting` +
+                (mode.tunable.length ? ` (it takes: ${mode.tunable.join(", ")})` : ""), configFix: `pulumi config rm ${field}` });
+        } else if (!Number.isInteger(value) || value < 1) {
+            problems.push({ field, message: `"${value}" is not a whole number >= 1`,
+                configFix: `pulumi config set ${field} ${mode.defaults[field] || 1}` });
+        } else {
+            shape[field] = value;
+        }
+    }
+    const protocol = req.protocol ?? "http";
+    if (protocol !== "http" && protocol !== "uwsgi") {
+        problems.push({ field: "protocol", message: `unknown value "${protocol}"; valid: http, uwsgi`, configFix: "pulumi config set protocol http" });
+    }
+    if (protocol === "uwsgi" && !isUwsgi(serverMode)) {
+        problems.push({ field: "protocol", message: `"uwsgi" needs a uWSGI server, not ${serverMode}`,
+            configFix: "pulumi config set protocol http, or pulumi config set serverMode uwsgi-gevent" });
+    }
+    if (req.psycogreen && !req.database) {
+        problems.push({ field: "psycogreen", message: "patches psycopg2, but there is no database", configFix: "pulumi config set database true" });
+    }
+    if (req.database && !mode.gevent) {
+        problems.push({ field: "database", message: `the psycopg2 app patches itself with gevent and needs a gevent server, not ${serverMode}`,
+            configFix: "pulumi config set serverMode uwsgi-gevent" });
+    }
+    if (req.database && serverMode === "gevent-pywsgi") {
+        problems.push({ field: "database", message: "the psycopg2 app has no pywsgi entry point", configFix: "pulumi config set serverMode uwsgi-gevent" });
+    }
+    return { server: { serverMode, shape, protocol: protocol === "uwsgi" ? "uwsgi" : "http" }, problems };
+}

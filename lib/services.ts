@@ -1,8 +1,8 @@
 // WHAT runs, as plain data: each service's argv, environment, port, files and
 // readiness check. A platform (local processes, Docker) decides HOW. Pure.
 import { renderNginxConf } from "./nginxConfig";
-import { MODES, serverArgv, serverStopSignal } from "./serverModes";
-import { Settings } from "./settings";
+import { MODES, Protocol, serverArgv, ServerMode, ServerShape, serverStopSignal } from "./serverModes";
+import { Ports, Settings } from "./settings";
 
 /** How to tell that a service is ready. */
 export type Readiness =
@@ -31,14 +31,16 @@ export interface ServiceSpec {
     setup: string[][];
     /** Unprivileged user to run as when started by root (PostgreSQL refuses root); "" for none. */
     user: string;
+    /** Files whose content is part of what runs (sources, requirements): an edit redeploys the service. */
+    code: string[];
 }
 
 /** Where things are on the platform that runs the services. */
 export interface PlatformPaths {
     /** Address services bind to. */
     bindHost: string;
-    /** How one service reaches another, by service name (the tutorial's compose hostnames on Docker). */
-    hostOf: (service: "slow_api" | "flask_app" | "postgres") => string;
+    /** How other services reach service `name` (the tutorial's compose hostnames on a Docker bridge). */
+    hostOf: (name: string) => string;
     /** Folder of the Python executables; "" for PATH. */
     pythonBin: string;
     /** Folder holding python-apps/'s app folders. */
@@ -53,120 +55,210 @@ export interface PlatformPaths {
     uwsgiParams: string;
 }
 
+/** What a service's container runs from: one of the project's Python app images, or nginx's or PostgreSQL's. */
+export type ImageKind = { app: string } | "nginx" | "postgres";
+
+/** A service's name (unique within a stack: its run folder, container and hostname) and image. */
+export interface ServiceRole {
+    name: string;
+    image: ImageKind;
+}
+
+/** The tutorial's names of its services. */
+export const SERVICE_NAMES = { slowApi: "slow-api", flaskApp: "flask-app", nginx: "nginx", postgres: "postgres" };
+
 /** The database the psycopg2 app uses (the tutorial's POSTGRES_USER/PASSWORD). */
 export const DATABASE = { user: "example", password: "example", name: "example" };
 
+/** Where one service reaches another on its platform. */
+export interface Endpoint {
+    host: string;
+    port: number;
+}
+
+const SCHEMES = ["http:", "uwsgi:", "postgresql:"];
+
+/** host and port of an http://, uwsgi:// or postgresql:// URL; throws a clear error on anything else. */
+export function endpointOf(url: string, what: string): Endpoint {
+    let parsed: URL;
+    try {
+        parsed = new URL(url);
+    } catch {
+        throw new Error(`${what}: "${url}" is not a URL (expected e.g. http://127.0.0.1:4000/)`);
+    }
+    if (!SCHEMES.includes(parsed.protocol) || !parsed.port) {
+        throw new Error(`${what}: "${url}" needs a scheme (${SCHEMES.map((s) => s.slice(0, -1)).join(", ")}) and a port`);
+    }
+    return { host: parsed.hostname, port: Number(parsed.port) };
+}
+
+/** The URL scheme of a server speaking `protocol`. */
+export function schemeOf(protocol: Protocol): string {
+    return protocol === "uwsgi" ? "uwsgi" : "http";
+}
+
 const pyEnv = { PYTHONUNBUFFERED: "1" };
 
-export function slowApiSpec(s: Settings, p: PlatformPaths): ServiceSpec {
+/** Python sources of an app folder, and the requirements the virtualenv was built from. */
+function pythonCode(p: PlatformPaths, app: string): string[] {
+    return [`${p.appsDir}/${app}`, `${p.appsDir}/requirements.txt`];
+}
+
+export function slowApiSpec(name: string, port: number, p: PlatformPaths): ServiceSpec {
     return {
-        name: "slow-api",
+        name,
         argv: [pathIn(p.pythonBin, "python"), "api.py"],
-        env: { ...pyEnv, HOST: p.bindHost, PORT: String(s.ports.api) },
+        env: { ...pyEnv, HOST: p.bindHost, PORT: String(port) },
         cwd: `${p.appsDir}/slow_api`,
-        port: s.ports.api,
+        port,
         ready: { kind: "http", path: "/?delay=0" },
         stopSignal: "SIGTERM",
         files: {},
         setup: [],
         user: "",
+        code: pythonCode(p, "slow_api"),
     };
 }
 
-export function flaskAppSpec(s: Settings, p: PlatformPaths): ServiceSpec {
-    const appFolder = s.database ? "psycopg2_app" : "flask_app";
+/** What the Flask app's server needs, all values resolved. */
+export interface FlaskAppParams {
+    serverMode: ServerMode;
+    shape: ServerShape;
+    protocol: Protocol;
+    port: number;
+    /** The slow API, as the app reaches it. */
+    upstream: Endpoint;
+    /** PostgreSQL, as the app reaches it: serves the psycopg2 app instead of the plain one. */
+    database?: Endpoint;
+    /** Patch psycopg2 with psycogreen (needs database). */
+    psycogreen: boolean;
+}
+
+/** The python-apps/ folder of the app: the psycopg2 app where there is a database. */
+export function flaskAppFolder(database: boolean): string {
+    return database ? "psycopg2_app" : "flask_app";
+}
+
+export function flaskAppSpec(name: string, a: FlaskAppParams, p: PlatformPaths): ServiceSpec {
+    const appFolder = flaskAppFolder(a.database !== undefined);
     // The gevent servers load the entry point that patches first; psycogreen is one more patch.
-    const module = s.database ? (s.psycogreen ? "patched" : "app") : (MODES[s.serverMode].gevent ? "patched" : "app");
+    const module = a.database ? (a.psycogreen ? "patched" : "app") : (MODES[a.serverMode].gevent ? "patched" : "app");
     const env: Record<string, string> = {
         ...pyEnv,
         HOST: p.bindHost,
-        PORT_APP: String(s.ports.app),
-        PORT_API: String(s.ports.api),
-        API_HOST: p.hostOf("slow_api"),
+        PORT_APP: String(a.port),
+        PORT_API: String(a.upstream.port),
+        API_HOST: a.upstream.host,
         FLASK_APP: "app",
     };
-    if (s.database) {
-        env.POSTGRES_HOST = p.hostOf("postgres");
-        env.POSTGRES_PORT = String(s.ports.postgres);
+    if (a.database) {
+        env.POSTGRES_HOST = a.database.host;
+        env.POSTGRES_PORT = String(a.database.port);
     }
     return {
-        name: "flask-app",
+        name,
         argv: serverArgv({
-            mode: s.serverMode, shape: s.shape, protocol: s.protocol, host: p.bindHost,
-            port: s.ports.app, binDir: p.pythonBin, module,
+            mode: a.serverMode, shape: a.shape, protocol: a.protocol, host: p.bindHost,
+            port: a.port, binDir: p.pythonBin, module,
         }),
         env,
         cwd: `${p.appsDir}/${appFolder}`,
-        port: s.ports.app,
+        port: a.port,
         // The uwsgi protocol answers no HTTP; a TCP accept is all it can show.
-        ready: s.protocol === "uwsgi" ? { kind: "tcp" } : { kind: "http", path: "/?delay=0" },
-        stopSignal: serverStopSignal(s.serverMode),
+        ready: a.protocol === "uwsgi" ? { kind: "tcp" } : { kind: "http", path: "/?delay=0" },
+        stopSignal: serverStopSignal(a.serverMode),
         files: {},
         setup: [],
         user: "",
+        code: pythonCode(p, appFolder),
     };
 }
 
-export function nginxSpec(s: Settings, p: PlatformPaths): ServiceSpec {
-    const dir = p.serviceDir("nginx");
+/** What nginx needs, all values resolved. */
+export interface NginxParams {
+    port: number;
+    /** The app servers it balances across, as nginx reaches them. */
+    upstreams: Endpoint[];
+    /** What the upstreams speak: proxy_pass for http, uwsgi_pass for uwsgi. */
+    protocol: Protocol;
+}
+
+export function nginxSpec(name: string, a: NginxParams, p: PlatformPaths): ServiceSpec {
+    const dir = p.serviceDir(name);
     return {
-        name: "nginx",
+        name,
         argv: [p.nginx, "-p", dir, "-c", `${dir}/nginx.conf`, "-g", "daemon off;"],
         env: {},
         cwd: dir,
-        port: s.ports.ingress,
+        port: a.port,
         ready: { kind: "http", path: "/?delay=0" },
         stopSignal: "SIGTERM",
         files: {
             "nginx.conf": renderNginxConf({
                 listenHost: p.bindHost,
-                listenPort: s.ports.ingress,
-                upstreamHost: p.hostOf("flask_app"),
-                upstreamPort: s.ports.app,
-                protocol: s.protocol,
+                listenPort: a.port,
+                upstreams: a.upstreams,
+                protocol: a.protocol,
                 prefix: dir,
                 uwsgiParams: p.uwsgiParams,
             }),
         },
         setup: [],
         user: "",
+        // The rendered config is in `files`: a template edit changes it.
+        code: [],
     };
 }
 
-export function postgresSpec(s: Settings, p: PlatformPaths): ServiceSpec {
-    const dir = p.serviceDir("postgres");
+export function postgresSpec(name: string, port: number, p: PlatformPaths): ServiceSpec {
+    const dir = p.serviceDir(name);
     const data = `${dir}/data`;
+    // initdb's trust entries admit loopback only; on a bridge network the app connects from its own
+    // container: admit the networks PostgreSQL's container is on (samenet) too.
+    const network = p.bindHost === "0.0.0.0" ? ` && echo 'host all all samenet trust' >>'${data}/pg_hba.conf'` : "";
     // initdb, then the app's database through single-user mode: no server needs to be up yet.
     const init = `[ -s '${data}/PG_VERSION' ] || { '${pathIn(p.postgresBin, "initdb")}' -D '${data}' ` +
         `-U ${DATABASE.user} --auth=trust --no-sync >/dev/null && ` +
-        `echo 'CREATE DATABASE ${DATABASE.name}' | '${pathIn(p.postgresBin, "postgres")}' --single -D '${data}' postgres >/dev/null; }`;
+        `echo 'CREATE DATABASE ${DATABASE.name}' | '${pathIn(p.postgresBin, "postgres")}' --single -D '${data}' postgres >/dev/null${network}; }`;
     return {
-        name: "postgres",
-        argv: [pathIn(p.postgresBin, "postgres"), "-D", data, "-p", String(s.ports.postgres), "-k", dir,
+        name,
+        argv: [pathIn(p.postgresBin, "postgres"), "-D", data, "-p", String(port), "-k", dir,
             "-c", `listen_addresses=${p.bindHost === "0.0.0.0" ? "*" : p.bindHost}`,
             // One connection per in-flight request: room for the load's clients.
             "-c", "max_connections=500"],
         env: {},
         cwd: dir,
-        port: s.ports.postgres,
+        port,
         ready: { kind: "tcp" },
         stopSignal: "SIGINT",
         files: {},
         setup: [["sh", "-c", init]],
         user: "postgres",
+        code: [],
     };
-}
-
-/** Every service of a topology, in start order. */
-export function topologySpecs(s: Settings, p: PlatformPaths): ServiceSpec[] {
-    return [
-        ...(s.database ? [postgresSpec(s, p)] : []),
-        slowApiSpec(s, p),
-        flaskAppSpec(s, p),
-        ...(s.ingress === "nginx" ? [nginxSpec(s, p)] : []),
-    ];
 }
 
 function pathIn(dir: string, name: string): string {
     return dir ? `${dir}/${name}` : name;
+}
+
+/**
+ * Every service of one of the tutorial's scenarios with all ports fixed, in start order: what the
+ * Scenario component declares, as plain data for the Docker suite, which runs containers without Pulumi.
+ */
+export function scenarioServices(s: Settings, ports: Required<Ports>, p: PlatformPaths): { role: ServiceRole; spec: ServiceSpec }[] {
+    const N = SERVICE_NAMES;
+    const at = (name: string, port: number): Endpoint => ({ host: p.hostOf(name), port });
+    const app = flaskAppSpec(N.flaskApp, {
+        serverMode: s.serverMode, shape: s.shape, protocol: s.protocol, port: ports.app,
+        upstream: at(N.slowApi, ports.api), database: s.database ? at(N.postgres, ports.postgres) : undefined, psycogreen: s.psycogreen,
+    }, p);
+    return [
+        ...(s.database ? [{ role: { name: N.postgres, image: "postgres" as const }, spec: postgresSpec(N.postgres, ports.postgres, p) }] : []),
+        { role: { name: N.slowApi, image: { app: "slow_api" } }, spec: slowApiSpec(N.slowApi, ports.api, p) },
+        { role: { name: N.flaskApp, image: { app: flaskAppFolder(s.database) } }, spec: app },
+        ...(s.ingress === "nginx"
+            ? [{ role: { name: N.nginx, image: "nginx" as const }, spec: nginxSpec(N.nginx, { port: ports.ingress, upstreams: [at(N.flaskApp, ports.app)], protocol: s.protocol }, p) }]
+            : []),
+    ];
 }

@@ -1,26 +1,28 @@
 // Stack configuration -> validated settings. Every default lives here (the
 // seed's values per server mode), and every bad value is refused here, before
 // a single resource is declared.
-import { isServerMode, isUwsgi, MODES, Protocol, SERVER_MODES, ServerMode, ServerShape } from "./serverModes";
+import { CpuAffinity, parseCpuAffinity } from "./load/cpu";
+import { MODES, Protocol, resolveServer, ServerMode, ServerShape } from "./serverModes";
 
 export const PLATFORMS = ["local", "docker"] as const;
 export type Platform = (typeof PLATFORMS)[number];
 export const INGRESSES = ["none", "nginx"] as const;
 export type Ingress = (typeof INGRESSES)[number];
-export const LOAD_DRIVERS = ["auto", "ab", "k6"] as const;
+export const LOAD_DRIVERS = ["auto", "ab", "k6", "oha"] as const;
 export type LoadDriverChoice = (typeof LOAD_DRIVERS)[number];
 export const DOCKER_NETWORKS = ["bridge", "host"] as const;
 export type DockerNetwork = (typeof DOCKER_NETWORKS)[number];
 
+/** Ports the stack's config fixes; unset ones are leased free ports, kept for the stack's life. */
 export interface Ports {
     /** The Flask app's server. */
-    app: number;
+    app?: number;
     /** The slow API. */
-    api: number;
+    api?: number;
     /** nginx, where there is one. */
-    ingress: number;
+    ingress?: number;
     /** PostgreSQL, where there is one. */
-    postgres: number;
+    postgres?: number;
 }
 
 export interface LoadSettings {
@@ -64,6 +66,10 @@ export interface Settings {
     postgresImage: string;
     /** Seconds a service may take to become ready. */
     readyTimeoutSeconds: number;
+    /** The CPUs the driver, the slow API, the app, nginx, PostgreSQL are pinned to ({}: none). */
+    cpuAffinity: CpuAffinity;
+    /** Folder each load run's JSON is appended to, relative to the project; "" for results/<stack>. */
+    resultsDir: string;
 }
 
 /** Mode-independent defaults; Pulumi.yaml declares the same (a unit test keeps them equal). */
@@ -75,10 +81,6 @@ export const DEFAULTS = {
     ingress: "none" as Ingress,
     database: false,
     psycogreen: false,
-    appPort: 3000,
-    apiPort: 4000,
-    ingressPort: 8080,
-    postgresPort: 5433,
     loadRequests: 2000,
     loadConcurrency: 200,
     loadDelay: 1,
@@ -91,6 +93,8 @@ export const DEFAULTS = {
     nginxImage: "nginx:1.27",
     postgresImage: "postgres:15",
     readyTimeoutSeconds: 30,
+    cpuAffinity: "",
+    resultsDir: "",
 };
 
 /** Reads one raw config value; undefined when unset. Pulumi's Config, or a plain map in tests. */
@@ -135,68 +139,53 @@ export function resolveSettings(read: ConfigReader): Settings {
         problems.push(`${key}: "${raw}" is not true or false (${fix(key, String(fallback))})`);
         return fallback;
     }
+    function affinity(): CpuAffinity {
+        try {
+            return parseCpuAffinity(read("cpuAffinity") ?? DEFAULTS.cpuAffinity);
+        } catch (e) {
+            problems.push(`cpuAffinity: ${(e as Error).message} (${fix("cpuAffinity", '"driver=0 upstream=1 app=1"')})`);
+            return {};
+        }
+    }
     function port(key: string, fallback: number): number {
         const value = num(key, fallback, { min: 1 })!;
         if (value > 65535) problems.push(`${key}: ${value} is not a TCP port (1-65535) (${fix(key, String(fallback))})`);
         return value;
     }
 
-    const rawMode = read("serverMode");
-    if (rawMode !== undefined && !isServerMode(rawMode)) {
-        problems.push(`serverMode: unknown server mode "${rawMode}"; valid: ${SERVER_MODES.join(", ")} ` +
-            `(${fix("serverMode", "uwsgi-gevent")})`);
-    }
-    const serverMode = rawMode !== undefined && isServerMode(rawMode) ? rawMode : DEFAULTS.serverMode;
-    const mode = MODES[serverMode];
-
-    const shape: ServerShape = { ...mode.defaults };
-    for (const field of ["workers", "threads", "asyncCores", "listen"] as const) {
-        if (read(field) === undefined) continue;
-        if (!mode.tunable.includes(field)) {
-            problems.push(`${field}: server mode ${serverMode} has no ${field} setting` +
-                (mode.tunable.length ? ` (it takes: ${mode.tunable.join(", ")})` : "") +
-                ` (fix: pulumi config rm ${field})`);
-            continue;
-        }
-        shape[field] = num(field, mode.defaults[field])!;
-    }
-
-    const protocol = oneOf<Protocol>("protocol", ["http", "uwsgi"], DEFAULTS.protocol);
     const ingress = oneOf("ingress", INGRESSES, DEFAULTS.ingress);
     const database = bool("database", DEFAULTS.database);
     const psycogreen = bool("psycogreen", DEFAULTS.psycogreen);
-
-    if (protocol === "uwsgi" && !isUwsgi(serverMode)) {
-        problems.push(`protocol: "uwsgi" needs a uWSGI server, not ${serverMode} ` +
-            `(fix: pulumi config set protocol http, or pulumi config set serverMode uwsgi-gevent)`);
-    }
+    // Shape fields a mode lacks are reported by resolveServer; only a set value is parsed here.
+    const shapeValue = (field: string) => (read(field) === undefined ? undefined : num(field, 1));
+    const { server, problems: serverProblems } = resolveServer({
+        serverMode: read("serverMode") ?? DEFAULTS.serverMode,
+        workers: shapeValue("workers"), threads: shapeValue("threads"),
+        asyncCores: shapeValue("asyncCores"), listen: shapeValue("listen"),
+        protocol: read("protocol") ?? DEFAULTS.protocol,
+        database, psycogreen,
+    });
+    problems.push(...serverProblems.map((p) => `${p.field}: ${p.message} (fix: ${p.configFix})`));
+    const { serverMode, shape, protocol } = server;
     if (protocol === "uwsgi" && ingress !== "nginx") {
         problems.push(`protocol: "uwsgi" speaks the binary uwsgi protocol, which no HTTP client can load-test ` +
             `without nginx in front (fix: pulumi config set ingress nginx)`);
     }
-    if (psycogreen && !database) {
-        problems.push(`psycogreen: patches psycopg2, but database is false (fix: pulumi config set database true)`);
-    }
-    if (database && !MODES[serverMode].gevent) {
-        problems.push(`database: the psycopg2 app patches itself with gevent and needs a gevent server, ` +
-            `not ${serverMode} (fix: pulumi config set serverMode uwsgi-gevent)`);
-    }
-    if (database && serverMode === "gevent-pywsgi") {
-        problems.push(`database: the psycopg2 app has no pywsgi entry point (fix: pulumi config set serverMode uwsgi-gevent)`);
-    }
 
+    // Unset: the component leases a free port for the stack's life.
+    const optionalPort = (key: string) => (read(key) === undefined ? undefined : port(key, 8080));
     const ports: Ports = {
-        app: port("appPort", DEFAULTS.appPort),
-        api: port("apiPort", DEFAULTS.apiPort),
-        ingress: port("ingressPort", DEFAULTS.ingressPort),
-        postgres: port("postgresPort", DEFAULTS.postgresPort),
+        app: optionalPort("appPort"),
+        api: optionalPort("apiPort"),
+        ingress: optionalPort("ingressPort"),
+        postgres: optionalPort("postgresPort"),
     };
-    const used: [string, number][] = [["appPort", ports.app], ["apiPort", ports.api]];
+    const used: [string, number | undefined][] = [["appPort", ports.app], ["apiPort", ports.api]];
     if (ingress === "nginx") used.push(["ingressPort", ports.ingress]);
     if (database) used.push(["postgresPort", ports.postgres]);
     for (let i = 0; i < used.length; i++) {
         for (let j = i + 1; j < used.length; j++) {
-            if (used[i][1] === used[j][1]) {
+            if (used[i][1] !== undefined && used[i][1] === used[j][1]) {
                 problems.push(`${used[j][0]}: ${used[j][1]} is also ${used[i][0]} (fix: pulumi config set ${used[j][0]} <another port>)`);
             }
         }
@@ -233,6 +222,8 @@ export function resolveSettings(read: ConfigReader): Settings {
         nginxImage: read("nginxImage") ?? DEFAULTS.nginxImage,
         postgresImage: read("postgresImage") ?? DEFAULTS.postgresImage,
         readyTimeoutSeconds: num("readyTimeoutSeconds", DEFAULTS.readyTimeoutSeconds)!,
+        cpuAffinity: affinity(),
+        resultsDir: read("resultsDir") ?? DEFAULTS.resultsDir,
     };
     if (problems.length) throw new ConfigError(problems);
     return settings;

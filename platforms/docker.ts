@@ -6,56 +6,81 @@ import { execFileSync } from "child_process";
 import * as path from "path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { containerPaths, containerSpec } from "../lib/container";
+import { containerPaths, containerSpec, imageFor } from "../lib/container";
 import { ThreadsProbe } from "../lib/procfs";
-import { PlatformPaths, ServiceSpec } from "../lib/services";
-import { Settings } from "../lib/settings";
-import { Platform, PROJECT_ROOT } from "./platform";
+import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
+import { DockerNetwork } from "../lib/settings";
+import { defaultRunDir, DeployedService, Platform, PROJECT_ROOT } from "./platform";
 
+export interface DockerPlatformArgs {
+    /** bridge: one network for the platform, services found by hostname, ports published on 127.0.0.1; host: the host's network, on loopback. Default bridge. */
+    network?: DockerNetwork;
+    /** Base image of the Python apps (build argument PYTHON_IMAGE); default python:3.11-slim. */
+    pythonImage?: string;
+    /** The nginx image; default nginx:1.27. */
+    nginxImage?: string;
+    /** The PostgreSQL image; default postgres:15. */
+    postgresImage?: string;
+    /** Seconds a container may take to become healthy; default 30. */
+    readyTimeoutSeconds?: number;
+}
+
+/** Every service a container. */
 export class DockerPlatform implements Platform {
+    readonly kind = "docker";
     readonly paths: PlatformPaths;
+    readonly runDir = defaultRunDir();
+    private readonly args: Required<DockerPlatformArgs>;
     private network: docker.Network | undefined;
     private readonly images = new Map<string, docker.Image>();
 
-    constructor(private readonly stack: string, private readonly settings: Settings) {
-        this.paths = containerPaths(settings.dockerNetwork);
+    /** `name` names the platform's resources and prefixes its containers and network: unique on the Docker engine. */
+    constructor(private readonly name: string, args: DockerPlatformArgs = {}) {
+        this.args = {
+            network: args.network ?? "bridge",
+            pythonImage: args.pythonImage ?? "python:3.11-slim",
+            nginxImage: args.nginxImage ?? "nginx:1.27",
+            postgresImage: args.postgresImage ?? "postgres:15",
+            readyTimeoutSeconds: args.readyTimeoutSeconds ?? 30,
+        };
+        this.paths = containerPaths(this.args.network);
     }
 
-    deploy(name: string, spec: ServiceSpec, opts: pulumi.CustomResourceOptions) {
-        const c = containerSpec(this.stack, spec, this.settings);
-        const image = c.image.kind === "build" ? this.build(c.image.app, c.image.name, c.image.pythonImage).imageName : c.image.name;
-        const networking: Partial<docker.ContainerArgs> = c.network === "host"
+    deploy(name: string, role: ServiceRole, spec: pulumi.Input<ServiceSpec>, opts: pulumi.CustomResourceOptions): DeployedService {
+        const image = imageFor(role.image, this.args);
+        const imageName = image.kind === "build" ? this.build(image.app, image.name, image.pythonImage).imageName : image.name;
+        const c = pulumi.output(spec).apply((s) => containerSpec(this.name, s as ServiceSpec, image, this.args.network));
+        const networking: Partial<docker.ContainerArgs> = this.args.network === "host"
             ? { networkMode: "host" }
             : {
                 networksAdvanced: [{ name: this.bridge().name, aliases: [c.hostname] }],
                 ports: [{ internal: c.port, external: c.port, ip: "127.0.0.1" }],
             };
         const container = new docker.Container(name, {
-            name: c.name,
-            image,
+            name: `fgl-${this.name}-${role.name}`,
+            image: imageName,
             command: c.command,
-            envs: Object.entries(c.env).map(([k, v]) => `${k}=${v}`),
-            user: c.user || undefined,
+            envs: c.env.apply((env) => Object.entries(env).map(([k, v]) => `${k}=${v}`)),
+            user: c.user.apply((u) => u || undefined) as pulumi.Output<string>,
             init: true,
             ...networking,
-            uploads: c.files.map((f) => ({ file: f.path, content: f.content })),
-            healthcheck: { tests: c.healthcheck, interval: "1s", retries: this.settings.readyTimeoutSeconds },
+            uploads: c.files.apply((files) => files.map((f) => ({ file: f.path, content: f.content }))),
+            healthcheck: { tests: c.healthcheck, interval: "1s", retries: this.args.readyTimeoutSeconds },
             wait: true,
-            waitTimeout: this.settings.readyTimeoutSeconds,
+            waitTimeout: this.args.readyTimeoutSeconds,
             stopSignal: c.stopSignal,
             mustRun: true,
         }, opts);
         return {
             resource: container,
-            threads: pulumi.output<ThreadsProbe>({ kind: "container", name: c.name }),
+            threads: pulumi.output<ThreadsProbe>({ kind: "container", name: `fgl-${this.name}-${role.name}` }),
             identity: container.id,
         };
     }
 
-    isRunning(spec: ServiceSpec): boolean {
-        const name = containerSpec(this.stack, spec, this.settings).name;
+    isRunning(name: string): boolean {
         try {
-            return execFileSync("docker", ["ps", "-q", "--filter", `name=^${name}$`], { encoding: "utf8" }).trim() !== "";
+            return execFileSync("docker", ["ps", "-q", "--filter", `name=^fgl-${this.name}-${name}$`], { encoding: "utf8" }).trim() !== "";
         } catch {
             return false;
         }
@@ -66,7 +91,7 @@ export class DockerPlatform implements Platform {
         let image = this.images.get(imageName);
         if (!image) {
             const appsDir = path.join(PROJECT_ROOT, "python-apps");
-            image = new docker.Image(`${this.stack}-image-${app}`, {
+            image = new docker.Image(`${this.name}-image-${app}`, {
                 imageName,
                 build: { context: appsDir, dockerfile: path.join(appsDir, "Dockerfile"), args: { APP: app, PYTHON_IMAGE: pythonImage } },
                 skipPush: true,
@@ -76,9 +101,9 @@ export class DockerPlatform implements Platform {
         return image;
     }
 
-    /** The stack's own network, where services find each other by the tutorial's hostnames. */
+    /** The platform's own network, where services find each other by the tutorial's hostnames. */
     private bridge(): docker.Network {
-        this.network ??= new docker.Network(`${this.stack}-network`, { name: `fgl-${this.stack}` });
+        this.network ??= new docker.Network(`${this.name}-network`, { name: `fgl-${this.name}` });
         return this.network;
     }
 }

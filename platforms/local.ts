@@ -1,85 +1,105 @@
 // The default platform: every service a process group on this machine, bound
-// to loopback, with its files under .lab/<stack>/<service>/.
+// to loopback, with its files under <runDir>/<service>/ (.lab/<stack>/ by default).
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { listeningPorts } from "../lib/ports";
+import { codeHash } from "../lib/codeHash";
+import { listeningNow } from "../lib/ports";
 import { ThreadsProbe } from "../lib/procfs";
-import { PlatformPaths, ServiceSpec } from "../lib/services";
+import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
 import { LocalProcess } from "../providers/localProcess";
-import { LocalTools } from "./localTools";
-import { Platform, PROJECT_ROOT } from "./platform";
+import { ProcessScope } from "../providers/processScope";
+import { findLocalTools, findPostgresBin, LocalTools, which } from "./localTools";
+import { defaultRunDir, DeployedService, Platform, PROJECT_ROOT } from "./platform";
 
-/** The per-stack run folder: logs, pid files, rendered configs, data. */
-function runDir(stack: string): string {
-    return path.join(PROJECT_ROOT, ".lab", stack);
+export interface LocalPlatformArgs {
+    /** Folder of the stack's run files (logs, pids, configs, data); default <cwd>/.lab/<stack>. */
+    runDir?: string;
+    /** The programs services run with; default found on this machine (the project's virtualenv, nginx, PostgreSQL). */
+    tools?: Pick<LocalTools, "pythonBin" | "postgresBin" | "nginx" | "uwsgiParams">;
+    /** Seconds a service may take to answer after it starts; default 30. */
+    readyTimeoutSeconds?: number;
 }
 
-function localPaths(stack: string, tools: LocalTools): PlatformPaths {
-    return {
-        bindHost: "127.0.0.1",
-        hostOf: () => "127.0.0.1",
-        pythonBin: tools.pythonBin,
-        appsDir: path.join(PROJECT_ROOT, "python-apps"),
-        serviceDir: (service) => path.join(runDir(stack), service),
-        postgresBin: tools.postgresBin,
-        nginx: tools.nginx,
-        uwsgiParams: tools.uwsgiParams,
-    };
-}
-
+/** Every service a process group on this machine. */
 export class LocalPlatform implements Platform {
+    readonly kind = "local";
     readonly paths: PlatformPaths;
+    readonly runDir: string;
+    private readonly readyTimeoutSeconds: number;
+    private scope: ProcessScope | undefined;
 
-    constructor(stack: string, tools: LocalTools, private readonly readyTimeoutSeconds: number) {
-        this.paths = localPaths(stack, tools);
+    /** `name` names the platform's own resource (the stack's process scope): unique within the program. */
+    constructor(private readonly name: string, args: LocalPlatformArgs = {}) {
+        this.runDir = args.runDir ?? defaultRunDir();
+        this.readyTimeoutSeconds = args.readyTimeoutSeconds ?? 30;
+        const tools = args.tools ?? {
+            // The Python servers are always needed; nginx and PostgreSQL are named where found, checked when started.
+            ...findLocalTools({ venv: path.join(PROJECT_ROOT, ".lab", "venv"), python: true, postgres: false, nginx: false, docker: false }),
+            postgresBin: findPostgresBin() ?? "",
+            nginx: which("nginx") ?? "nginx",
+        };
+        const runDir = this.runDir;
+        this.paths = {
+            bindHost: "127.0.0.1",
+            hostOf: () => "127.0.0.1",
+            pythonBin: tools.pythonBin,
+            appsDir: path.join(PROJECT_ROOT, "python-apps"),
+            serviceDir: (service) => path.join(runDir, service),
+            postgresBin: tools.postgresBin,
+            nginx: tools.nginx,
+            uwsgiParams: tools.uwsgiParams,
+        };
     }
 
     /** The pid file a previous up wrote names a live process. */
-    isRunning(spec: ServiceSpec): boolean {
+    isRunning(name: string): boolean {
         try {
-            process.kill(Number(fs.readFileSync(path.join(this.paths.serviceDir(spec.name), `${spec.name}.pid`), "utf8")), 0);
+            process.kill(Number(fs.readFileSync(path.join(this.paths.serviceDir(name), `${name}.pid`), "utf8")), 0);
             return true;
         } catch {
             return false;
         }
     }
 
-    deploy(name: string, spec: ServiceSpec, opts: pulumi.CustomResourceOptions) {
+    deploy(name: string, role: ServiceRole, spec: pulumi.Input<ServiceSpec>, opts: pulumi.CustomResourceOptions): DeployedService {
+        // Every process of the stack depends on its scope: destroy ends by stopping whatever an interrupted up left.
+        this.scope ??= new ProcessScope(`${this.name}-processes`, { scope: this.runDir });
+        // The virtualenv's identity (its folder is named by the hash of its requirements) is part of the code.
+        const venv = this.paths.pythonBin ? fs.realpathSync.native(path.dirname(this.paths.pythonBin)) : "";
         const process = new LocalProcess(name, {
             spec,
-            dir: this.paths.serviceDir(spec.name),
+            dir: this.paths.serviceDir(role.name),
             readyTimeoutSeconds: this.readyTimeoutSeconds,
-        }, opts);
+            code: pulumi.output(spec).apply((s) => codeHash(s.code, [venv])),
+        }, { ...opts, dependsOn: [...dependencies(opts.dependsOn), this.scope] });
         return {
             resource: process,
             threads: process.pid.apply((pgid): ThreadsProbe => ({ kind: "group", pgid })),
-            identity: pulumi.interpolate`${spec.name}:${process.pid}:${process.startTime}`,
+            identity: pulumi.interpolate`${role.name}:${process.pid}:${process.startTime}`,
         };
     }
 }
 
-
-/** Ports something listens on now. */
-function listeningNow(): Set<number> {
-    const ports = new Set<number>();
-    for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-        try {
-            listeningPorts(fs.readFileSync(file, "utf8")).forEach((p) => ports.add(p));
-        } catch { /* no IPv6 */ }
-    }
-    return ports;
+function dependencies(dependsOn: pulumi.CustomResourceOptions["dependsOn"]): pulumi.Input<pulumi.Resource>[] {
+    if (dependsOn === undefined) return [];
+    return Array.isArray(dependsOn) ? dependsOn : [dependsOn as pulumi.Input<pulumi.Resource>];
 }
 
-/** Refuses, before anything starts, a port that another program holds (this stack's own services may hold theirs). */
-export function checkPortsFree(platform: Platform, specs: ServiceSpec[]): void {
+/** A port fixed in the stack's config, the service that takes it, and the config key that sets it. */
+export interface FixedPort {
+    service: string;
+    port: number;
+    key: string;
+}
+
+/** Refuses, before anything starts, a fixed port that another program holds (this stack's own services may hold theirs). */
+export function checkPortsFree(platform: Platform, ports: FixedPort[]): void {
     const busy = listeningNow();
-    const taken = specs.filter((s) => busy.has(s.port) && !platform.isRunning(s));
+    const taken = ports.filter((p) => busy.has(p.port) && !platform.isRunning(p.service));
     if (taken.length) {
-        throw new Error(`ports already in use by another program:\n` + taken.map((s) =>
-            `  - ${s.port} (${s.name}): stop what listens there, or give this stack another port ` +
-            `(pulumi config set ${PORT_KEYS[s.name] ?? "<port key>"} N)`).join("\n"));
+        throw new Error(`ports already in use by another program:\n` + taken.map((p) =>
+            `  - ${p.port} (${p.service}): stop what listens there, or give this stack another port ` +
+            `(pulumi config set ${p.key} N), or unset it (pulumi config rm ${p.key}) for a free one`).join("\n"));
     }
 }
-
-const PORT_KEYS: Record<string, string> = { "slow-api": "apiPort", "flask-app": "appPort", "nginx": "ingressPort", "postgres": "postgresPort" };

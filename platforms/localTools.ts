@@ -5,6 +5,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseAbVersion } from "../lib/load/ab";
 import { parseK6Version } from "../lib/load/k6";
+import { parseOhaVersion } from "../lib/load/oha";
+import { DriverName } from "../lib/load/result";
 import { LoadDriverChoice } from "../lib/settings";
 
 export interface LocalTools {
@@ -16,8 +18,15 @@ export interface LocalTools {
     nginx: string;
     /** nginx's uwsgi_params. */
     uwsgiParams: string;
-    /** The load driver that will run, its executable and version. */
-    driver: { name: "ab" | "k6"; path: string; version: string };
+    /** The load driver that will run, its executable and version; found only when asked for. */
+    driver?: LoadDriver;
+}
+
+/** A load generator on this machine. */
+export interface LoadDriver {
+    name: DriverName;
+    path: string;
+    version: string;
 }
 
 export interface ToolNeeds {
@@ -29,7 +38,8 @@ export interface ToolNeeds {
     docker: boolean;
     postgres: boolean;
     nginx: boolean;
-    driver: LoadDriverChoice;
+    /** The load driver to find; unset: none. */
+    driver?: LoadDriverChoice;
 }
 
 export class MissingToolError extends Error {
@@ -55,7 +65,7 @@ export function which(name: string): string | undefined {
 }
 
 /** Newest /usr/lib/postgresql/<version>/bin holding a server, or the folder of `postgres` on PATH. */
-function findPostgresBin(): string | undefined {
+export function findPostgresBin(): string | undefined {
     const root = "/usr/lib/postgresql";
     const versions = fs.existsSync(root)
         ? fs.readdirSync(root).filter((v) => fs.existsSync(path.join(root, v, "bin", "postgres"))).sort((a, b) => Number(b) - Number(a))
@@ -103,15 +113,42 @@ export function findLocalTools(needs: ToolNeeds): LocalTools {
         }
     }
 
+    const driver = needs.driver === undefined ? undefined : findDriver(needs.driver, missing);
+    if (missing.length) throw new MissingToolError(missing);
+    return { pythonBin, postgresBin, nginx, uwsgiParams, driver };
+}
+
+/** The load driver a choice means on this machine; what is missing is added to `missing` (thrown when not given). */
+export function findDriver(choice: LoadDriverChoice, missing?: string[]): LoadDriver {
+    const problems = missing ?? [];
+    if (choice === "oha") {
+        const oha = findOha(problems);
+        if (!oha && !missing) throw new MissingToolError(problems);
+        return oha ?? { name: "oha", path: "", version: "" };
+    }
     const k6 = which("k6");
     const ab = which("ab");
-    const useK6 = needs.driver === "k6" || (needs.driver === "auto" && k6 !== undefined);
-    if (useK6 && !k6) missing.push("k6 for loadDriver: k6 (install k6 on PATH, or pulumi config set loadDriver ab)");
-    if (!useK6 && !ab) missing.push(`ApacheBench (ab) for the load test (${setup}, or apt-get install apache2-utils)`);
-
-    if (missing.length) throw new MissingToolError(missing);
-    const driver: LocalTools["driver"] = useK6
+    const useK6 = choice === "k6" || (choice === "auto" && k6 !== undefined);
+    if (useK6 && !k6) problems.push("k6 for loadDriver: k6 (install k6 on PATH, or pulumi config set loadDriver ab)");
+    if (!useK6 && !ab) problems.push("ApacheBench (ab) for the load test (run ./lab setup, or apt-get install apache2-utils)");
+    if (problems.length) {
+        if (!missing) throw new MissingToolError(problems);
+        return { name: useK6 ? "k6" : "ab", path: "", version: "" };
+    }
+    return useK6
         ? { name: "k6", path: k6!, version: parseK6Version(execFileSync(k6!, ["version"]).toString()) }
         : { name: "ab", path: ab!, version: parseAbVersion(execFileSync(ab!, ["-V"]).toString()) };
-    return { pythonBin, postgresBin, nginx, uwsgiParams, driver };
+}
+
+/** The pinned oha: scripts/oha.sh prints the cached build, building it first when there is none (once per machine, ~4 min). */
+function findOha(problems: string[]): LoadDriver | undefined {
+    try {
+        // Its progress goes to stderr: the up shows why it takes minutes the first time.
+        const oha = execFileSync(path.join(__dirname, "..", "scripts", "oha.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+        return { name: "oha", path: oha, version: parseOhaVersion(execFileSync(oha, ["--version"], { encoding: "utf8" })) };
+    } catch (e) {
+        problems.push(`oha for loadDriver: oha: scripts/oha.sh could not build it (${(e as Error).message.split("\n")[0]}; ` +
+            `its messages are above) (install Rust 1.88+ with cargo, or pulumi config set loadDriver ab)`);
+        return undefined;
+    }
 }

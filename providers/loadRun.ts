@@ -5,7 +5,12 @@
 // create: GET the URL once and check status and body (a wrong answer fails the
 // up and shows it); count the app's threads; run the driver while sampling the
 // threads; parse its output into one normalized result; append it under
-// results/<stack>/; fail the up if more requests failed than allowed.
+// results/<stack>/; fail the up if more requests failed than allowed. The
+// driver carries the markers of providers/processScope.ts (FGL_LOAD names this
+// resource), so a driver an interrupted up left running is stopped first.
+//
+// read (refresh): a run whose measured processes are gone reads as gone, so the
+// next up measures again.
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
@@ -13,16 +18,21 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { abArgv, abCeilingRps, parseAbOutput } from "../lib/load/ab";
-import { k6Argv, k6CeilingRps, parseK6Summary } from "../lib/load/k6";
-import { efficiency, LoadResult, round, thresholdExceeded, throughputLimit } from "../lib/load/result";
-import { countThreads, ThreadsProbe, withRaisedFileLimit } from "../lib/procfs";
+import { bottleneck, CpuAffinity, CpuRole, CpuSnapshot, RoleLimit, summarizeCpu } from "../lib/load/cpu";
+import { k6Argv, parseK6Summary } from "../lib/load/k6";
+import { ohaArgv, parseOhaOutput } from "../lib/load/oha";
+import {
+    allClientsCeilingRps, DriverName, efficiency, LoadResult, reachedShare, round, thresholdExceeded, throughputLimit,
+} from "../lib/load/result";
+import { countThreads, isAlive, localTargets, readCpuSnapshot, ThreadsProbe, withCpuAffinity, withRaisedFileLimit } from "../lib/procfs";
+import { MARKERS, markedTargets, stopProcesses } from "./processScope";
 
 export interface LoadRunInputs {
     /** Target, query string included (?delay=). */
     url: string;
     /** Text the body must contain for the endpoint to count as correct. */
     expectBody: string;
-    driver: "ab" | "k6";
+    driver: DriverName;
     /** Executable of the driver. */
     driverPath: string;
     driverVersion: string;
@@ -36,6 +46,16 @@ export interface LoadRunInputs {
     capacity: number;
     /** Whose threads are counted before and during the load. */
     threads: ThreadsProbe;
+    /** Each role's processes, whose CPU is sampled during the load (the driver is always: the process tree it spawns). */
+    roles?: Partial<Record<Exclude<CpuRole, "driver">, ThreadsProbe>>;
+    /**
+     * The most cores each role can keep busy, where fewer than it may run on:
+     * one per GIL-bound or single-threaded process (the slow API: 1; a Python
+     * server: its processes). ab's 1 is known here.
+     */
+    roleMaxCores?: Partial<Record<CpuRole, number>>;
+    /** The CPUs each role is pinned to: the driver is pinned here, the services where they are started. */
+    cpuAffinity?: CpuAffinity;
     /** Fail the up above this many failed requests; -1 for never. */
     maxFailedRequests: number;
     /** Where each run is appended as JSON. */
@@ -44,9 +64,21 @@ export interface LoadRunInputs {
     target: string;
     /** Bumped by the user to re-run with nothing else changed. */
     runId: string;
+    /** The stack's run folder (.lab/<stack>): the driver's FGL_SCOPE marker. */
+    scope?: string;
 }
 
-const THREAD_SAMPLE_MS = 200;
+/** Names this resource's driver (one results folder per LoadRun). */
+function loadMarker(inputs: LoadRunInputs): string {
+    return `${inputs.scope ?? ""}/load:${inputs.resultsDir}`;
+}
+
+function driverMarkers(inputs: LoadRunInputs): Record<string, string> {
+    return { ...(inputs.scope ? { [MARKERS.scope]: inputs.scope } : {}), [MARKERS.load]: loadMarker(inputs) };
+}
+
+/** How often threads and CPU times are read during the load. */
+const SAMPLE_MS = 250;
 
 async function verify(url: string, expectBody: string): Promise<void> {
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -66,22 +98,31 @@ async function verify(url: string, expectBody: string): Promise<void> {
     }
 }
 
-function runDriver(inputs: LoadRunInputs, summaryPath: string): Promise<{ output: string; threadsPeak: number | null }> {
+interface DriverRun {
+    output: string;
+    threadsPeak: number | null;
+    /** From the driver's start to its exit. */
+    cpu: CpuSnapshot[];
+}
+
+function runDriver(inputs: LoadRunInputs, summaryPath: string): Promise<DriverRun> {
     const load = { url: inputs.url, requests: inputs.requests, concurrency: inputs.concurrency, timeoutSeconds: inputs.timeoutSeconds };
-    const argv = inputs.driver === "k6"
-        ? k6Argv(inputs.driverPath, inputs.k6Script, load, summaryPath)
+    const argv = inputs.driver === "k6" ? k6Argv(inputs.driverPath, inputs.k6Script, load, summaryPath)
+        : inputs.driver === "oha" ? ohaArgv(inputs.driverPath, load)
         : abArgv(inputs.driverPath, load);
-    const [command, ...args] = withRaisedFileLimit(argv);
+    const [command, ...args] = withRaisedFileLimit(withCpuAffinity(argv, inputs.cpuAffinity?.driver));
     return new Promise((resolve, reject) => {
-        const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...driverMarkers(inputs) } });
         let output = "";
         child.stdout.on("data", (d: Buffer) => (output += d.toString()));
         child.stderr.on("data", (d: Buffer) => (output += d.toString()));
         let threadsPeak = countThreads(inputs.threads);
+        const cpu = [readCpuSnapshot(inputs.roles ?? {}, child.pid)];
         const sampler = setInterval(() => {
+            cpu.push(readCpuSnapshot(inputs.roles ?? {}, child.pid));
             const now = countThreads(inputs.threads);
             if (now !== null) threadsPeak = Math.max(threadsPeak ?? 0, now);
-        }, THREAD_SAMPLE_MS);
+        }, SAMPLE_MS);
         const killer = setTimeout(() => child.kill("SIGKILL"), (inputs.timeoutSeconds + 30) * 1000);
         child.once("error", (e: Error) => { clearInterval(sampler); clearTimeout(killer); reject(e); });
         child.once("close", (code: number | null, signal: string | null) => {
@@ -89,7 +130,9 @@ function runDriver(inputs: LoadRunInputs, summaryPath: string): Promise<{ output
             clearTimeout(killer);
             if (signal) return reject(new Error(`${inputs.driver} was killed (${signal}) after ${inputs.timeoutSeconds} s:\n${output.slice(-2000)}`));
             if (code !== 0 && inputs.driver === "ab") return reject(new Error(`ab exited with ${code}:\n${output.slice(-2000)}`));
-            resolve({ output, threadsPeak });
+            // The driver has exited: its last interval is lost, the services' is kept.
+            cpu.push(readCpuSnapshot(inputs.roles ?? {}));
+            resolve({ output, threadsPeak, cpu });
         });
     });
 }
@@ -100,10 +143,12 @@ export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
     const threadsBefore = countThreads(inputs.threads);
     const startedAt = new Date().toISOString();
     const summaryPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "k6-")), "summary.json");
-    const { output, threadsPeak } = await runDriver(inputs, summaryPath);
+    const { output, threadsPeak, cpu: snapshots } = await runDriver(inputs, summaryPath);
     let figures;
     try {
-        figures = inputs.driver === "k6" ? parseK6Summary(fs.readFileSync(summaryPath, "utf8")) : parseAbOutput(output);
+        figures = inputs.driver === "k6" ? parseK6Summary(fs.readFileSync(summaryPath, "utf8"))
+            : inputs.driver === "oha" ? parseOhaOutput(output)
+            : parseAbOutput(output);
     } catch (e) {
         throw new Error(`${(e as Error).message}\n--- ${inputs.driver} printed:\n${output.slice(-2000)}`);
     } finally {
@@ -111,7 +156,13 @@ export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
     }
     const capacity = inputs.capacity < 0 ? Infinity : inputs.capacity;
     const limitRps = throughputLimit(inputs.concurrency, capacity, inputs.delaySeconds);
-    const ceiling = (inputs.driver === "k6" ? k6CeilingRps : abCeilingRps)(inputs.requests, inputs.concurrency, inputs.delaySeconds);
+    const ceiling = (inputs.driver === "ab" ? abCeilingRps : allClientsCeilingRps)(inputs.requests, inputs.concurrency, inputs.delaySeconds);
+    const affinity = inputs.cpuAffinity ?? {};
+    // ab is one single-threaded process: one core is all it can use.
+    const maxCores: Partial<Record<CpuRole, number>> = { ...(inputs.driver === "ab" ? { driver: 1 } : {}), ...inputs.roleMaxCores };
+    const limits = Object.fromEntries(["driver", ...Object.keys(inputs.roles ?? {})].map((role) =>
+        [role, { cpus: affinity[role as CpuRole], maxCores: maxCores[role as CpuRole] }])) as Partial<Record<CpuRole, RoleLimit>>;
+    const cpu = summarizeCpu(snapshots, os.cpus().length, limits);
     return {
         driver: inputs.driver,
         driverVersion: inputs.driverVersion,
@@ -125,6 +176,9 @@ export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
         driverCeilingRps: ceiling === null ? null : round(ceiling, 2),
         threadsBefore,
         threadsPeak: threadsPeak === null ? null : Math.max(threadsPeak, threadsBefore ?? 0),
+        cpu,
+        bottleneck: cpu && bottleneck(cpu, reachedShare(figures.requestsPerSecond, limitRps, ceiling)),
+        cpuAffinity: affinity,
         startedAt,
     };
 }
@@ -136,6 +190,8 @@ function record(dir: string, result: LoadResult): void {
 
 const provider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: LoadRunInputs) {
+        // A driver an interrupted up left running would share the machine with this run.
+        await stopProcesses(`${inputs.driver} of an earlier run`, () => markedTargets(MARKERS.load, loadMarker(inputs)));
         const result = await measure(inputs);
         record(inputs.resultsDir, result);
         const exceeded = thresholdExceeded(result, inputs.maxFailedRequests, inputs.resultsDir);
@@ -146,6 +202,10 @@ const provider: pulumi.dynamic.ResourceProvider = {
         const keys = Object.keys(news) as (keyof LoadRunInputs)[];
         const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
         return { changes: changed.length > 0, replaces: changed };
+    },
+    async read(id: string, state: LoadRunInputs) {
+        // No id: the engine drops the run from the state, and the next up measures again.
+        return localTargets(state.target).every((t) => isAlive(t.pid, t.startTime)) ? { id, props: state } : { id: "" };
     },
     async delete() {
         // A past measurement has nothing running; its JSON stays under results/.

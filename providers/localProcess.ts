@@ -1,28 +1,37 @@
 // A long-running service as a local process, managed by the Pulumi engine
 // through a Node.js dynamic provider.
 //
-// create: refuse a busy port, write the service's files, run its setup, start
-//   it detached in its own process group (stdio to a log file: nothing holds the
-//   provider's pipes), and wait until it answers. A
-//   service that dies or never answers fails the up with its log's last lines,
-//   and nothing of it is left running.
+// Every process of the service (setup commands, server, its workers) carries
+// the markers of providers/processScope.ts: FGL_SERVICE=<its folder>.
+//
+// create: stop what an interrupted up started here and never recorded (its
+//   marked processes), refuse a busy port, write the service's files, run its
+//   setup, start it detached in its own process group (stdio to a log file:
+//   nothing holds the provider's pipes), and wait until it answers. A service
+//   that dies or never answers fails the up with its log's last lines, and
+//   nothing of it is left running.
+// read (refresh): a process that died reads as gone, so the next up starts it.
 // diff: a process that died since the last up is replaced, so the next up
 //   starts it again.
-// delete: signal the whole group with the server's own stop signal, escalate to
-//   SIGKILL, and wait until the port is free.
+// delete: the service's own stop signal to each of its processes (the recorded
+//   one, checked by pid + start time, and every marked one), SIGKILL after a
+//   grace, an error naming what survives a limit; then wait until the port is free.
 import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { groupProcesses, isAlive, readProcStat, withRaisedFileLimit } from "../lib/procfs";
+import { isAlive, readProcStat, withRaisedFileLimit } from "../lib/procfs";
 import { ServiceSpec } from "../lib/services";
+import { MARKERS, markedTargets, stopProcesses, StopTarget } from "./processScope";
 
 export interface LocalProcessInputs {
     spec: ServiceSpec;
     /** Folder for the service's pid, log and files. */
     dir: string;
+    /** Content hash of what the service runs (spec.code and the runtime): an edit replaces it. */
+    code: string;
     /** Seconds to wait for readiness. */
     readyTimeoutSeconds: number;
 }
@@ -34,7 +43,6 @@ export interface LocalProcessState extends LocalProcessInputs {
     logFile: string;
 }
 
-const STOP_GRACE_MS = 10_000;
 const PORT_FREE_TIMEOUT_MS = 15_000;
 
 function sleep(ms: number): Promise<void> {
@@ -85,31 +93,38 @@ function userIds(user: string): { uid?: number; gid?: number } {
     return { uid, gid };
 }
 
-function childEnv(spec: ServiceSpec): Record<string, string> {
+/** The service's environment, and the markers that find its processes again (the stack's run folder is dir's parent). */
+function childEnv(spec: ServiceSpec, dir: string): Record<string, string> {
     const keep = ["PATH", "HOME", "LANG", "LC_ALL", "TZ"];
     const env: Record<string, string> = {};
     for (const key of keep) if (process.env[key] !== undefined) env[key] = process.env[key] as string;
-    return { ...env, ...spec.env };
+    return {
+        ...env, ...spec.env,
+        [MARKERS.scope]: path.dirname(dir), [MARKERS.service]: dir, [MARKERS.stopSignal]: spec.stopSignal,
+    };
 }
 
-function runSetup(spec: ServiceSpec, ids: { uid?: number; gid?: number }) {
+function runSetup(spec: ServiceSpec, dir: string, ids: { uid?: number; gid?: number }) {
     for (const argv of spec.setup) {
-        const result = spawnSync(argv[0], argv.slice(1), { cwd: spec.cwd, env: childEnv(spec), ...ids, encoding: "utf8", timeout: 120_000 });
+        const result = spawnSync(argv[0], argv.slice(1), { cwd: spec.cwd, env: childEnv(spec, dir), ...ids, encoding: "utf8", timeout: 120_000 });
         if (result.status !== 0) {
             throw new Error(`${spec.name}: setup command failed (${argv.join(" ")}):\n${result.stderr || result.stdout || result.error}`);
         }
     }
 }
 
-async function stopGroup(pgid: number, signal: NodeJS.Signals): Promise<void> {
-    const kill = (sig: NodeJS.Signals) => { try { process.kill(-pgid, sig); } catch { /* already gone */ } };
-    kill(signal);
-    const deadline = Date.now() + STOP_GRACE_MS;
-    while (groupProcesses(pgid).length > 0 && Date.now() < deadline) await sleep(100);
-    if (groupProcesses(pgid).length > 0) {
-        kill("SIGKILL");
-        while (groupProcesses(pgid).length > 0) await sleep(50);
-    }
+/**
+ * Stops the service's processes: every one carrying its marker, and the
+ * recorded one while it still runs (state written before the markers existed).
+ */
+function stopService(spec: ServiceSpec, dir: string, recorded?: { pid: number; startTime: number }, signal = spec.stopSignal): Promise<void> {
+    return stopProcesses(spec.name, () => {
+        const found: StopTarget[] = markedTargets(MARKERS.service, dir).map((t) => ({ ...t, signal }));
+        if (recorded && isAlive(recorded.pid, recorded.startTime) && !found.some((t) => t.pid === recorded.pid)) {
+            found.push({ ...recorded, signal });
+        }
+        return found;
+    });
 }
 
 async function waitPortFree(host: string, port: number, name: string): Promise<void> {
@@ -123,6 +138,8 @@ async function waitPortFree(host: string, port: number, name: string): Promise<v
 async function start(inputs: LocalProcessInputs): Promise<LocalProcessState> {
     const { spec, dir } = inputs;
 
+    // An up killed between this start and the engine's record of it left the server running, unknown to the state.
+    await stopService(spec, dir);
     if (!(await portFree("127.0.0.1", spec.port))) {
         throw new Error(`${spec.name}: port ${spec.port} is already in use by another program. ` +
             `Stop it, or give this stack another port (pulumi config set <appPort|apiPort|ingressPort|postgresPort> N).`);
@@ -131,21 +148,21 @@ async function start(inputs: LocalProcessInputs): Promise<LocalProcessState> {
     fs.mkdirSync(dir, { recursive: true });
     if (ids.uid !== undefined && ids.gid !== undefined) fs.chownSync(dir, ids.uid, ids.gid);
     for (const [name, text] of Object.entries(spec.files)) fs.writeFileSync(path.join(dir, name), text);
-    runSetup(spec, ids);
+    runSetup(spec, dir, ids);
 
     const logFile = path.join(dir, `${spec.name}.log`);
     const out = fs.openSync(logFile, "a");
     fs.writeSync(out, `\n=== ${new Date().toISOString()} ${spec.argv.join(" ")}\n`);
     const [command, ...args] = withRaisedFileLimit(spec.argv);
     const child = spawn(command, args, {
-        cwd: spec.cwd, env: childEnv(spec), detached: true, stdio: ["ignore", out, out], ...ids,
+        cwd: spec.cwd, env: childEnv(spec, dir), detached: true, stdio: ["ignore", out, out], ...ids,
     });
     fs.closeSync(out);
     child.unref();
     // spawn reports a pid even when exec fails: `sh` always starts, and reports its own failure in the log.
     const pid = child.pid!;
     const failed = async (why: string): Promise<never> => {
-        await stopGroup(pid, "SIGKILL");
+        await stopService(spec, dir, undefined, "SIGKILL");
         throw new Error(`${spec.name} ${why}. Last lines of ${logFile}:\n${logTail(logFile)}`);
     };
     const stat = readProcStat(pid);
@@ -162,7 +179,7 @@ async function start(inputs: LocalProcessInputs): Promise<LocalProcessState> {
 }
 
 async function stop(state: LocalProcessState): Promise<void> {
-    if (isAlive(state.pid, state.startTime) || groupProcesses(state.pid).length > 0) await stopGroup(state.pid, state.spec.stopSignal);
+    await stopService(state.spec, state.dir, state);
     await waitPortFree("127.0.0.1", state.spec.port, state.spec.name);
     try { fs.unlinkSync(path.join(state.dir, `${state.spec.name}.pid`)); } catch { /* not there */ }
 }
@@ -172,8 +189,12 @@ const provider: pulumi.dynamic.ResourceProvider = {
         const outs = await start(inputs);
         return { id: `${inputs.spec.name}-${outs.pid}`, outs };
     },
+    async read(id: string, state: LocalProcessState) {
+        // No id: the engine drops the resource from the state, and the next up creates it.
+        return isAlive(state.pid, state.startTime) ? { id, props: state } : { id: "" };
+    },
     async diff(_id: string, olds: LocalProcessState, news: LocalProcessInputs) {
-        const changed = JSON.stringify([olds.spec, olds.dir]) !== JSON.stringify([news.spec, news.dir]);
+        const changed = JSON.stringify([olds.spec, olds.dir, olds.code]) !== JSON.stringify([news.spec, news.dir, news.code]);
         const dead = !isAlive(olds.pid, olds.startTime);
         return {
             changes: changed || dead,

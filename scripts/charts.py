@@ -1,5 +1,5 @@
-"""Charts of a matrix run: req/s per scenario (ours, the tutorial's, the limit)
-and the concurrency sweep, each as SVG and PNG.
+"""Charts of a matrix run: req/s per scenario (ours, the tutorial's, the limit),
+latency percentiles per scenario, and the concurrency sweep, each as SVG and PNG.
 
     python scripts/charts.py results/matrix-<timestamp>/results.json results/matrix-<timestamp>/
 """
@@ -39,10 +39,42 @@ def rps_chart(results: dict, out: Path) -> None:
     ax.set_xticklabels(names, rotation=30, ha="right")
     ax.set_ylabel("requests per second")
     ax.set_yscale("symlog", linthresh=5)
-    ax.set_title("Requests per second per scenario (ApacheBench, delay from each scenario's load)")
+    ax.set_title(f"Requests per second per scenario ({drivers(rows)}, delay from each scenario's load)")
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
     save(fig, out, "rps")
+
+
+def drivers(rows: list) -> str:
+    """The drivers that produced these rows, e.g. "ab 2.3" or "ab 2.3, oha 1.16.0"."""
+    names = sorted({f"{r['result']['driver']} {r['result']['driverVersion']}" for r in rows if r.get("result")})
+    return ", ".join(names) or "no run"
+
+
+# ab reports no p99.9: a scenario's line simply stops at p99 there.
+PERCENTILES = [("p50", "p50"), ("p90", "p90"), ("p95", "p95"), ("p99", "p99"), ("p999", "p99.9")]
+
+
+def latency_chart(results: dict, out: Path) -> None:
+    rows = [r for r in results["rows"] if r.get("result")]
+    if not rows:
+        return
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    for r in rows:
+        latency = r["result"]["latencyMs"]
+        points = [(i, latency.get(key)) for i, (key, _) in enumerate(PERCENTILES) if latency.get(key)]
+        if points:
+            label = f"{r['scenario']} ({r['result']['driver']})"
+            ax.plot([i for i, _ in points], [v for _, v in points], marker="o", label=label)
+    ax.set_xticks(range(len(PERCENTILES)))
+    ax.set_xticklabels([label for _, label in PERCENTILES])
+    ax.set_yscale("log")
+    ax.set_xlabel("percentile")
+    ax.set_ylabel("latency (ms, log scale)")
+    ax.set_title("Latency percentiles per scenario")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3, which="both")
+    save(fig, out, "latency")
 
 
 def sweep_chart(results: dict, out: Path) -> None:
@@ -50,10 +82,12 @@ def sweep_chart(results: dict, out: Path) -> None:
     if not points:
         return
     fig, ax = plt.subplots(figsize=(9, 5.5))
-    for scenario in sorted({p["scenario"] for p in points}):
-        mine = [p for p in points if p["scenario"] == scenario]
+    # One line per scenario and CPU split (dashed: with the split).
+    for scenario, split in sorted({(p["scenario"], p.get("split", "")) for p in points}):
+        mine = [p for p in points if p["scenario"] == scenario and p.get("split", "") == split]
         ok = [p for p in mine if p["status"] == "ok"]
-        ax.plot([p["concurrency"] for p in ok], [p["result"]["requestsPerSecond"] for p in ok], marker="o", label=scenario)
+        ax.plot([p["concurrency"] for p in ok], [p["result"]["requestsPerSecond"] for p in ok], marker="o",
+                linestyle="--" if split else "-", label=f"{scenario}, split {split}" if split else scenario)
         for p in mine:
             if p["status"] != "ok":
                 ax.plot([p["concurrency"]], [0], marker="x", color="red")
@@ -78,6 +112,7 @@ def main() -> None:
     results = json.loads(Path(sys.argv[1]).read_text())
     out = Path(sys.argv[2])
     rps_chart(results, out)
+    latency_chart(results, out)
     sweep_chart(results, out)
 
 

@@ -1,11 +1,15 @@
 // ./lab matrix: every scenario in turn (up, load, record, destroy) through the
 // Automation API, then results.json, report.md and charts under
-// results/matrix-<timestamp>/. Keeps going past a failed scenario and exits
-// non-zero at the end if any failed.
+// results/matrix-<timestamp>/ (each stack's own run records in its stacks/<stack>/).
+// Keeps going past a failed scenario and exits non-zero at the end if any failed.
+// First removes the stacks an interrupted earlier run left behind.
 //
 //   ./lab matrix [--scenarios a,b] [--requests N] [--concurrency C] [--delay D]
 //                [--sweep a,b] [--levels 50,200,1000,2000] [--waves 5] [--no-charts]
 //                [--set scenario:key=value ...]   (one scenario's config, e.g. to try a variant)
+//                [--driver ab|oha|k6]             (every stack's loadDriver)
+//                [--cpu-affinity "driver=0 upstream=1 app=1"]   (every stack's cpuAffinity)
+//                [--sweep-split "driver=0 upstream=1 app=1"]    (each sweep level without, then with this split)
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -13,7 +17,7 @@ import * as path from "path";
 import { EngineEvent, LocalWorkspace, OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { LoadResult } from "../lib/load/result";
 import { MatrixResults, MatrixRow, renderReport, renderTerminalTable, SweepPoint, Timings } from "../lib/report";
-import { listScenarios, readStackConfig } from "../lib/stacks";
+import { listScenarios, MATRIX_STACK, readStackConfig, stackLocks } from "../lib/stacks";
 import tutorial from "../data/tutorial.json";
 
 const ROOT = path.join(__dirname, "..");
@@ -27,6 +31,8 @@ interface Options {
     levels: number[];
     waves: number;
     charts: boolean;
+    /** The sweep runs each level without and with this cpuAffinity. */
+    sweepSplit?: string;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -49,6 +55,9 @@ function parseArgs(argv: string[]): Options {
             case "--levels": opts.levels = list(value()).map(Number); break;
             case "--waves": opts.waves = Number(value()); break;
             case "--no-charts": opts.charts = false; break;
+            case "--driver": opts.load.loadDriver = value(); break;
+            case "--cpu-affinity": opts.load.cpuAffinity = value(); break;
+            case "--sweep-split": opts.sweepSplit = value(); break;
             case "--set": {
                 const m = value().match(/^([\w-]+):(\w+)=(.*)$/);
                 if (!m) throw new Error(`--set takes scenario:key=value`);
@@ -84,9 +93,11 @@ function loadTimer() {
     };
 }
 
-async function matrixStack(name: string, scenario: string, config: Record<string, string>, log: fs.WriteStream): Promise<Stack> {
+async function matrixStack(name: string, scenario: string, config: Record<string, string>, dir: string, log: fs.WriteStream): Promise<Stack> {
     const stack = await LocalWorkspace.createOrSelectStack({ stackName: name, workDir: ROOT });
-    const map = Object.fromEntries(Object.entries({ ...readStackConfig(ROOT, scenario), scenario, ...config }).map(([k, v]) => [k, { value: v }]));
+    // The stack's per-run records go inside this run's folder, not beside it in results/<stack>/.
+    const resultsDir = path.join(dir, "stacks", name.startsWith("sweep-") ? name : scenario);
+    const map = Object.fromEntries(Object.entries({ ...readStackConfig(ROOT, scenario), scenario, resultsDir, ...config }).map(([k, v]) => [k, { value: v }]));
     await stack.setAllConfig(map);
     log.write(`=== ${new Date().toISOString()} ${name}: ${JSON.stringify(config)}\n`);
     return stack;
@@ -154,7 +165,7 @@ async function runScenario(scenario: string, opts: Options, baselineFor: Map<str
     let stack: Stack | undefined;
     try {
         stack = await matrixStack(`matrix-${scenario}`, scenario,
-            { ...opts.load, ...opts.perScenario[scenario], baseline: String(needBaseline) }, log);
+            { ...opts.load, ...opts.perScenario[scenario], baseline: String(needBaseline) }, dir, log);
         progress(scenario, "up + load");
         const timer = loadTimer();
         const t = Date.now();
@@ -196,14 +207,19 @@ async function runSweep(scenario: string, opts: Options, dir: string): Promise<S
     const log = fs.createWriteStream(path.join(dir, "logs", `sweep-${scenario}.log`), { flags: "a" });
     const points: SweepPoint[] = [];
     let stack: Stack | undefined;
+    const splits = opts.sweepSplit ? ["", opts.sweepSplit] : [opts.perScenario[scenario]?.cpuAffinity ?? opts.load.cpuAffinity ?? ""];
     try {
-        for (const level of opts.levels) {
+        for (const [split, level] of splits.flatMap((sp) => opts.levels.map((l) => [sp, l] as const))) {
             const requests = level * opts.waves;
-            progress(`sweep ${scenario}`, `${level} clients, ${requests} requests`);
-            const load = { ...opts.load, ...opts.perScenario[scenario], loadConcurrency: String(level), loadRequests: String(requests) };
-            const point: SweepPoint = { scenario, concurrency: level, requests, status: "failed", result: null, baseline: null, error: null };
+            progress(`sweep ${scenario}`, `${level} clients, ${requests} requests${split ? `, split ${split}` : ""}`);
+            const load = {
+                ...opts.load, ...opts.perScenario[scenario], loadConcurrency: String(level), loadRequests: String(requests), cpuAffinity: split,
+            };
+            const point: SweepPoint = {
+                scenario, concurrency: level, requests, status: "failed", result: null, baseline: null, error: null, split,
+            };
             try {
-                stack = await matrixStack(`sweep-${scenario}`, scenario, load, log);
+                stack = await matrixStack(`sweep-${scenario}`, scenario, load, dir, log);
                 const out = outputs((await stack.up({ onOutput: (s) => log.write(s), color: "never" })).outputs);
                 Object.assign(point, { status: "ok", result: out.result, baseline: out.baseline });
             } catch (e) {
@@ -218,16 +234,55 @@ async function runSweep(scenario: string, opts: Options, dir: string): Promise<S
     return points;
 }
 
+/**
+ * Stops and removes the matrix's stacks an earlier run left (interrupted, it destroys nothing), so they
+ * neither hold ports nor count as scenarios. Their locks must be stale: a live lock is another run's.
+ */
+async function removeLeftovers(dir: string): Promise<void> {
+    const workspace = await LocalWorkspace.create({ workDir: ROOT });
+    const stacks = (await workspace.listStacks()).map((s) => s.name).filter((n) => MATRIX_STACK.test(n));
+    const stateDir = path.join(ROOT, ".pulumi-state");
+    for (const name of stacks) {
+        const live = stackLocks(stateDir, name).filter((l) => l.hostname !== os.hostname() || processExists(l.pid));
+        if (live.length) {
+            throw new Error(`stack ${name} is in use by pid ${live.map((l) => `${l.pid}@${l.hostname}`).join(", ")} ` +
+                `(another ./lab matrix?); wait for it, or stop it and run again`);
+        }
+        console.error(`matrix: removing the stack ${name}, left by an earlier run that did not finish`);
+        const stack = await LocalWorkspace.selectStack({ stackName: name, workDir: ROOT });
+        // Its locks are stale (their process is gone); pulumi cancel removes them. The engine only warns
+        // about operations a killed CLI left pending; destroy stops whatever the stack runs.
+        await stack.cancel();
+        const log = fs.createWriteStream(path.join(dir, "logs", "leftovers.log"), { flags: "a" });
+        await destroy(stack, log);
+        log.end();
+    }
+    // Stack files whose stack is gone.
+    for (const f of fs.readdirSync(ROOT)) {
+        const name = f.match(/^Pulumi\.(.+)\.yaml$/)?.[1];
+        if (name && MATRIX_STACK.test(name) && !stacks.includes(name)) fs.rmSync(path.join(ROOT, f));
+    }
+}
+
+function processExists(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (e) {
+        return (e as NodeJS.ErrnoException).code === "EPERM";
+    }
+}
+
 let position = "";
 function progress(what: string, step: string) {
     console.error(`[matrix ${position}] ${what}: ${step}`);
 }
 
-function charts(dir: string): { rps?: string; sweep?: string } {
+function charts(dir: string): { rps?: string; sweep?: string; latency?: string } {
     const py = path.join(ROOT, ".lab", "venv", "bin", "python");
     execFileSync(py, [path.join(ROOT, "scripts", "charts.py"), path.join(dir, "results.json"), dir], { stdio: "inherit" });
     const exists = (f: string) => fs.existsSync(path.join(dir, f)) ? f : undefined;
-    return { rps: exists("rps.svg"), sweep: exists("sweep.svg") };
+    return { rps: exists("rps.svg"), sweep: exists("sweep.svg"), latency: exists("latency.svg") };
 }
 
 async function main() {
@@ -235,6 +290,7 @@ async function main() {
     const startedAt = new Date();
     const dir = path.join(ROOT, "results", `matrix-${startedAt.toISOString().replace(/[:.]/g, "-")}`);
     fs.mkdirSync(path.join(dir, "logs"), { recursive: true });
+    await removeLeftovers(dir);
     const baselineFor = new Map<string, LoadResult>();
     const rows: MatrixRow[] = [];
     const total = opts.scenarios.length + (opts.sweep.length ? 1 : 0);
@@ -266,7 +322,7 @@ async function main() {
     fs.writeFileSync(path.join(dir, "report.md"), renderReport(results, chartFiles));
     console.log(renderTerminalTable(results));
     console.log(`\n${path.relative(process.cwd(), dir)}/: results.json, report.md${chartFiles.rps ? ", rps.svg/png" : ""}` +
-        `${chartFiles.sweep ? ", sweep.svg/png" : ""} (${results.wallSeconds.toFixed(0)} s)`);
+        `${chartFiles.latency ? ", latency.svg/png" : ""}${chartFiles.sweep ? ", sweep.svg/png" : ""} (${results.wallSeconds.toFixed(0)} s)`);
     const failed = rows.filter((r) => r.status === "failed").map((r) => r.scenario);
     if (failed.length) {
         console.error(`failed: ${failed.join(", ")}`);

@@ -40,7 +40,7 @@ export function parseAbOutput(text: string): DriverFigures {
         failed: failed + non2xx,
         timeTakenSeconds,
         requestsPerSecond,
-        latencyMs: { p50: percentile(50), p90: percentile(90), p95: percentile(95), p99: percentile(99), max: percentile(100) },
+        latencyMs: { p50: percentile(50), p90: percentile(90), p95: percentile(95), p99: percentile(99), p999: null, max: percentile(100) },
     };
 }
 

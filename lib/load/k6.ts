@@ -1,5 +1,5 @@
 // k6 where it is installed: command line, summary parsing (k6's documented
-// handleSummary data), ceiling.
+// handleSummary data). It starts every VU at once: allClientsCeilingRps.
 import { LoadRequest } from "./ab";
 import { DriverFigures, requireNumber, round } from "./result";
 
@@ -37,17 +37,11 @@ export function parseK6Summary(text: string): DriverFigures {
         failed,
         timeTakenSeconds: round(durationMs / 1000, 3),
         requestsPerSecond: round(requireNumber(metric("http_reqs").rate, "http_reqs.rate", source), 2),
-        latencyMs: { p50: ms("med"), p90: ms("p(90)"), p95: ms("p(95)"), p99: ms("p(99)"), max: ms("max") },
+        latencyMs: { p50: ms("med"), p90: ms("p(90)"), p95: ms("p(95)"), p99: ms("p(99)"), p999: ms("p(99.9)"), max: ms("max") },
     };
 }
 
 /** "v0.54.0" from `k6 version` ("k6 v0.54.0 (...)"). */
 export function parseK6Version(text: string): string {
     return text.match(/k6 (v\S+)/)?.[1] ?? "unknown";
-}
-
-/** k6 starts every VU at once: an ideal server needs delay x ceil(n/c) seconds. */
-export function k6CeilingRps(requests: number, concurrency: number, delaySeconds: number): number | null {
-    if (delaySeconds <= 0) return null;
-    return requests / (delaySeconds * Math.ceil(requests / concurrency));
 }

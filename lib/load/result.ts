@@ -1,4 +1,8 @@
 // One normalized result for every load driver, with the limits it is judged by.
+import { Bottleneck, CpuAffinity, CpuUsage } from "./cpu";
+
+export const DRIVERS = ["ab", "k6", "oha"] as const;
+export type DriverName = (typeof DRIVERS)[number];
 
 /** What a driver's output says, before the limits are added. */
 export interface DriverFigures {
@@ -7,12 +11,18 @@ export interface DriverFigures {
     failed: number;
     timeTakenSeconds: number;
     requestsPerSecond: number;
-    /** Latency percentiles in ms; null where the driver had no successful request to measure. */
-    latencyMs: { p50: number | null; p90: number | null; p95: number | null; p99: number | null; max: number | null };
+    /** Latency percentiles in ms; null where the driver had no successful request to measure (or, p99.9, does not report it: ab). */
+    latencyMs: { p50: number | null; p90: number | null; p95: number | null; p99: number | null; p999: number | null; max: number | null };
+    /** Answers per HTTP status, where the driver reports them (oha). */
+    statusCodes?: Record<string, number>;
+    /** Requests that got no answer, per error message, where the driver reports them (oha). */
+    errors?: Record<string, number>;
+    /** Of those, the ones that timed out. */
+    timeouts?: number;
 }
 
 export interface LoadResult extends DriverFigures {
-    driver: "ab" | "k6";
+    driver: DriverName;
     driverVersion: string;
     url: string;
     requests: number;
@@ -26,6 +36,12 @@ export interface LoadResult extends DriverFigures {
     driverCeilingRps: number | null;
     threadsBefore: number | null;
     threadsPeak: number | null;
+    /** CPU each role used during the run, and the machine's; null with too short a run to sample. */
+    cpu: CpuUsage | null;
+    /** Who ran out of CPU first, and the rule that said so; null without cpu. */
+    bottleneck: Bottleneck | null;
+    /** The CPUs each role was pinned to ({}: none). */
+    cpuAffinity: CpuAffinity;
     startedAt: string;
 }
 
@@ -33,6 +49,18 @@ export interface LoadResult extends DriverFigures {
 export function throughputLimit(concurrency: number, capacity: number, delaySeconds: number): number | null {
     if (delaySeconds <= 0) return null;
     return Math.min(concurrency, capacity) / delaySeconds;
+}
+
+/** A driver that starts every client at once (k6, oha): an ideal server needs delay x ceil(n/c) seconds. */
+export function allClientsCeilingRps(requests: number, concurrency: number, delaySeconds: number): number | null {
+    if (delaySeconds <= 0) return null;
+    return requests / (delaySeconds * Math.ceil(requests / concurrency));
+}
+
+/** req/s over the lower of the limit and the driver's ceiling: how much of what was possible the run reached; null without either. */
+export function reachedShare(requestsPerSecond: number, limitRps: number | null, ceilingRps: number | null): number | null {
+    const possible = Math.min(limitRps ?? Infinity, ceilingRps ?? Infinity);
+    return Number.isFinite(possible) && possible > 0 ? requestsPerSecond / possible : null;
 }
 
 export function efficiency(requestsPerSecond: number, limitRps: number | null): number | null {

@@ -11,13 +11,14 @@ import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
-import { containerPaths, containerSpec } from "../../lib/container";
+import { containerPaths, containerSpec, imageFor } from "../../lib/container";
 import { LoadResult } from "../../lib/load/result";
 import { listeningPorts } from "../../lib/ports";
-import { topologySpecs } from "../../lib/services";
+import { scenarioServices } from "../../lib/services";
+import { leasePort, releasePort } from "../../providers/portLease";
 import { resolveSettings, serverCapacity } from "../../lib/settings";
 import { listScenarios, readStackConfig } from "../../lib/stacks";
-import { findLocalTools } from "../../platforms/localTools";
+import { findDriver } from "../../platforms/localTools";
 import { measure } from "../../providers/loadRun";
 import { baseImage, buildAppImage, docker, runContainer, startEngine } from "./engine";
 
@@ -72,16 +73,20 @@ describe("every scenario as containers on a real Docker engine", function () {
             };
             const settings = resolveSettings((k) => config[k]);
             const stack = `docker-${scenario}`;
-            const specs = topologySpecs(settings, containerPaths("host"));
-            const containers = specs.map((spec) => containerSpec(stack, spec, settings));
+            const owner = `docker-suite/${stack}`;
+            const ports = { app: await leasePort(owner), api: await leasePort(owner), ingress: await leasePort(owner), postgres: await leasePort(owner) };
+            const images = { pythonImage: base, nginxImage: base, postgresImage: base };
+            const services = scenarioServices(settings, ports, containerPaths("host"));
+            const specs = services.map((s) => s.spec);
+            const containers = services.map(({ role, spec }) => containerSpec(stack, spec, imageFor(role.image, images), "host"));
             try {
                 for (const c of containers) await runContainer(c, c.image.name, "host", settings.readyTimeoutSeconds);
-                const entry = settings.ingress === "nginx" ? settings.ports.ingress : settings.ports.app;
+                const entry = settings.ingress === "nginx" ? ports.ingress : ports.app;
                 const body = await get(`http://127.0.0.1:${entry}/?delay=0`);
                 assert.match(body, settings.database ? /^Hi there! slow api response \(datetime\.datetime\(/ : /^Hi there! slow api response$/);
 
                 const app = containers.find((c) => c.name.endsWith("-flask-app"))!;
-                const ab = findLocalTools({ venv: "", python: false, postgres: false, nginx: false, docker: false, driver: "ab" }).driver;
+                const ab = findDriver("ab");
                 const { load } = settings;
                 const result: LoadResult = await measure({
                     url: `http://127.0.0.1:${entry}/?delay=${load.delay}`, expectBody: "Hi there! slow api response",
@@ -98,10 +103,11 @@ describe("every scenario as containers on a real Docker engine", function () {
                     `threads ${result.threadsBefore} -> ${result.threadsPeak}`);
             } finally {
                 for (const c of [...containers].reverse()) spawnSync("docker", ["rm", "-f", c.name], { stdio: "ignore" });
+                for (const port of Object.values(ports)) releasePort(port, owner);
             }
             assert.equal(docker("ps", "-aq", "--filter", `name=fgl-${stack}-`), "", "no container left");
-            const ports = listening();
-            for (const spec of specs) assert.ok(!ports.has(spec.port), `port ${spec.port} still bound`);
+            const bound = listening();
+            for (const spec of specs) assert.ok(!bound.has(spec.port), `port ${spec.port} still bound`);
         });
     }
 });

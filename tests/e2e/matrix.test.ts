@@ -1,28 +1,67 @@
 // ./lab matrix end to end: two scenarios, a deliberately broken one, and a
-// tiny sweep, with a tiny load.
+// tiny sweep, with a tiny load; after an earlier run was killed in the middle.
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { groupProcesses } from "../../lib/procfs";
 import { MatrixResults } from "../../lib/report";
+import { ROOT, testStack } from "./stack";
 
-const ROOT = path.join(__dirname, "..", "..");
+const STATE = path.join(ROOT, ".pulumi-state", ".pulumi", "stacks", "flask-gevent-lab");
+
+/** The processes a stack's state file records, by service name (read while an up runs). */
+function recordedProcesses(stack: string): Record<string, number> {
+    const file = path.join(STATE, `${stack}.json`);
+    if (!fs.existsSync(file)) return {};
+    const resources = JSON.parse(fs.readFileSync(file, "utf8")).checkpoint?.latest?.resources ?? [];
+    return Object.fromEntries(resources.filter((r: any) => r.type === "pulumi-nodejs:dynamic/local:Process")
+        .map((r: any) => [r.outputs.spec.name, r.outputs.pid]));
+}
+
+/**
+ * What an interrupted ./lab matrix leaves: its stack, killed (SIGKILL, as by a closed terminal) once the
+ * app is up, so its servers run on and its lock stays; returns the recorded process groups.
+ */
+async function interruptedMatrixStack(name: string, scenario: string): Promise<number[]> {
+    await testStack(name, scenario, { scenario, loadRequests: "20", loadConcurrency: "10", loadDelay: "0.5", baseline: "false" });
+    const cli = spawn("pulumi", ["up", "--yes", "--skip-preview", "--non-interactive", "-s", name], { cwd: ROOT, stdio: "ignore" });
+    const deadline = Date.now() + 120_000;
+    while (!recordedProcesses(name)["flask-app"]) {
+        assert.ok(cli.exitCode === null && Date.now() < deadline, "the up recorded the app before it ended");
+        await new Promise((r) => setTimeout(r, 100));
+    }
+    cli.kill("SIGKILL");
+    await new Promise((r) => cli.once("exit", r));
+    return Object.values(recordedProcesses(name));
+}
 
 describe("the matrix command (real engine)", function () {
     let run: ReturnType<typeof spawnSync>;
     let dir: string;
     let results: MatrixResults;
+    let leftover: number[];
 
-    before(() => {
+    before(async () => {
+        leftover = await interruptedMatrixStack("matrix-gunicorn-gevent", "gunicorn-gevent");
+        // A stack file whose stack is gone.
+        fs.copyFileSync(path.join(ROOT, "Pulumi.dev.yaml"), path.join(ROOT, "Pulumi.sweep-gone.yaml"));
         const before = new Set(fs.existsSync(path.join(ROOT, "results")) ? fs.readdirSync(path.join(ROOT, "results")) : []);
         run = spawnSync("npx", ["ts-node", "--transpile-only", "scripts/matrix.ts",
             "--scenarios", "devserver-threaded,uwsgi-sync,gunicorn-gevent", "--set", "uwsgi-sync:serverMode=uwsgi-turbo",
             "--requests", "20", "--concurrency", "10", "--delay", "0.2",
             "--sweep", "gunicorn-sync", "--levels", "2,8", "--waves", "2"], { cwd: ROOT, encoding: "utf8" });
-        const created = fs.readdirSync(path.join(ROOT, "results")).filter((d) => d.startsWith("matrix-20") && !before.has(d));
-        assert.equal(created.length, 1, `one new results folder; matrix printed:\n${run.stdout}\n${run.stderr}`);
+        const created = fs.readdirSync(path.join(ROOT, "results")).filter((d) => !before.has(d));
+        assert.deepEqual(created.map((d) => d.startsWith("matrix-20")), [true], `one new results folder; matrix printed:\n${run.stdout}\n${run.stderr}`);
         dir = path.join(ROOT, "results", created[0]);
         results = JSON.parse(fs.readFileSync(path.join(dir, "results.json"), "utf8"));
+    });
+
+    it("first stops and removes what an interrupted run left: its stacks, their processes, stray stack files", () => {
+        assert.ok(leftover.length >= 2, "the interrupted up had started the slow API and the app");
+        assert.match(String(run.stderr), /removing the stack matrix-gunicorn-gevent, left by an earlier run/);
+        for (const pgid of leftover) assert.deepEqual(groupProcesses(pgid).map((p) => p.pid), [], `process group ${pgid} still runs`);
+        assert.ok(!fs.existsSync(path.join(ROOT, "Pulumi.sweep-gone.yaml")));
     });
 
     it("exits non-zero because one scenario failed, after running the others", () => {
@@ -35,7 +74,8 @@ describe("the matrix command (real engine)", function () {
 
     it("records the numbers the stacks produced", () => {
         for (const row of results.rows.filter((r) => r.status === "ok")) {
-            const runs = path.join(ROOT, "results", `matrix-${row.scenario}`);
+            // Inside the run's own folder, not in a results/matrix-<scenario>/ beside it.
+            const runs = path.join(dir, "stacks", row.scenario);
             const latest = fs.readdirSync(runs).filter((f) => f.endsWith(".json")).sort().pop()!;
             assert.deepEqual(row.result, JSON.parse(fs.readFileSync(path.join(runs, latest), "utf8")));
             assert.equal(row.result!.complete, 20);
@@ -44,7 +84,8 @@ describe("the matrix command (real engine)", function () {
             assert.ok(row.timings.deploySeconds > 0 && row.timings.loadSeconds > 0 && row.timings.destroySeconds > 0);
         }
         // Measured once per distinct load, shared by every row with that load.
-        assert.ok(results.rows[0].baseline && results.rows[0].baseline.url.includes(":4000/"));
+        assert.ok(fs.readdirSync(path.join(dir, "stacks", "devserver-threaded", "baseline")).some((f) => f.endsWith(".json")));
+        assert.notEqual(results.rows[0].baseline!.url, results.rows[0].result!.url, "the baseline loads the slow API, not the app");
         assert.deepEqual(results.rows[2].baseline, results.rows[0].baseline);
         assert.match(results.environment.python, /^Python 3/);
         assert.match(results.environment.pulumi, /^v3\.248\.0$/);
@@ -52,6 +93,7 @@ describe("the matrix command (real engine)", function () {
 
     it("sweeps concurrency levels", () => {
         assert.deepEqual(results.sweep.map((p) => [p.concurrency, p.requests, p.status]), [[2, 4, "ok"], [8, 16, "ok"]]);
+        assert.equal(fs.readdirSync(path.join(dir, "stacks", "sweep-gunicorn-sync")).filter((f) => f.endsWith(".json")).length, 2);
         assert.equal(results.sweep[1].result!.limitRps, 40);
     });
 

@@ -4,8 +4,8 @@ import { promisify } from "util";
 import * as http from "http";
 import { AddressInfo } from "net";
 import { abArgv, abCeilingRps, parseAbOutput, parseAbVersion } from "../../lib/load/ab";
-import { k6Argv, k6CeilingRps, parseK6Summary, parseK6Version } from "../../lib/load/k6";
-import { efficiency, LoadResult, thresholdExceeded, throughputLimit } from "../../lib/load/result";
+import { k6Argv, parseK6Summary, parseK6Version } from "../../lib/load/k6";
+import { allClientsCeilingRps, efficiency, LoadResult, thresholdExceeded, throughputLimit } from "../../lib/load/result";
 import { which } from "../../platforms/localTools";
 
 /** A loopback server that fails every `failEvery`-th request with a 500. */
@@ -91,7 +91,7 @@ const K6_SUMMARY = {
         http_req_failed: { type: "rate", contains: "default", values: { rate: 0.0015, passes: 3, fails: 1997 } },
         http_req_duration: {
             type: "trend", contains: "time",
-            values: { avg: 1003.2, min: 1000.4, med: 1002.11, max: 1040.7, "p(90)": 1005.3, "p(95)": 1007.9, "p(99)": 1020.55 },
+            values: { avg: 1003.2, min: 1000.4, med: 1002.11, max: 1040.7, "p(90)": 1005.3, "p(95)": 1007.9, "p(99)": 1020.55, "p(99.9)": 1035.24 },
         },
         iterations: { type: "counter", contains: "default", values: { count: 2000, rate: 199.08 } },
     },
@@ -111,7 +111,7 @@ describe("k6 driver", () => {
         const f = parseK6Summary(JSON.stringify(K6_SUMMARY));
         assert.deepEqual(f, {
             complete: 2000, failed: 3, timeTakenSeconds: 10.046, requestsPerSecond: 199.08,
-            latencyMs: { p50: 1002.1, p90: 1005.3, p95: 1007.9, p99: 1020.6, max: 1040.7 },
+            latencyMs: { p50: 1002.1, p90: 1005.3, p95: 1007.9, p99: 1020.6, p999: 1035.2, max: 1040.7 },
         });
     });
 
@@ -124,9 +124,11 @@ describe("k6 driver", () => {
         assert.throws(() => parseK6Summary("{}"), /no http_reqs.count/);
     });
 
-    it("reads its version and ceiling", () => {
+    it("reads its version; starting every client at once, its ceiling is n / c waves", () => {
         assert.equal(parseK6Version("k6 v0.54.0 (go1.23.1, linux/amd64)"), "v0.54.0");
-        assert.equal(2000 / k6CeilingRps(2000, 200, 1)!, 10);
+        assert.equal(2000 / allClientsCeilingRps(2000, 200, 1)!, 10);
+        assert.equal(2001 / allClientsCeilingRps(2001, 200, 1)!, 11);
+        assert.equal(allClientsCeilingRps(2000, 200, 0), null);
     });
 });
 

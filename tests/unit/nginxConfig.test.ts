@@ -7,7 +7,7 @@ import { renderNginxConf } from "../../lib/nginxConfig";
 import { which } from "../../platforms/localTools";
 
 const input = (protocol: "http" | "uwsgi", prefix = "/run/lab/nginx") => ({
-    listenHost: "127.0.0.1", listenPort: 8080, upstreamHost: "127.0.0.1", upstreamPort: 3000,
+    listenHost: "127.0.0.1", listenPort: 8080, upstreams: [{ host: "127.0.0.1", port: 3000 }],
     protocol, prefix, uwsgiParams: "/etc/nginx/uwsgi_params",
 });
 
@@ -15,7 +15,8 @@ describe("nginx config", () => {
     it("proxies HTTP upstreams with the tutorial's forwarded headers", () => {
         const conf = renderNginxConf(input("http"));
         assert.match(conf, /listen 127\.0\.0\.1:8080;/);
-        assert.match(conf, /proxy_pass http:\/\/127\.0\.0\.1:3000;/);
+        assert.match(conf, /upstream app \{\s+server 127\.0\.0\.1:3000;\s+\}/);
+        assert.match(conf, /proxy_pass http:\/\/app;/);
         for (const header of ["Host $http_host", "X-Real-IP $remote_addr", "X-Forwarded-For $proxy_add_x_forwarded_for", "X-Forwarded-Proto $scheme"]) {
             assert.ok(conf.includes(`proxy_set_header ${header};`), header);
         }
@@ -25,9 +26,15 @@ describe("nginx config", () => {
     it("speaks the uwsgi protocol to uWSGI upstreams", () => {
         const conf = renderNginxConf(input("uwsgi"));
         assert.match(conf, /include \/etc\/nginx\/uwsgi_params;/);
-        assert.match(conf, /uwsgi_pass uwsgi:\/\/127\.0\.0\.1:3000;/);
+        assert.match(conf, /uwsgi_pass app;/);
         assert.doesNotMatch(conf, /proxy_pass/);
         assert.doesNotMatch(conf, /\{\{/);
+    });
+
+    it("balances across every upstream server", () => {
+        const conf = renderNginxConf({ ...input("http"), upstreams: [{ host: "127.0.0.1", port: 3000 }, { host: "flask_app", port: 3001 }] });
+        assert.match(conf, /upstream app \{\s+server 127\.0\.0\.1:3000;\s+server flask_app:3001;\s+\}/);
+        assert.throws(() => renderNginxConf({ ...input("http"), upstreams: [] }), /at least one upstream/);
     });
 
     it("renders configs that nginx itself accepts", () => {

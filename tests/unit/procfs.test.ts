@@ -1,20 +1,41 @@
 import { strict as assert } from "assert";
-import { spawn } from "child_process";
-import { countThreads, groupProcesses, isAlive, parseDockerTopThreads, parseProcStat, readProcStat, threadsInGroup, withRaisedFileLimit } from "../../lib/procfs";
+import { ChildProcess, spawn } from "child_process";
+import {
+    countThreads, groupProcesses, isAlive, localTargets, parseDockerTopThreads, parseEnviron, parseProcStat, processesWithEnv,
+    readProcStat, threadsInGroup, withRaisedFileLimit,
+} from "../../lib/procfs";
 import { listeningPorts } from "../../lib/ports";
+import { markedTargets, stopProcesses } from "../../providers/processScope";
+
+/** Polls `cond` until it holds; fails after `ms`. */
+async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!cond()) {
+        if (Date.now() > deadline) assert.fail(`not within ${ms} ms: ${what}`);
+        await new Promise((r) => setTimeout(r, 20));
+    }
+}
+
+/** A detached process group, its environment only PATH and `env`. */
+function spawnGroup(script: string, env: Record<string, string> = {}): ChildProcess {
+    return spawn("sh", ["-c", script], { detached: true, stdio: "ignore", env: { PATH: process.env.PATH!, ...env } });
+}
+
+function killGroup(child: ChildProcess): void {
+    try { process.kill(-child.pid!, "SIGKILL"); } catch { /* gone */ }
+}
 
 describe("procfs", () => {
     it("parses /proc/<pid>/stat even when the name holds spaces and parentheses", () => {
-        const line = "4242 (uWSGI (worker 1)) S 4200 4200 4200 0 -1 4194624 100 0 0 0 5 1 0 0 20 0 12 0 987654 1000 100";
-        assert.deepEqual(parseProcStat(line), { pid: 4242, state: "S", pgrp: 4200, threads: 12, startTime: 987654 });
+        const line = "4242 (uWSGI (worker 1)) S 4100 4200 4200 0 -1 4194624 100 0 0 0 5 1 0 0 20 0 12 0 987654 1000 100";
+        assert.deepEqual(parseProcStat(line), { pid: 4242, state: "S", ppid: 4100, pgrp: 4200, threads: 12, startTime: 987654, cpuTicks: 6 });
         assert.throws(() => parseProcStat("garbage"), /not a \/proc/);
     });
 
     it("counts the threads of a real process group and tells a live process", async () => {
-        const child = spawn("sh", ["-c", "sleep 30 & sleep 30 & wait"], { detached: true, stdio: "ignore" });
-        await new Promise((r) => setTimeout(r, 200));
+        const child = spawnGroup("sleep 30 & sleep 30 & wait");
         try {
-            assert.equal(groupProcesses(child.pid!).length, 3);
+            await waitFor("sh and its two sleeps", () => groupProcesses(child.pid!).length === 3);
             assert.equal(threadsInGroup(child.pid!), 3);
             assert.equal(countThreads({ kind: "group", pgid: child.pid! }), 3);
             assert.equal(countThreads({ kind: "none" }), null);
@@ -22,8 +43,41 @@ describe("procfs", () => {
             assert.ok(isAlive(child.pid!, stat.startTime));
             assert.ok(!isAlive(child.pid!, stat.startTime + 1), "a reused pid is not the same process");
         } finally {
-            process.kill(-child.pid!, "SIGKILL");
+            killGroup(child);
         }
+    });
+
+    it("parses /proc/<pid>/environ", () => {
+        const env = parseEnviron("A=1\0PATHS=x=y:z\0EMPTY=\0no-equals\0\0");
+        assert.deepEqual([...env], [["A", "1"], ["PATHS", "x=y:z"], ["EMPTY", ""]]);
+    });
+
+    it("finds the live processes carrying a marker, children included, and no others", async () => {
+        const mark = `procfs-test-${process.pid}-${Date.now()}`;
+        const marked = spawnGroup("sleep 30 & wait", { FGL_TEST_MARK: mark });
+        const other = spawnGroup("sleep 30 & wait", { FGL_TEST_MARK: `${mark}-other` });
+        try {
+            await waitFor("sh and its sleep", () => processesWithEnv("FGL_TEST_MARK", mark).length === 2);
+            const found = processesWithEnv("FGL_TEST_MARK", mark);
+            assert.deepEqual(found.map((p) => p.pgrp), [marked.pid, marked.pid]);
+            assert.equal(found[0].env.get("PATH"), process.env.PATH);
+            killGroup(marked);
+            await waitFor("the marked group gone (zombies count as gone)", () => processesWithEnv("FGL_TEST_MARK", mark).length === 0);
+            assert.equal(processesWithEnv("FGL_TEST_MARK", `${mark}-other`).length, 2, "a different value is not ours");
+        } finally {
+            killGroup(marked);
+            killGroup(other);
+        }
+    });
+
+    it("reads the local processes a load measured from its target, skipping container ids", () => {
+        assert.deepEqual(localTargets("postgres:90:1200 slow-api:123:4567 flask-app:789:10111"), [
+            { service: "postgres", pid: 90, startTime: 1200 },
+            { service: "slow-api", pid: 123, startTime: 4567 },
+            { service: "flask-app", pid: 789, startTime: 10111 },
+        ]);
+        assert.deepEqual(localTargets("3f2a9c0b1d4e 77aa01 slow-api:12:34"), [{ service: "slow-api", pid: 12, startTime: 34 }]);
+        assert.deepEqual(localTargets(""), []);
     });
 
     it("sums a container's threads from docker top", () => {
@@ -46,5 +100,60 @@ describe("ports", () => {
             "   1: 0100007F:0FA0 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0",
         ].join("\n");
         assert.deepEqual([...listeningPorts(text)], [3000]);
+    });
+});
+
+describe("stopping marked processes", () => {
+    const mark = () => `stop-test-${process.pid}-${Date.now()}-${Math.random()}`;
+
+    it("takes each process's stop signal from its FGL_STOP_SIGNAL marker", async () => {
+        const m = mark();
+        const int = spawnGroup("exec sleep 30", { FGL_TEST_MARK: m, FGL_STOP_SIGNAL: "SIGINT" });
+        const bogus = spawnGroup("exec sleep 30", { FGL_TEST_MARK: m, FGL_STOP_SIGNAL: "SIGNOPE" });
+        try {
+            await waitFor("both started", () => markedTargets("FGL_TEST_MARK", m).length === 2);
+            const bySignal = Object.fromEntries(markedTargets("FGL_TEST_MARK", m, "SIGQUIT").map((t) => [t.pid, t.signal]));
+            assert.deepEqual(bySignal, { [int.pid!]: "SIGINT", [bogus.pid!]: "SIGQUIT" });
+        } finally {
+            killGroup(int);
+            killGroup(bogus);
+        }
+    });
+
+    it("stops with the graceful signal, SIGKILLs what ignores it after the grace, and spares the unmarked", async () => {
+        const m = mark();
+        const graceful = spawnGroup("exec sleep 30", { FGL_TEST_MARK: m });
+        // An ignored signal stays ignored across exec: this sleep outlives SIGTERM.
+        const stubborn = spawnGroup("trap '' TERM; exec sleep 30", { FGL_TEST_MARK: m });
+        const unmarked = spawnGroup("exec sleep 30");
+        const exitSignal = (c: ChildProcess) => new Promise((resolve) => c.once("exit", (_code, signal) => resolve(signal)));
+        const ended = Promise.all([exitSignal(graceful), exitSignal(stubborn)]);
+        try {
+            await waitFor("both marked started", () => markedTargets("FGL_TEST_MARK", m).length === 2);
+            const started = Date.now();
+            await stopProcesses("test", () => markedTargets("FGL_TEST_MARK", m), { graceMs: 1500, killLimitMs: 5000 });
+            const took = Date.now() - started;
+            assert.deepEqual(markedTargets("FGL_TEST_MARK", m), []);
+            assert.deepEqual(await ended, ["SIGTERM", "SIGKILL"]);
+            assert.ok(took >= 1500, `the stubborn one was SIGKILLed only after the grace (${took} ms)`);
+            assert.ok(readProcStat(unmarked.pid!) && readProcStat(unmarked.pid!)!.state !== "Z", "the unmarked process still runs");
+        } finally {
+            killGroup(graceful);
+            killGroup(stubborn);
+            killGroup(unmarked);
+        }
+    });
+
+    it("never signals a pid whose start time is not the recorded one, and names it when the limit passes", async () => {
+        const child = spawnGroup("exec sleep 30");
+        try {
+            await waitFor("started", () => readProcStat(child.pid!) !== undefined);
+            const stale = { pid: child.pid!, startTime: readProcStat(child.pid!)!.startTime - 1, signal: "SIGKILL" as const };
+            await assert.rejects(stopProcesses("stale", () => [stale], { graceMs: 200, killLimitMs: 300 }),
+                new RegExp(`stale: process ${child.pid} still alive 0.3 s after SIGKILL`));
+            assert.ok(isAlive(child.pid!, stale.startTime + 1), "the reused pid's process was not signalled");
+        } finally {
+            killGroup(child);
+        }
     });
 });

@@ -6,17 +6,25 @@ import * as pulumi from "@pulumi/pulumi";
 import { Scenario } from "../../components/scenario";
 import { resolveSettings } from "../../lib/settings";
 import { listScenarios, readStackConfig } from "../../lib/stacks";
-import { containerCommand, containerSpec } from "../../lib/container";
-import { topologySpecs } from "../../lib/services";
+import { containerCommand, containerSpec, imageFor } from "../../lib/container";
+import { scenarioServices } from "../../lib/services";
 import { DockerPlatform } from "../../platforms/docker";
 import { LocalPlatform } from "../../platforms/local";
 import { LocalTools } from "../../platforms/localTools";
 
 const ROOT = path.join(__dirname, "..", "..");
-const TOOLS: LocalTools = {
-    pythonBin: "/venv/bin", postgresBin: "/pg/bin", nginx: "/usr/sbin/nginx",
-    uwsgiParams: "/etc/nginx/uwsgi_params", driver: { name: "ab", path: "/usr/bin/ab", version: "2.3" },
-};
+const TOOLS: LocalTools = { pythonBin: "", postgresBin: "/pg/bin", nginx: "/usr/sbin/nginx", uwsgiParams: "/etc/nginx/uwsgi_params" };
+const DRIVER = { name: "ab" as const, path: "/usr/bin/ab", version: "2.3" };
+const LEASE = "pulumi-nodejs:dynamic/local:PortLease";
+const IMAGES = { pythonImage: "python:3.11-slim", nginxImage: "nginx:1.27", postgresImage: "postgres:15" };
+
+/** The mocks' leases hand out ports from 20000 in declaration order. */
+function mockState(args: pulumi.runtime.MockResourceArgs, declared: Declared[]): Record<string, unknown> {
+    if (args.type === LEASE) return { ...args.inputs, port: 20000 + declared.filter((d) => d.type === LEASE).length };
+    if (args.inputs.spec) return { ...args.inputs, pid: 1000 + declared.length, startTime: 1, logFile: "/x.log" };
+    if (args.inputs.expectBody) return { ...args.inputs, result: { requestsPerSecond: 1, failed: 0 } };
+    return args.inputs;
+}
 
 interface Declared { type: string; name: string; inputs: any }
 
@@ -28,25 +36,24 @@ async function declare(stack: string, config: Record<string, string>) {
     const declared: Declared[] = [];
     await pulumi.runtime.setMocks({
         newResource(args) {
+            const state = mockState(args, declared);
             declared.push({ type: args.type, name: args.name, inputs: args.inputs });
-            const state = args.inputs.spec
-                ? { ...args.inputs, pid: 1000 + declared.length, startTime: 1, logFile: "/x.log" }
-                : { ...args.inputs, result: { requestsPerSecond: 1, failed: 0 } };
             return { id: `${args.name}-id`, state };
         },
         call: (args) => args.inputs,
     }, "flask-gevent-lab", stack, false);
     const settings = resolveSettings((k) => config[k]);
     const scenario = new Scenario(stack, {
-        settings, platform: new LocalPlatform(stack, TOOLS, settings.readyTimeoutSeconds),
-        driver: TOOLS.driver, resultsDir: `/results/${stack}`,
+        settings, platform: new LocalPlatform(stack, { runDir: path.join(ROOT, ".lab", stack), tools: TOOLS }),
+        driver: DRIVER, resultsDir: `/results/${stack}`,
     });
     const url = await promiseOf(scenario.url);
     await promiseOf(scenario.result);
     const processes = declared.filter((d) => d.inputs.spec);
     const loads = declared.filter((d) => d.inputs.expectBody);
     const specOf = (name: string) => processes.find((p) => p.inputs.spec.name === name)?.inputs.spec;
-    return { declared, processes, loads, specOf, url, settings };
+    const leases = declared.filter((d) => d.type === LEASE);
+    return { declared, processes, loads, leases, specOf, url, settings };
 }
 
 describe("scenario stacks (Pulumi mocks)", () => {
@@ -59,7 +66,7 @@ describe("scenario stacks (Pulumi mocks)", () => {
 
     for (const stack of listScenarios(ROOT)) {
         it(`${stack}: declares its topology, its load test and a baseline`, async () => {
-            const { processes, loads, specOf, url, settings } = await declare(stack, readStackConfig(ROOT, stack));
+            const { processes, loads, leases, specOf, url, settings } = await declare(stack, readStackConfig(ROOT, stack));
             const names = processes.map((p) => p.inputs.spec.name).sort();
             const expected = ["flask-app", "slow-api", ...(settings.database ? ["postgres"] : []),
                 ...(settings.ingress === "nginx" ? ["nginx"] : [])].sort();
@@ -69,10 +76,13 @@ describe("scenario stacks (Pulumi mocks)", () => {
                 assert.ok(p.inputs.__provider, "a dynamic provider is attached");
                 assert.equal(p.inputs.dir, path.join(ROOT, ".lab", stack, p.inputs.spec.name));
             }
+            // No port in the config: each service leases its own, owned by the stack's run folder and the service.
+            assert.deepEqual(leases.map((l) => l.inputs.owner).sort(), names.map((n) => path.join(ROOT, ".lab", stack, n)).sort());
+            const portOf = (name: string) => specOf(name).port;
+            assert.equal(new Set(names.map(portOf)).size, names.length, "one port each");
             const app = specOf("flask-app");
-            assert.equal(app.port, 3000);
-            assert.equal(app.env.PORT_API, "4000");
-            const entryPort = settings.ingress === "nginx" ? 8080 : 3000;
+            assert.equal(app.env.PORT_API, String(portOf("slow-api")));
+            const entryPort = portOf(settings.ingress === "nginx" ? "nginx" : "flask-app");
             assert.equal(url, `http://127.0.0.1:${entryPort}/`);
             assert.equal(loads.length, 2);
             const load = loads.find((l) => l.inputs.expectBody.startsWith("Hi there"))!;
@@ -80,31 +90,33 @@ describe("scenario stacks (Pulumi mocks)", () => {
             assert.equal(load.inputs.requests, settings.load.requests);
             assert.equal(load.inputs.concurrency, settings.load.concurrency);
             const baseline = loads.find((l) => l.inputs.expectBody === "slow api response")!;
-            assert.equal(baseline.inputs.url, "http://127.0.0.1:4000/?delay=1");
+            assert.equal(baseline.inputs.url, `http://127.0.0.1:${portOf("slow-api")}/?delay=1`);
         });
     }
 
     it("runs each server mode's own command", async () => {
         const argv0 = async (stack: string) => (await declare(stack, readStackConfig(ROOT, stack))).specOf("flask-app").argv;
-        assert.deepEqual((await argv0("devserver")).slice(0, 4), ["/venv/bin/flask", "run", "--no-reload", "--without-threads"]);
-        assert.deepEqual(await argv0("gevent-pywsgi"), ["/venv/bin/python", "pywsgi.py"]);
+        assert.deepEqual((await argv0("devserver")).slice(0, 4), ["flask", "run", "--no-reload", "--without-threads"]);
+        assert.deepEqual(await argv0("gevent-pywsgi"), ["python", "pywsgi.py"]);
         assert.ok((await argv0("gunicorn-gevent")).includes("gevent"));
         assert.ok((await argv0("nginx-uwsgi")).join(" ").includes("--protocol uwsgi"));
     });
 
     it("wires nginx to the app with uwsgi_pass or proxy_pass", async () => {
         const uwsgi = await declare("nginx-uwsgi", readStackConfig(ROOT, "nginx-uwsgi"));
-        assert.match(uwsgi.specOf("nginx").files["nginx.conf"], /uwsgi_pass uwsgi:\/\/127\.0\.0\.1:3000;/);
+        const uwsgiConf = uwsgi.specOf("nginx").files["nginx.conf"];
+        assert.match(uwsgiConf, /uwsgi_pass app;/);
+        assert.ok(uwsgiConf.includes(`server 127.0.0.1:${uwsgi.specOf("flask-app").port};`));
         assert.equal(uwsgi.specOf("flask-app").ready.kind, "tcp");
         const proxy = await declare("nginx-gunicorn", readStackConfig(ROOT, "nginx-gunicorn"));
-        assert.match(proxy.specOf("nginx").files["nginx.conf"], /proxy_pass http:\/\/127\.0\.0\.1:3000;/);
+        assert.match(proxy.specOf("nginx").files["nginx.conf"], /proxy_pass http:\/\/app;/);
     });
 
     it("gives the psycopg2 app its database and the psycogreen entry point", async () => {
         const green = await declare("psycopg2-psycogreen", readStackConfig(ROOT, "psycopg2-psycogreen"));
         const app = green.specOf("flask-app");
         assert.match(app.cwd, /python-apps\/psycopg2_app$/);
-        assert.equal(app.env.POSTGRES_PORT, "5433");
+        assert.equal(app.env.POSTGRES_PORT, String(green.specOf("postgres").port));
         assert.ok(app.argv.includes("patched:app"));
         const pg = green.specOf("postgres");
         assert.equal(pg.user, "postgres");
@@ -118,6 +130,8 @@ describe("scenario stacks (Pulumi mocks)", () => {
         // Mocks see resources in declaration order, which is dependency order here.
         const order = declared.map((d) => d.inputs.spec?.name ?? d.inputs.expectBody).filter(Boolean);
         assert.deepEqual(order, ["slow-api", "flask-app", "nginx", "slow api response", "Hi there! slow api response"]);
+        // Every process depends on the stack's process scope, which destroy deletes last.
+        assert.equal(declared.filter((d) => d.type === "pulumi-nodejs:dynamic/local:Scope").length, 1);
     });
 
     it("skips the baseline when asked", async () => {
@@ -127,40 +141,45 @@ describe("scenario stacks (Pulumi mocks)", () => {
 });
 
 describe("scenario stacks on the docker platform (Pulumi mocks)", () => {
+    async function declareDocker(stack: string, config: Record<string, string>) {
+        const declared: Declared[] = [];
+        await pulumi.runtime.setMocks({
+            newResource(args) {
+                const state = args.type === "docker:index/image:Image" ? { ...args.inputs, imageName: args.inputs.imageName } : mockState(args, declared);
+                declared.push({ type: args.type, name: args.name, inputs: args.inputs });
+                return { id: `${args.name}-id`, state };
+            },
+            call: (args) => args.inputs,
+        }, "flask-gevent-lab", stack, false);
+        const settings = resolveSettings((k) => config[k]);
+        const platform = new DockerPlatform(stack, { network: settings.dockerNetwork });
+        const scenario = new Scenario(stack, { settings, platform, driver: DRIVER, resultsDir: "/r" });
+        await promiseOf(scenario.result);
+        // The ports the mocked leases handed out, by service.
+        let n = 0;
+        const leased = Object.fromEntries(declared.filter((d) => d.type === LEASE).map((d) => [path.basename(d.inputs.owner), 20000 + n++]));
+        const ports = { app: leased["flask-app"], api: leased["slow-api"], ingress: leased.nginx, postgres: leased.postgres };
+        return { declared, settings, services: scenarioServices(settings, ports, platform.paths), ports };
+    }
+
     for (const stack of listScenarios(ROOT)) {
         it(`${stack}: one container per service, from the project's images, wired by the tutorial's hostnames`, async () => {
-            const declared: Declared[] = [];
-            await pulumi.runtime.setMocks({
-                newResource(args) {
-                    declared.push({ type: args.type, name: args.name, inputs: args.inputs });
-                    const state = args.type === "docker:index/image:Image" ? { ...args.inputs, imageName: args.inputs.imageName }
-                        : args.inputs.expectBody ? { ...args.inputs, result: { requestsPerSecond: 1 } } : args.inputs;
-                    return { id: `${args.name}-id`, state };
-                },
-                call: (args) => args.inputs,
-            }, "flask-gevent-lab", stack, false);
-            const config = { ...readStackConfig(ROOT, stack), platform: "docker" };
-            const settings = resolveSettings((k) => config[k as keyof typeof config]);
-            const platform = new DockerPlatform(stack, settings);
-            const scenario = new Scenario(stack, { settings, platform, driver: TOOLS.driver, resultsDir: "/r" });
-            await promiseOf(scenario.result);
-
+            const { declared, settings, services, ports } = await declareDocker(stack, { ...readStackConfig(ROOT, stack), platform: "docker" });
             const containers = declared.filter((d) => d.type === "docker:index/container:Container");
             const images = declared.filter((d) => d.type === "docker:index/image:Image");
             const networks = declared.filter((d) => d.type === "docker:index/network:Network");
             assert.equal(networks.length, 1);
-            const specs = topologySpecs(settings, platform.paths);
-            assert.deepEqual(containers.map((c) => c.inputs.name).sort(), specs.map((s) => `fgl-${stack}-${s.name}`).sort());
-            for (const spec of specs) {
+            assert.deepEqual(containers.map((c) => c.inputs.name).sort(), services.map((s) => `fgl-${stack}-${s.role.name}`).sort());
+            for (const { role, spec } of services) {
                 const c = containers.find((x) => x.inputs.name === `fgl-${stack}-${spec.name}`)!.inputs;
-                const expected = containerSpec(stack, spec, settings);
+                const expected = containerSpec(stack, spec, imageFor(role.image, IMAGES), "bridge");
                 assert.deepEqual(c.command, containerCommand(spec));
                 assert.deepEqual(c.networksAdvanced, [{ name: `fgl-${stack}`, aliases: [expected.hostname] }]);
                 assert.deepEqual(c.ports, [{ internal: spec.port, external: spec.port, ip: "127.0.0.1" }]);
                 assert.deepEqual(c.envs.sort(), Object.entries(spec.env).map(([k, v]) => `${k}=${v}`).sort());
                 assert.equal(c.wait, true);
                 assert.equal(c.stopSignal, spec.stopSignal);
-                if (spec.name === "nginx") assert.match(c.uploads[0].content, /listen 0\.0\.0\.0:8080;/);
+                if (spec.name === "nginx") assert.match(c.uploads[0].content, new RegExp(`listen 0\\.0\\.0\\.0:${ports.ingress};`));
                 if (spec.name === "postgres") assert.equal(c.image, "postgres:15");
             }
             const apps = ["slow_api", settings.database ? "psycopg2_app" : "flask_app"];
@@ -176,22 +195,12 @@ describe("scenario stacks on the docker platform (Pulumi mocks)", () => {
     }
 
     it("puts every container on the host network when asked (tests keep traffic on loopback)", async () => {
-        const declared: Declared[] = [];
-        await pulumi.runtime.setMocks({
-            newResource(args) {
-                declared.push({ type: args.type, name: args.name, inputs: args.inputs });
-                return { id: `${args.name}-id`, state: args.inputs.expectBody ? { ...args.inputs, result: {} } : args.inputs };
-            },
-            call: (args) => args.inputs,
-        }, "flask-gevent-lab", "nginx-uwsgi", false);
-        const config: Record<string, string> = { ...readStackConfig(ROOT, "nginx-uwsgi"), platform: "docker", dockerNetwork: "host" };
-        const settings = resolveSettings((k) => config[k]);
-        const scenario = new Scenario("nginx-uwsgi", { settings, platform: new DockerPlatform("nginx-uwsgi", settings), driver: TOOLS.driver, resultsDir: "/r" });
-        await promiseOf(scenario.result);
+        const { declared, ports } = await declareDocker("nginx-uwsgi",
+            { ...readStackConfig(ROOT, "nginx-uwsgi"), platform: "docker", dockerNetwork: "host" });
         const containers = declared.filter((d) => d.type === "docker:index/container:Container");
         assert.ok(containers.every((c) => c.inputs.networkMode === "host" && c.inputs.ports === undefined));
         assert.equal(declared.filter((d) => d.type === "docker:index/network:Network").length, 0);
         const nginx = containers.find((c) => c.inputs.name.endsWith("-nginx"))!;
-        assert.match(nginx.inputs.uploads[0].content, /uwsgi_pass uwsgi:\/\/127\.0\.0\.1:3000;/);
+        assert.ok(nginx.inputs.uploads[0].content.includes(`server 127.0.0.1:${ports.app};`));
     });
 });

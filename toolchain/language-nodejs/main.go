@@ -8,6 +8,9 @@
 // no plugins to download (the project only uses the engine's built-in
 // Node.js dynamic providers) and runs the program through the SDK's own
 // `@pulumi/pulumi/cmd/run` entry point, TypeScript included.
+//
+// An engine killed with SIGKILL can't stop its plugins: this host exits once
+// the engine is gone, and the program it runs dies with it.
 package main
 
 import (
@@ -18,6 +21,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
 
 	"google.golang.org/grpc"
 	pbempty "google.golang.org/protobuf/types/known/emptypb"
@@ -57,10 +63,41 @@ func main() {
 	}
 	// The engine reads the port from the first line of stdout.
 	fmt.Printf("%d\n", handle.Port)
+	exitWhenEngineGone(engineAddress)
 	if err := <-handle.Done; err != nil {
 		fmt.Fprintf(os.Stderr, "pulumi-language-nodejs: RPC server stopped: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// exitWhenEngineGone ends the host once the engine that started it is gone. Its
+// death re-parents the host (seen within half a second); an engine whose
+// process lingers but no longer answers fails the health check that upstream
+// plugins make (rpcutil.Healthcheck), here every 5 s instead of 5 min.
+func exitWhenEngineGone(engineAddress string) {
+	gone := func(why string) {
+		fmt.Fprintf(os.Stderr, "pulumi-language-nodejs: %s; exiting\n", why)
+		os.Exit(1)
+	}
+	parent := os.Getppid()
+	go func() {
+		for range time.Tick(500 * time.Millisecond) {
+			if os.Getppid() != parent {
+				gone("the engine process is gone")
+			}
+		}
+	}()
+	if engineAddress == "" {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := rpcutil.Healthcheck(ctx, engineAddress, 5*time.Second, cancel); err != nil {
+		return
+	}
+	go func() {
+		<-ctx.Done()
+		gone("the engine stopped answering")
+	}()
 }
 
 func (h *host) GetPluginInfo(context.Context, *pbempty.Empty) (*pulumirpc.PluginInfo, error) {
@@ -154,6 +191,11 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	cmd.Env = env
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
+	// The program dies with the host. Linux sends the signal when the thread
+	// that started the child exits: keep this goroutine on its thread until then.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := cmd.Run(); err != nil {
 		var exitErr *exec.ExitError
 		if errors.As(err, &exitErr) {

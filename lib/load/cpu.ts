@@ -1,0 +1,220 @@
+// Who ran out first: CPU used by each role of a load run (from /proc samples),
+// and the bottleneck verdict with the rule that gave it. Pure.
+
+export const CPU_ROLES = ["driver", "upstream", "app", "ingress", "postgres"] as const;
+export type CpuRole = (typeof CPU_ROLES)[number];
+
+/** Per role, the CPUs it is pinned to (taskset -c lists: "0", "0-1,3"); an absent role runs anywhere. */
+export type CpuAffinity = Partial<Record<CpuRole, string>>;
+
+/** The CPU time of every process of every role, and the machine's, at one instant. */
+export interface CpuSnapshot {
+    /** Seconds on a monotonic clock. */
+    at: number;
+    /** /proc/stat's aggregate line, in clock ticks. */
+    machine: { busy: number; idle: number };
+    /** CPU seconds (utime + stime) of each live process, keyed "pid:starttime"; null: the role can't be read (a container). */
+    roles: Partial<Record<CpuRole, Record<string, number> | null>>;
+}
+
+export interface RoleCpu {
+    /** Cores used on average over the run. */
+    avgCores: number;
+    /** Most cores used over any PEAK_WINDOW_SECONDS of the run (the whole run when shorter). */
+    peakCores: number;
+    /** The cores it can keep busy: its affinity set (or the machine), at most its own parallelism. */
+    usableCores: number;
+}
+
+export interface CpuUsage {
+    /** The machine's cores. */
+    cores: number;
+    /** Seconds between the first and the last sample. */
+    seconds: number;
+    /** Per role; null where it ran but its processes can't be read. */
+    roles: Partial<Record<CpuRole, RoleCpu | null>>;
+    machine: { avgBusyCores: number; peakBusyCores: number; /** Least idle share of the machine over any peak window. */ minIdle: number };
+}
+
+export interface Bottleneck {
+    /** The role that ran out of CPU; "machine": every core busy; "none": latency-bound (the limit explains the figure). */
+    verdict: CpuRole | "machine" | "none";
+    /** The rule that gave the verdict, with its figures. */
+    rule: string;
+}
+
+/** What a role may use: its pinned CPUs, and at most `maxCores` (one per process for GIL-bound or single-threaded programs). */
+export interface RoleLimit {
+    cpus?: string;
+    maxCores?: number;
+}
+
+export const PEAK_WINDOW_SECONDS = 1;
+/** A role at or above this share of its usable cores ran out of CPU. */
+export const ROLE_SATURATED = 0.9;
+/** The machine with less idle than this ran out of CPU. */
+export const MACHINE_IDLE_BELOW = 0.05;
+/** A run that reached this share of what the limit and the driver allow was held back by nobody. */
+export const LIMIT_REACHED = 0.95;
+
+const CPU_LIST = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
+
+/** The CPUs a taskset -c list names, e.g. "0-1,3" -> [0, 1, 3]; throws on anything else. */
+export function cpuList(text: string): number[] {
+    if (!CPU_LIST.test(text)) throw new Error(`"${text}" is not a CPU list (e.g. 0, 0-1, 0,2)`);
+    const cpus = new Set<number>();
+    for (const part of text.split(",")) {
+        const [from, to = from] = part.split("-").map(Number);
+        if (to < from) throw new Error(`"${part}" is an empty CPU range`);
+        for (let c = from; c <= to; c++) cpus.add(c);
+    }
+    return [...cpus].sort((a, b) => a - b);
+}
+
+/** Parses the cpuAffinity setting, "driver=0 upstream=1 app=1" (roles: CPU_ROLES); "" pins nothing. */
+export function parseCpuAffinity(text: string): CpuAffinity {
+    const affinity: CpuAffinity = {};
+    for (const entry of text.trim().split(/\s+/).filter(Boolean)) {
+        const [role, list, extra] = entry.split("=");
+        if (!(CPU_ROLES as readonly string[]).includes(role) || list === undefined || extra !== undefined) {
+            throw new Error(`"${entry}" is not role=cpus with a role among ${CPU_ROLES.join(", ")}`);
+        }
+        if (affinity[role as CpuRole] !== undefined) throw new Error(`${role} is pinned twice`);
+        cpuList(list);
+        affinity[role as CpuRole] = list;
+    }
+    return affinity;
+}
+
+/** The setting's text for an affinity, in role order: the inverse of parseCpuAffinity. */
+export function formatCpuAffinity(affinity: CpuAffinity): string {
+    return CPU_ROLES.filter((r) => affinity[r] !== undefined).map((r) => `${r}=${affinity[r]}`).join(" ");
+}
+
+/** Cores a role can keep busy on a machine with `cores` CPUs. */
+export function usableCores(limit: RoleLimit, cores: number): number {
+    const allowed = limit.cpus === undefined ? cores : cpuList(limit.cpus).filter((c) => c < cores).length;
+    return Math.min(allowed, limit.maxCores ?? Infinity);
+}
+
+/**
+ * Cumulative CPU seconds of one role at each snapshot: per process, what it
+ * used since it was last seen; a process first seen after the first snapshot
+ * started since, so all its time counts. An exited process keeps what it used.
+ */
+function cumulative(snapshots: CpuSnapshot[], role: CpuRole): number[] {
+    const last = new Map(Object.entries(snapshots[0].roles[role] ?? {}));
+    const sums = [0];
+    for (let i = 1; i < snapshots.length; i++) {
+        let delta = 0;
+        for (const [proc, seconds] of Object.entries(snapshots[i].roles[role] ?? {})) {
+            delta += seconds - (last.get(proc) ?? 0);
+            last.set(proc, seconds);
+        }
+        sums.push(sums[i - 1] + delta);
+    }
+    return sums;
+}
+
+/** Pairs of snapshot indexes spanning at least PEAK_WINDOW_SECONDS each (the whole run when it is shorter). */
+function windows(snapshots: CpuSnapshot[]): [number, number][] {
+    const found: [number, number][] = [];
+    for (let i = 0, j = 1; i < snapshots.length; i++) {
+        j = Math.max(j, i + 1);
+        while (j < snapshots.length && snapshots[j].at - snapshots[i].at < PEAK_WINDOW_SECONDS) j++;
+        if (j < snapshots.length) found.push([i, j]);
+    }
+    return found.length ? found : [[0, snapshots.length - 1]];
+}
+
+const r3 = (v: number) => Math.round(v * 1000) / 1000;
+
+/** CPU per role and for the machine over a run; null with fewer than two samples. */
+export function summarizeCpu(snapshots: CpuSnapshot[], cores: number, limits: Partial<Record<CpuRole, RoleLimit>>): CpuUsage | null {
+    if (snapshots.length < 2) return null;
+    const first = snapshots[0];
+    const last = snapshots[snapshots.length - 1];
+    const seconds = last.at - first.at;
+    if (seconds <= 0) return null;
+    const spans = windows(snapshots);
+    const rate = (series: number[]) => ({
+        avg: (series[series.length - 1] - series[0]) / seconds,
+        peak: Math.max(...spans.map(([i, j]) => (series[j] - series[i]) / (snapshots[j].at - snapshots[i].at))),
+    });
+
+    const roles: CpuUsage["roles"] = {};
+    for (const role of CPU_ROLES) {
+        if (!(role in first.roles)) continue;
+        if (snapshots.some((s) => s.roles[role] === null)) {
+            roles[role] = null;
+            continue;
+        }
+        const { avg, peak } = rate(cumulative(snapshots, role));
+        roles[role] = { avgCores: r3(avg), peakCores: r3(peak), usableCores: usableCores(limits[role] ?? {}, cores) };
+    }
+
+    const busyShare = (i: number, j: number) => {
+        const busy = snapshots[j].machine.busy - snapshots[i].machine.busy;
+        const idle = snapshots[j].machine.idle - snapshots[i].machine.idle;
+        return busy + idle > 0 ? busy / (busy + idle) : 0;
+    };
+    const peakShare = Math.max(...spans.map(([i, j]) => busyShare(i, j)));
+    return {
+        cores,
+        seconds: r3(seconds),
+        roles,
+        machine: {
+            avgBusyCores: r3(cores * busyShare(0, snapshots.length - 1)),
+            peakBusyCores: r3(cores * peakShare),
+            minIdle: r3(1 - peakShare),
+        },
+    };
+}
+
+const percent = (share: number) => `${Math.round(share * 100)} %`;
+
+/**
+ * The verdict, in order: none when the run reached >= 95 % of what the limit
+ * and the driver's own ceiling allow (`reached`: req/s over the lower of the
+ * two); else the role at the highest share (>= 90 %) of the cores it can use;
+ * else the machine with < 5 % idle; else none: nobody ran out of CPU, so the
+ * latency and the clients explain the figure. Judged on peaks: a role that
+ * ran out for a whole second held the run back.
+ */
+export function bottleneck(cpu: CpuUsage, reached: number | null): Bottleneck {
+    const measured = CPU_ROLES.flatMap((role) => {
+        const r = cpu.roles[role];
+        return r && r.usableCores > 0 ? [{ role, r, share: r.peakCores / r.usableCores }] : [];
+    });
+    const worst = measured.sort((a, b) => b.share - a.share)[0];
+    const idle = `machine ${percent(cpu.machine.minIdle)} idle at its busiest`;
+    const most = worst ? `; busiest role ${worst.role} at ${percent(worst.share)} of its ${worst.r.usableCores} core(s)` : "";
+    if (reached !== null && reached >= LIMIT_REACHED) {
+        return {
+            verdict: "none",
+            rule: `latency-bound: ${percent(reached)} of what the limit and the driver allow (>= ${percent(LIMIT_REACHED)}); ${idle}${most}`,
+        };
+    }
+    if (worst && worst.share >= ROLE_SATURATED) {
+        return {
+            verdict: worst.role,
+            rule: `${worst.role} at ${percent(worst.share)} of the ${worst.r.usableCores} core(s) it can use ` +
+                `(peak ${worst.r.peakCores}; >= ${percent(ROLE_SATURATED)}); ${idle}`,
+        };
+    }
+    if (cpu.machine.minIdle < MACHINE_IDLE_BELOW) {
+        return { verdict: "machine", rule: `${idle} (< ${percent(MACHINE_IDLE_BELOW)}), no role at >= ${percent(ROLE_SATURATED)} of its cores${most}` };
+    }
+    return {
+        verdict: "none",
+        rule: `latency-bound: no role at >= ${percent(ROLE_SATURATED)} of its cores, ${idle} (>= ${percent(MACHINE_IDLE_BELOW)})${most}`,
+    };
+}
+
+/** The aggregate "cpu" line of /proc/stat as busy and idle ticks (idle includes iowait; guest time is already in user). */
+export function parseProcStatCpu(text: string): { busy: number; idle: number } {
+    const line = text.split("\n").find((l) => /^cpu\s/.test(l));
+    if (!line) throw new Error("/proc/stat: no aggregate cpu line");
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map((v) => Number(v) || 0);
+    return { busy: user + nice + system + irq + softirq + steal, idle: idle + iowait };
+}

@@ -1,0 +1,94 @@
+// A loopback port leased to one service of one stack, for the stack's life,
+// as a Node.js dynamic resource: so stacks, test suites and other clones on one
+// machine never collide, and no stack needs a port in its config.
+//
+// create: pick a port in LEASE_RANGE that nothing listens on and no other lease
+//   holds. A lease is a file created exclusively in a machine-wide folder, so
+//   two concurrent ups, even from two clones, can't take the same port.
+// diff: never a change: the port is kept until destroy.
+// delete: release the lease.
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { listeningNow } from "../lib/ports";
+
+/** Below Linux's ephemeral range (32768-60999), so no client socket is ever handed a leased port. */
+export const LEASE_RANGE = { first: 20000, last: 29999 };
+
+export interface PortLeaseInputs {
+    /** Who holds the lease (stack run folder and service): written into the lease file. */
+    owner: string;
+}
+
+export interface PortLeaseState extends PortLeaseInputs {
+    port: number;
+}
+
+/** The machine-wide folder of leases: beside the project's other caches, shared by every clone. */
+export function leaseDir(): string {
+    const cache = process.env.FGL_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "flask-gevent-lab");
+    return path.join(cache, "port-leases");
+}
+
+/** True when a listen on 127.0.0.1:port succeeds now. */
+function bindable(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const server = net.createServer();
+        server.once("error", () => resolve(false));
+        server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
+    });
+}
+
+/** Takes a free port for `owner`; throws when the whole range is taken. */
+export async function leasePort(owner: string, dir = leaseDir()): Promise<number> {
+    fs.mkdirSync(dir, { recursive: true });
+    const size = LEASE_RANGE.last - LEASE_RANGE.first + 1;
+    const start = Math.floor(Math.random() * size);
+    const busy = listeningNow();
+    for (let i = 0; i < size; i++) {
+        const port = LEASE_RANGE.first + ((start + i) % size);
+        if (busy.has(port)) continue;
+        const file = path.join(dir, String(port));
+        try {
+            fs.writeFileSync(file, `${owner}\n`, { flag: "wx" });
+        } catch {
+            continue; // another stack's lease
+        }
+        if (await bindable(port)) return port;
+        fs.rmSync(file, { force: true });
+    }
+    throw new Error(`no free port left in ${LEASE_RANGE.first}-${LEASE_RANGE.last} (leases in ${dir}); ` +
+        `destroy stacks you no longer use, or set the port in the stack's config`);
+}
+
+/** Gives the port back, if the lease is still this owner's. */
+export function releasePort(port: number, owner: string, dir = leaseDir()): void {
+    const file = path.join(dir, String(port));
+    try {
+        if (fs.readFileSync(file, "utf8").trim() === owner) fs.rmSync(file, { force: true });
+    } catch { /* already released */ }
+}
+
+const provider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: PortLeaseInputs) {
+        const port = await leasePort(inputs.owner);
+        return { id: `port-${port}`, outs: { ...inputs, port } };
+    },
+    async diff() {
+        return { changes: false };
+    },
+    async delete(_id: string, state: PortLeaseState) {
+        releasePort(state.port, state.owner);
+    },
+};
+
+/** A free loopback port, leased at the first up and released at destroy. */
+export class PortLease extends pulumi.dynamic.Resource {
+    declare readonly port: pulumi.Output<number>;
+
+    constructor(name: string, args: { owner: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
+        super(provider, name, { ...args, port: undefined }, opts, "local", "PortLease");
+    }
+}

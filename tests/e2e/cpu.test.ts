@@ -1,0 +1,128 @@
+// Who ran out first, for real: CPU attribution and the verdict on stacks
+// deployed through the Automation API, and oha (built by scripts/oha.sh when it
+// never was) with a CPU split against the bare slow API.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ConfigMap, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { CpuAffinity } from "../../lib/load/cpu";
+import { LoadResult } from "../../lib/load/result";
+import { processTable } from "../../lib/procfs";
+import { readStackConfig } from "../../lib/stacks";
+import { findDriver } from "../../platforms/localTools";
+import { measure } from "../../providers/loadRun";
+import { startSlowApi, stop } from "../../scripts/harness";
+
+const ROOT = path.join(__dirname, "..", "..");
+
+async function cpuStack(name: string, scenario: string, config: Record<string, string>): Promise<Stack> {
+    const stack = await LocalWorkspace.createOrSelectStack({ stackName: `e2e-cpu-${name}`, workDir: ROOT });
+    const map: ConfigMap = {};
+    for (const [k, v] of Object.entries({ ...readStackConfig(ROOT, scenario), scenario, baseline: "false", ...config })) map[k] = { value: v };
+    await stack.setAllConfig(map);
+    return stack;
+}
+
+async function upResult(stack: Stack): Promise<LoadResult> {
+    try {
+        return (await stack.up()).outputs.result.value as LoadResult;
+    } finally {
+        await stack.destroy();
+        await stack.workspace.removeStack(stack.name);
+        fs.rmSync(path.join(ROOT, `Pulumi.${stack.name}.yaml`), { force: true });
+    }
+}
+
+describe("CPU attribution on deployed stacks (Automation API)", function () {
+    it("a dev-server run (10 requests, 5 clients, 1 s) is latency-bound, with every role's CPU", async () => {
+        const r = await upResult(await cpuStack("devserver", "devserver", { appPort: "3300", apiPort: "3301" }));
+        assert.equal(r.bottleneck?.verdict, "none", r.bottleneck?.rule);
+        for (const role of ["driver", "upstream", "app"] as const) {
+            assert.ok(r.cpu?.roles[role], `${role} measured: ${JSON.stringify(r.cpu)}`);
+        }
+        assert.ok(r.cpu!.seconds >= 8, `sampled over the whole run (~10 s): ${r.cpu!.seconds}`);
+        assert.ok(r.cpu!.roles.app!.peakCores < 0.5, `the dev server waits, it does not compute: ${r.cpu!.roles.app!.peakCores}`);
+    });
+
+    it("uWSGI + gevent at 1000 clients on this machine names what ran out of CPU", async () => {
+        const r = await upResult(await cpuStack("gevent", "uwsgi-gevent", {
+            appPort: "3310", apiPort: "3311", loadConcurrency: "1000", loadRequests: "5000", loadDelay: "1",
+        }));
+        assert.equal(r.complete, 5000);
+        assert.notEqual(r.bottleneck?.verdict, "none", r.bottleneck?.rule);
+        console.log(`      ${r.requestsPerSecond} req/s; ${r.bottleneck!.rule}`);
+    });
+
+    it("loadDriver: oha deploys, builds or finds oha, and loads the app", async () => {
+        const r = await upResult(await cpuStack("oha", "uwsgi-gevent", {
+            appPort: "3320", apiPort: "3321", loadDriver: "oha", loadConcurrency: "50", loadRequests: "200", loadDelay: "0.2",
+        }));
+        assert.equal(r.driver, "oha");
+        assert.equal(r.driverVersion, "1.16.0");
+        assert.deepEqual([r.complete, r.failed, r.statusCodes], [200, 0, { "200": 200 }]);
+        assert.equal(r.driverCeilingRps, 250); // all 50 clients at once: 4 waves of 0.2 s
+        assert.ok(r.cpu?.roles.app && r.cpu.roles.driver);
+    });
+});
+
+/** The CPUs each running driver child of this process may use, sampled while `work` runs. */
+async function driverCpus<T>(names: string[], work: () => Promise<T>): Promise<{ value: T; seen: Set<string> }> {
+    const seen = new Set<string>();
+    const timer = setInterval(() => {
+        for (const p of processTable().filter((q) => q.ppid === process.pid)) {
+            try {
+                const status = fs.readFileSync(`/proc/${p.pid}/status`, "utf8");
+                if (names.includes(status.match(/^Name:\s+(\S+)/m)?.[1] ?? "")) seen.add(status.match(/^Cpus_allowed_list:\s+(\S+)/m)![1]);
+            } catch { /* exited */ }
+        }
+    }, 50);
+    try {
+        return { value: await work(), seen };
+    } finally {
+        clearInterval(timer);
+    }
+}
+
+describe("oha and a CPU split on the bare slow API", function () {
+    const log = path.join(os.tmpdir(), `e2e-cpu-slow-api-${process.pid}.log`);
+    const split: CpuAffinity = os.cpus().length > 1 ? { driver: "0", upstream: "1" } : {};
+    let api: Awaited<ReturnType<typeof startSlowApi>>;
+    before(async () => {
+        api = await startSlowApi(split, log);
+    });
+    after(() => {
+        stop(api.child);
+        fs.rmSync(log, { force: true });
+    });
+
+    const load = (driver: ReturnType<typeof findDriver>, requests: number, concurrency: number, delaySeconds: number) => measure({
+        url: `${api.url}?delay=${delaySeconds}`, expectBody: "slow api response",
+        driver: driver.name, driverPath: driver.path, driverVersion: driver.version, k6Script: "",
+        requests, concurrency, delaySeconds, timeoutSeconds: 30, capacity: -1,
+        threads: { kind: "group", pgid: api.child.pid! }, roles: { upstream: { kind: "group", pgid: api.child.pid! } },
+        roleMaxCores: { upstream: 1 }, cpuAffinity: split, maxFailedRequests: -1, resultsDir: "", target: "", runId: "",
+    });
+
+    it("oha: a small load parsed into the normalized result, the driver pinned as the split says", async () => {
+        const { value: r, seen } = await driverCpus(["oha"], () => load(findDriver("oha"), 400, 100, 0.5));
+        assert.deepEqual([r.complete, r.failed, r.statusCodes, r.errors, r.timeouts], [400, 0, { "200": 400 }, {}, 0]);
+        assert.equal(r.driverCeilingRps, 200); // 4 waves of 0.5 s
+        assert.ok(r.requestsPerSecond > 0.5 * 200 && r.requestsPerSecond <= 1.02 * 200, `${r.requestsPerSecond} req/s`);
+        assert.ok(r.latencyMs.p50! >= 500 && r.latencyMs.p999! >= r.latencyMs.p99!, JSON.stringify(r.latencyMs));
+        assert.deepEqual(r.cpuAffinity, split);
+        assert.equal(r.cpu!.roles.upstream!.usableCores, 1);
+        if (split.driver) {
+            assert.deepEqual([...seen], [split.driver], "oha ran only on its CPU");
+            assert.equal(r.cpu!.roles.driver!.usableCores, 1);
+        }
+    });
+
+    it("ab: one core is all it can use; at 2000 clients something runs out", async () => {
+        const { value: r, seen } = await driverCpus(["ab"], () => load(findDriver("ab"), 10000, 2000, 1));
+        assert.equal(r.cpu!.roles.driver!.usableCores, 1);
+        if (split.driver) assert.deepEqual([...seen], [split.driver]);
+        assert.ok(r.bottleneck, "a verdict");
+        console.log(`      ab at 2000 clients: ${r.requestsPerSecond} req/s; ${r.bottleneck!.rule}`);
+    });
+});

@@ -1,0 +1,78 @@
+// The tutorial's findings, each on a real stack with a short delay: a lost
+// monkey-patch or psycogreen patch, or a server that stops queueing the way
+// it should, fails here. Wide margins, ratios rather than absolute times: the
+// machine is shared and small.
+import { strict as assert } from "assert";
+import { Stack } from "@pulumi/pulumi/automation";
+import { removeStack, testStack, upOutputs } from "./stack";
+
+/** One port set, from this file's range: the stacks here run one after the other. */
+const PORTS = { appPort: "3200", apiPort: "3201", ingressPort: "3202", postgresPort: "3203" };
+
+/** A finding's stack: a committed scenario's config, a load, no baseline (not needed for a ratio). */
+async function findingStack(scenario: string, load: { n: number; c: number; delay: number }): Promise<Stack> {
+    return testStack(`e2e-find-${scenario}`, scenario, {
+        ...PORTS, baseline: "false",
+        loadRequests: String(load.n), loadConcurrency: String(load.c), loadDelay: String(load.delay),
+    });
+}
+
+/** Every request answered: a finding about speed means nothing over failed requests. */
+function allServed(out: Record<string, any>, n: number): void {
+    assert.equal(out.completeRequests, n);
+    assert.equal(out.failedRequests, 0);
+}
+
+describe("the tutorial's findings, measured (real engine)", function () {
+    let stack: Stack | undefined;
+    afterEach(async () => {
+        if (stack) await removeStack(stack);
+        stack = undefined;
+    });
+
+    it("psycogreen lets PostgreSQL's waits overlap: psycopg2-psycogreen >= 1.7x psycopg2-blocking", async () => {
+        // Half of each request's delay is pg_sleep. Unpatched, each one blocks the gevent hub: at least
+        // n x delay / 2 = 4 s in all. Patched, the 10 clients overlap: about 3 x delay = 1.2 s.
+        const load = { n: 20, c: 10, delay: 0.4 };
+        stack = await findingStack("psycopg2-blocking", load);
+        const blocking = await upOutputs(stack);
+        allServed(blocking, load.n);
+        // The same stack as psycopg2-psycogreen: only the app is replaced, PostgreSQL stays.
+        await stack.setAllConfig({ psycogreen: { value: "true" } });
+        const green = await upOutputs(stack);
+        allServed(green, load.n);
+        assert.ok(green.requestsPerSecond >= 1.7 * blocking.requestsPerSecond,
+            `psycogreen ${green.requestsPerSecond} req/s, blocking ${blocking.requestsPerSecond} req/s`);
+    });
+
+    it("the single-threaded dev server serializes: n requests take at least n x delay", async () => {
+        const load = { n: 8, c: 4, delay: 0.25 };
+        stack = await findingStack("devserver", load);
+        const out = await upOutputs(stack);
+        allServed(out, load.n);
+        // A server taking 4 at a time would need about 3 x delay = 0.75 s.
+        assert.ok(out.timeTakenSeconds >= (load.n * load.delay) / 1.1, `${out.timeTakenSeconds} s for ${load.n} requests`);
+    });
+
+    it("one gevent worker (gunicorn-gevent) holds 100 clients at >= 80 % of their limit", async () => {
+        // ApacheBench's own best here is n / (delay x (1 + ceil((n-1)/c))) = 1000 / 5.5 s, 91 % of 100 / delay.
+        const load = { n: 1000, c: 100, delay: 0.5 };
+        stack = await findingStack("gunicorn-gevent", load);
+        const out = await upOutputs(stack);
+        allServed(out, load.n);
+        const limit = load.c / load.delay;
+        assert.ok(out.requestsPerSecond >= 0.8 * limit, `${out.requestsPerSecond} req/s; limit ${limit}`);
+    });
+
+    it("a 4 x 50 thread pool (gunicorn-sync) saturates at its 200, however many clients wait", async () => {
+        // 400 clients: an unbounded server would reach ~300 / delay (ab's best, 4 waves of 400); the pool's
+        // 200 threads allow 200 / delay at most, and still far more than 100 clients could give.
+        const load = { n: 1200, c: 400, delay: 1 };
+        stack = await findingStack("gunicorn-sync", load);
+        const out = await upOutputs(stack);
+        allServed(out, load.n);
+        const pool = 4 * 50;
+        assert.ok(out.requestsPerSecond <= (1.1 * pool) / load.delay, `${out.requestsPerSecond} req/s above the pool's ${pool / load.delay}`);
+        assert.ok(out.requestsPerSecond >= (1.25 * 100) / load.delay, `${out.requestsPerSecond} req/s: hardly more than 100 clients give`);
+    });
+});

@@ -1,0 +1,240 @@
+// An interrupted up leaves nothing behind: the real `pulumi` CLI is killed with
+// SIGKILL before the engine records a server, after it records one, and during
+// the load. Then no plugin it started lingers, and the next destroy (or up and
+// destroy) leaves no process of the stack and none of its ports bound.
+// Also: `pulumi refresh` reports a killed service as gone, and the next up brings it back.
+import { strict as assert } from "assert";
+import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { ConfigMap, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { listeningPorts } from "../../lib/ports";
+import { isAlive, processesWithEnv } from "../../lib/procfs";
+import { PROJECT, readStackConfig } from "../../lib/stacks";
+import { MARKERS, stopScope } from "../../providers/processScope";
+
+const ROOT = path.join(__dirname, "..", "..");
+const PROCESS_TYPE = "pulumi-nodejs:dynamic/local:Process";
+const LOAD_TYPE = "pulumi-nodejs:dynamic/load:Run";
+/** How long the engine's plugins may outlive it. */
+const PLUGINS_GONE_MS = 10_000;
+
+function sleep(ms: number): Promise<void> {
+    return new Promise((r) => setTimeout(r, ms));
+}
+
+async function waitFor(what: string, cond: () => boolean, ms: number): Promise<number> {
+    const started = Date.now();
+    while (!cond()) {
+        if (Date.now() - started > ms) assert.fail(`not within ${ms / 1000} s: ${what}`);
+        await sleep(20);
+    }
+    return Date.now() - started;
+}
+
+function listening(): Set<number> {
+    const ports = new Set<number>();
+    for (const f of ["/proc/net/tcp", "/proc/net/tcp6"]) listeningPorts(fs.readFileSync(f, "utf8")).forEach((p) => ports.add(p));
+    return ports;
+}
+
+function comm(pid: number): string {
+    try { return fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim(); } catch { return ""; }
+}
+
+/** The resources the state file records now, and its pending operations (the file backend writes it whole). */
+function stateFile(stack: string): { resources: any[]; pending: any[] } {
+    try {
+        const latest = JSON.parse(fs.readFileSync(path.join(ROOT, ".pulumi-state", ".pulumi", "stacks", PROJECT, `${stack}.json`), "utf8")).checkpoint.latest ?? {};
+        return { resources: latest.resources ?? [], pending: latest.pending_operations ?? [] };
+    } catch {
+        return { resources: [], pending: [] };
+    }
+}
+
+function recordedServices(stack: string): { name: string; pid: number; startTime: number }[] {
+    return stateFile(stack).resources.filter((r) => r.type === PROCESS_TYPE)
+        .map((r) => ({ name: r.outputs.spec.name, pid: r.outputs.pid, startTime: r.outputs.startTime }));
+}
+
+/** One run of the real CLI, its environment marked so that whatever it starts can be found. */
+class Cli {
+    readonly child: ChildProcess;
+    readonly mark = `kill-test-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    output = "";
+    readonly exited: Promise<number | null>;
+
+    constructor(args: string[]) {
+        this.child = spawn("pulumi", [...args, "--non-interactive"], {
+            cwd: ROOT, env: { ...process.env, FGL_KILL_TEST: this.mark }, stdio: ["ignore", "pipe", "pipe"],
+        });
+        this.child.stdout!.on("data", (d) => (this.output += d));
+        this.child.stderr!.on("data", (d) => (this.output += d));
+        this.exited = new Promise((resolve) => this.child.once("exit", (code) => resolve(code)));
+    }
+
+    /** What it started that still runs: language host, dynamic provider, program, load driver. */
+    started(): string[] {
+        return processesWithEnv("FGL_KILL_TEST", this.mark).map((p) => `${p.pid} ${comm(p.pid)}`);
+    }
+
+    /** SIGKILL the CLI as soon as `cond` holds. */
+    async killWhen(what: string, cond: () => boolean): Promise<void> {
+        let exited = false;
+        void this.exited.then(() => (exited = true));
+        const deadline = Date.now() + 180_000;
+        while (!cond()) {
+            if (exited) assert.fail(`pulumi ended before ${what}:\n${this.output}`);
+            if (Date.now() > deadline) assert.fail(`never saw ${what}:\n${this.output}`);
+            await sleep(10);
+        }
+        this.child.kill("SIGKILL");
+        await this.exited;
+    }
+}
+
+/** Runs the CLI to its end; returns its output, failing on a non-zero exit. */
+async function pulumi(...args: string[]): Promise<string> {
+    const cli = new Cli(args);
+    const code = await cli.exited;
+    assert.equal(code, 0, `pulumi ${args.join(" ")} failed:\n${cli.output}`);
+    return cli.output;
+}
+
+/** What the engine says about the interrupted run, for the test's log. */
+function logNotes(command: string, output: string): void {
+    for (const line of output.split("\n").filter((l) => /pending|interrupted|lock|unknown state/i.test(l))) console.log(`      ${command}: ${line.trim()}`);
+}
+
+describe("an interrupted up leaves nothing behind (the real CLI, killed with SIGKILL)", function () {
+    async function killCase(letter: string, run: (ctx: {
+        stack: string; scope: string; ports: number[]; cli: Cli;
+    }) => Promise<void>) {
+        const stack = `e2e-kill-${letter}`;
+        const scope = path.join(ROOT, ".lab", stack);
+        const base = 3100 + 10 * (letter.charCodeAt(0) - 96);
+        const ports = [base, base + 1];
+        const ws = await LocalWorkspace.createOrSelectStack({ stackName: stack, workDir: ROOT });
+        const config: ConfigMap = {};
+        const values = {
+            ...readStackConfig(ROOT, "uwsgi-gevent"), baseline: "false",
+            loadRequests: "20", loadConcurrency: "10", loadDelay: "1", appPort: String(ports[0]), apiPort: String(ports[1]),
+        };
+        for (const [k, v] of Object.entries(values)) config[k] = { value: v };
+        await ws.setAllConfig(config);
+        const cli = new Cli(["up", "--yes", "--skip-preview", "-s", stack]);
+        try {
+            await run({ stack, scope, ports, cli });
+            assert.deepEqual(processesWithEnv(MARKERS.scope, scope).map((p) => `${p.pid} ${comm(p.pid)}`), [], "no process of the stack");
+            const bound = ports.filter((p) => listening().has(p));
+            assert.deepEqual(bound, [], "none of the stack's ports bound");
+        } finally {
+            cli.child.kill("SIGKILL");
+            await cleanUp(ws, scope);
+        }
+    }
+
+    /** After kill: the CLI's plugins are gone within seconds (their ppid changed, or the host died). */
+    async function pluginsGone(cli: Cli): Promise<void> {
+        const took = await waitFor(`the killed CLI's plugins exit; still running: ${cli.started().join(", ")}`,
+            () => cli.started().length === 0, PLUGINS_GONE_MS);
+        console.log(`      plugins gone ${took} ms after the kill`);
+    }
+
+    it("(a) before the record: the next up stops the unrecorded server and starts its own; destroy leaves nothing", () =>
+        killCase("a", async ({ stack, scope, cli }) => {
+            await cli.killWhen("a server process of the stack", () => processesWithEnv(MARKERS.scope, scope).length > 0);
+            const orphan = processesWithEnv(MARKERS.scope, scope)[0];
+            const service = path.basename(orphan.env.get(MARKERS.service)!);
+            assert.deepEqual(recordedServices(stack).filter((s) => s.name === service), [], `the state does not record ${service}`);
+            console.log(`      killed with ${service} (pid ${orphan.pid}) started, unrecorded; pending: ` +
+                JSON.stringify(stateFile(stack).pending.map((p) => `${p.type} ${p.resource.urn.split("::").pop()}`)));
+            await pluginsGone(cli);
+            assert.ok(isAlive(orphan.pid, orphan.startTime), "the unrecorded server outlived the CLI");
+
+            const up = await pulumi("up", "--yes", "--skip-preview", "-s", stack);
+            logNotes("up", up);
+            assert.ok(!isAlive(orphan.pid, orphan.startTime), "the next up stopped the unrecorded server");
+            const now = recordedServices(stack);
+            assert.deepEqual(now.map((s) => s.name).sort(), ["flask-app", "slow-api"]);
+            for (const s of now) assert.ok(isAlive(s.pid, s.startTime), `${s.name} runs as recorded`);
+            assert.deepEqual(stateFile(stack).pending, [], "no pending operation left");
+            await pulumi("destroy", "--yes", "--skip-preview", "-s", stack);
+        }));
+
+    it("(b) after the record: destroy stops what the state recorded and what it did not", () =>
+        killCase("b", async ({ stack, cli }) => {
+            await cli.killWhen("the app recorded in the state", () => recordedServices(stack).some((s) => s.name === "flask-app"));
+            const recorded = recordedServices(stack);
+            await pluginsGone(cli);
+            for (const s of recorded) assert.ok(isAlive(s.pid, s.startTime), `${s.name} still runs after the kill`);
+            const destroy = await pulumi("destroy", "--yes", "--skip-preview", "-s", stack);
+            logNotes("destroy", destroy);
+            for (const s of recorded) assert.ok(!isAlive(s.pid, s.startTime), `${s.name} stopped`);
+        }));
+
+    it("(c) during the load: the driver dies with the provider; destroy leaves nothing", () =>
+        killCase("c", async ({ stack, cli }) => {
+            let driver = 0;
+            await cli.killWhen("ab running the load", () => {
+                driver = processesWithEnv("FGL_KILL_TEST", cli.mark).find((p) => comm(p.pid) === "ab")?.pid ?? 0;
+                return driver > 0;
+            });
+            console.log(`      killed during the load (ab pid ${driver}); pending: ` +
+                JSON.stringify(stateFile(stack).pending.map((p) => `${p.type} ${p.resource.urn.split("::").pop()}`)));
+            await pluginsGone(cli);
+            assert.ok(!stateFile(stack).resources.some((r) => r.type === LOAD_TYPE), "the interrupted load is not recorded");
+            const destroy = await pulumi("destroy", "--yes", "--skip-preview", "-s", stack);
+            logNotes("destroy", destroy);
+        }));
+});
+
+describe("refresh tells the truth (Automation API)", function () {
+    it("reports a killed service and its load as gone, and the next up brings both back", async () => {
+        const stackName = "e2e-kill-refresh";
+        const scope = path.join(ROOT, ".lab", stackName);
+        const stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: ROOT });
+        const config: ConfigMap = {};
+        const values = {
+            ...readStackConfig(ROOT, "uwsgi-gevent"), baseline: "false",
+            loadRequests: "20", loadConcurrency: "10", loadDelay: "0.5", appPort: "3190", apiPort: "3191",
+        };
+        for (const [k, v] of Object.entries(values)) config[k] = { value: v };
+        await stack.setAllConfig(config);
+        try {
+            await stack.up();
+            const before = recordedServices(stackName);
+            const app = before.find((s) => s.name === "flask-app")!;
+            const api = before.find((s) => s.name === "slow-api")!;
+            process.kill(-app.pid, "SIGKILL");
+            await waitFor("the app dead", () => !isAlive(app.pid, app.startTime), 5000);
+
+            const refresh = await stack.refresh();
+            console.log(`      refresh: ${JSON.stringify(refresh.summary.resourceChanges)}`);
+            const afterRefresh = stateFile(stackName).resources;
+            assert.deepEqual(recordedServices(stackName), [api], "only the live slow API stays recorded");
+            assert.ok(!afterRefresh.some((r) => r.type === LOAD_TYPE), "the load that measured the dead app is gone");
+
+            const up = await stack.up();
+            console.log(`      next up: ${JSON.stringify(up.summary.resourceChanges)}`);
+            assert.equal(up.summary.resourceChanges?.create, 2, "the app and its load, created again");
+            const app2 = recordedServices(stackName).find((s) => s.name === "flask-app")!;
+            assert.ok(isAlive(app2.pid, app2.startTime) && app2.pid !== app.pid, "a new app runs");
+            assert.ok(stateFile(stackName).resources.some((r) => r.type === LOAD_TYPE), "and was measured again");
+            assert.equal(up.outputs.completeRequests.value, 20);
+        } finally {
+            await cleanUp(stack, scope);
+        }
+    });
+});
+
+/** Destroy and remove the stack; whatever a failed test left running is stopped by its marker. */
+async function cleanUp(stack: Stack, scope: string): Promise<void> {
+    try {
+        await stack.destroy();
+    } finally {
+        await stopScope(scope);
+        await stack.workspace.removeStack(stack.name, { force: true });
+        fs.rmSync(path.join(ROOT, `Pulumi.${stack.name}.yaml`), { force: true });
+    }
+}

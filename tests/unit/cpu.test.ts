@@ -1,0 +1,194 @@
+import { strict as assert } from "assert";
+import { execFileSync, spawn } from "child_process";
+import * as os from "os";
+import * as fs from "fs";
+import * as path from "path";
+import {
+    bottleneck, cpuList, CpuSnapshot, CpuUsage, formatCpuAffinity, parseCpuAffinity, parseProcStatCpu, summarizeCpu, usableCores,
+} from "../../lib/load/cpu";
+import { reachedShare } from "../../lib/load/result";
+import { ProcStat, processTree, readCpuSnapshot, withCpuAffinity } from "../../lib/procfs";
+import { resolveSettings } from "../../lib/settings";
+
+/** A snapshot: `at` seconds, machine ticks, and per role its processes' CPU seconds. */
+const snap = (at: number, busy: number, idle: number, roles: CpuSnapshot["roles"]): CpuSnapshot => ({ at, machine: { busy, idle }, roles });
+
+/** Usage with only the figures the verdict reads. */
+function usage(roles: CpuUsage["roles"], minIdle: number): CpuUsage {
+    return { cores: 2, seconds: 10, roles, machine: { avgBusyCores: 1, peakBusyCores: 2 * (1 - minIdle), minIdle } };
+}
+
+describe("CPU affinity setting", () => {
+    it("reads taskset -c lists", () => {
+        assert.deepEqual(cpuList("0-1,3"), [0, 1, 3]);
+        assert.deepEqual(cpuList("1,1"), [1]);
+        assert.throws(() => cpuList("a"), /not a CPU list/);
+        assert.throws(() => cpuList("3-1"), /empty CPU range/);
+    });
+
+    it("parses role=cpus pairs and refuses anything else", () => {
+        assert.deepEqual(parseCpuAffinity(""), {});
+        assert.deepEqual(parseCpuAffinity(" app=1  driver=0 upstream=1 "), { app: "1", driver: "0", upstream: "1" });
+        assert.equal(formatCpuAffinity(parseCpuAffinity("app=1 driver=0-1")), "driver=0-1 app=1");
+        assert.throws(() => parseCpuAffinity("server=0"), /role among driver, upstream, app, ingress, postgres/);
+        assert.throws(() => parseCpuAffinity("app"), /not role=cpus/);
+        assert.throws(() => parseCpuAffinity("app=0=1"), /not role=cpus/);
+        assert.throws(() => parseCpuAffinity("app=0 app=1"), /app is pinned twice/);
+        assert.throws(() => parseCpuAffinity("app=x"), /not a CPU list/);
+    });
+
+    it("is checked with the stack's settings, naming the fix", () => {
+        const read = (value: string) => resolveSettings((key) => (key === "cpuAffinity" ? value : undefined));
+        assert.deepEqual(read("driver=0 app=1").cpuAffinity, { driver: "0", app: "1" });
+        assert.throws(() => read("app=one"), /cpuAffinity: "one" is not a CPU list .*fix: pulumi config set cpuAffinity "driver=0 upstream=1 app=1"/);
+    });
+
+    it("pins a program to the CPUs of a list, and leaves it alone without one", () => {
+        const allowed = (argv: string[]) =>
+            execFileSync(argv[0], argv.slice(1), { encoding: "utf8" }).match(/^Cpus_allowed_list:\s+(\S+)/m)![1];
+        const show = ["grep", "Cpus_allowed_list", "/proc/self/status"];
+        assert.equal(allowed(withCpuAffinity(show, "0")), "0");
+        assert.deepEqual(withCpuAffinity(show, undefined), show);
+        if (os.cpus().length > 1) assert.equal(allowed(withCpuAffinity(show, "1")), "1");
+    });
+
+    it("counts the cores a role can use: its pinned CPUs on this machine, at most its own parallelism", () => {
+        assert.equal(usableCores({}, 2), 2);
+        assert.equal(usableCores({ cpus: "1" }, 2), 1);
+        assert.equal(usableCores({ cpus: "0-3" }, 2), 2);
+        assert.equal(usableCores({ maxCores: 1 }, 2), 1);
+        assert.equal(usableCores({ cpus: "0-1", maxCores: 4 }, 8), 2);
+    });
+});
+
+describe("CPU time from /proc", () => {
+    it("finds a process tree by parent pids", () => {
+        const p = (pid: number, ppid: number) => ({ pid, ppid } as ProcStat);
+        const table = [p(1, 0), p(10, 1), p(11, 10), p(12, 11), p(20, 1), p(13, 10)];
+        assert.deepEqual(processTree(table, 10).map((q) => q.pid).sort(), [10, 11, 12, 13]);
+        assert.deepEqual(processTree(table, 99), []);
+    });
+
+    it("reads the CPU time of a busy process group and of a driver's tree", async () => {
+        const busy = spawn("sh", ["-c", "while :; do :; done"], { detached: true, stdio: "ignore" });
+        try {
+            const first = readCpuSnapshot({ app: { kind: "group", pgid: busy.pid! }, ingress: { kind: "container", name: "x" } }, process.pid);
+            await new Promise((r) => setTimeout(r, 600));
+            const then = readCpuSnapshot({ app: { kind: "group", pgid: busy.pid! } }, process.pid);
+            const key = Object.keys(then.roles.app!)[0];
+            const used = then.roles.app![key] - (first.roles.app![key] ?? 0);
+            assert.ok(used > 0.1 && used < 0.7, `a spinning shell used ${used} s of CPU in 0.6 s`);
+            assert.equal(first.roles.ingress, null, "a container is not read from /proc");
+            assert.ok(Object.keys(first.roles.driver!).some((k) => k.startsWith(`${process.pid}:`)), "the tree's root is in it");
+            assert.ok(then.at - first.at >= 0.6 && then.machine.busy > first.machine.busy);
+        } finally {
+            process.kill(-busy.pid!, "SIGKILL");
+        }
+    });
+});
+
+describe("CPU per role", () => {
+    it("reads /proc/stat's aggregate line (iowait is idle, steal is busy)", () => {
+        const text = "cpu  100 5 50 800 20 1 2 3 0 0\ncpu0 50 2 25 400 10 0 1 1 0 0\nintr 1\n";
+        assert.deepEqual(parseProcStatCpu(text), { busy: 161, idle: 820 });
+        assert.throws(() => parseProcStatCpu("intr 1"), /no aggregate cpu line/);
+    });
+
+    it("averages over the run and takes the peak over one-second windows", () => {
+        // The app at 0.2 cores for 2 s, then 1 core for 1 s; the machine 50 % then 90 % busy (ticks of 2 cores).
+        const s = [
+            snap(0, 0, 0, { app: { "10:1": 5 } }),
+            snap(1, 100, 100, { app: { "10:1": 5.2 } }),
+            snap(2, 200, 200, { app: { "10:1": 5.4 } }),
+            snap(3, 380, 220, { app: { "10:1": 6.4 } }),
+        ];
+        const cpu = summarizeCpu(s, 2, { app: { maxCores: 1 } })!;
+        assert.equal(cpu.seconds, 3);
+        assert.deepEqual(cpu.roles.app, { avgCores: 0.467, peakCores: 1, usableCores: 1 });
+        assert.deepEqual(cpu.machine, { avgBusyCores: 1.267, peakBusyCores: 1.8, minIdle: 0.1 });
+    });
+
+    it("keeps the CPU of a worker that exited, and counts a new process from its start", () => {
+        const s = [
+            snap(0, 0, 100, { app: { "10:1": 1, "11:1": 3 } }),
+            snap(1, 100, 100, { app: { "10:1": 1.5, "11:1": 3.5 } }),
+            // Worker 11 exited; worker 12 started since the last sample and used 0.3 s.
+            snap(2, 200, 100, { app: { "10:1": 2, "12:9": 0.3 } }),
+            // A pid reused by another process is another process.
+            snap(3, 300, 100, { app: { "10:1": 2.5, "12:9": 0.8, "11:50": 0.1 } }),
+        ];
+        const app = summarizeCpu(s, 2, {})!.roles.app!;
+        assert.equal(app.avgCores, 0.967); // (1 + 0.8 + 1.1) / 3 s
+        assert.equal(app.usableCores, 2);
+    });
+
+    it("reports a role it could not read (a container) as null, and a short run as a whole window", () => {
+        const s = [snap(0, 0, 0, { app: null, upstream: { "5:1": 0 } }), snap(0.5, 50, 50, { app: null, upstream: { "5:1": 0.25 } })];
+        const cpu = summarizeCpu(s, 2, {})!;
+        assert.equal(cpu.roles.app, null);
+        assert.equal(cpu.roles.upstream!.peakCores, 0.5);
+        assert.equal(summarizeCpu(s.slice(0, 1), 2, {}), null, "one sample measures nothing");
+    });
+});
+
+describe("bottleneck verdict", () => {
+    const role = (peakCores: number, usable: number) => ({ avgCores: peakCores * 0.8, peakCores, usableCores: usable });
+
+    it("names the role at >= 90 % of the cores it can use, the most saturated first", () => {
+        const b = bottleneck(usage({ driver: role(0.97, 1), app: role(1.85, 2), upstream: role(0.3, 1) }, 0.01), 0.6);
+        assert.equal(b.verdict, "driver");
+        assert.match(b.rule, /^driver at 97 % of the 1 core\(s\) it can use/);
+        assert.equal(bottleneck(usage({ app: role(0.9, 1), driver: role(0.5, 1) }, 0.3), null).verdict, "app");
+    });
+
+    it("a role below 90 % of its cores is not the bottleneck, even pinned to one core", () => {
+        assert.equal(bottleneck(usage({ app: role(0.85, 1) }, 0.3), 0.5).verdict, "none");
+        assert.equal(bottleneck(usage({ app: role(0.95, 2) }, 0.3), 0.5).verdict, "none");
+    });
+
+    it("names the machine when no role is saturated but less than 5 % is idle", () => {
+        const b = bottleneck(usage({ app: role(0.8, 1), upstream: role(0.7, 1), driver: role(0.4, 1) }, 0.03), 0.7);
+        assert.equal(b.verdict, "machine");
+        assert.match(b.rule, /machine 3 % idle at its busiest \(< 5 %\).*busiest role app at 80 %/);
+    });
+
+    it("says latency-bound otherwise, and ignores roles it could not read", () => {
+        const b = bottleneck(usage({ app: null, driver: role(0.05, 1) }, 0.9), 0.8);
+        assert.equal(b.verdict, "none");
+        assert.match(b.rule, /^latency-bound: no role .*machine 90 % idle/);
+    });
+
+    it("says latency-bound when the run reached >= 95 % of what the limit and the driver allow, whatever else was busy", () => {
+        const b = bottleneck(usage({ app: role(0.95, 1) }, 0.02), reachedShare(197.3, 200, 200));
+        assert.equal(b.verdict, "none");
+        assert.match(b.rule, /^latency-bound: 99 % of what the limit and the driver allow \(>= 95 %\); machine 2 % idle/);
+        assert.equal(bottleneck(usage({ app: role(0.95, 1) }, 0.02), reachedShare(180, 400, 400)).verdict, "app");
+    });
+
+    it("measures what was reached against the lower of the limit and the driver's ceiling", () => {
+        assert.equal(reachedShare(175, 200, 181.82)!.toFixed(3), "0.962"); // ab at 2000/200: its own ceiling, not the limit
+        assert.equal(reachedShare(0.99, 1, 3.33), 0.99); // the one-thread dev server
+        assert.equal(reachedShare(100, null, 181.82)!.toFixed(2), "0.55");
+        assert.equal(reachedShare(100, null, null), null);
+    });
+});
+
+describe("bottleneck verdict on recorded samples", () => {
+    const fixtures = path.join(__dirname, "fixtures");
+    const recorded = (name: string) => JSON.parse(fs.readFileSync(path.join(fixtures, name), "utf8")) as {
+        cores: number; limits: Parameters<typeof summarizeCpu>[2]; reached: number; snapshots: CpuSnapshot[];
+    };
+
+    it("a dev-server run at 10 requests / 5 clients is latency-bound", () => {
+        const r = recorded("cpu-devserver-10x5.json");
+        const cpu = summarizeCpu(r.snapshots, r.cores, r.limits)!;
+        assert.equal(bottleneck(cpu, r.reached).verdict, "none");
+        assert.ok(cpu.roles.app!.peakCores < 0.2, `the dev server idles while it waits: ${cpu.roles.app!.peakCores}`);
+    });
+
+    it("ab at 1000 clients on the bare slow API runs out of CPU", () => {
+        const r = recorded("cpu-ab-1000.json");
+        const verdict = bottleneck(summarizeCpu(r.snapshots, r.cores, r.limits)!, r.reached).verdict;
+        assert.ok(["driver", "upstream", "machine"].includes(verdict), verdict);
+    });
+});
