@@ -49,11 +49,11 @@ export interface LoadRunInputs {
     /** Each role's processes, whose CPU is sampled during the load (the driver is always: the process tree it spawns). */
     roles?: Partial<Record<Exclude<CpuRole, "driver">, ThreadsProbe>>;
     /**
-     * The most cores each role can keep busy, where fewer than it may run on:
-     * one per GIL-bound or single-threaded process (the slow API: 1; a Python
-     * server: its processes). ab's 1 is known here.
+     * The most cores one process of each role can keep busy, where it is fewer
+     * than the role may run on: 1 for GIL-bound Python (the slow API, the
+     * Flask servers' workers) and single-threaded programs (ab: set here).
      */
-    roleMaxCores?: Partial<Record<CpuRole, number>>;
+    roleProcessCores?: Partial<Record<CpuRole, number>>;
     /** The CPUs each role is pinned to: the driver is pinned here, the services where they are started. */
     cpuAffinity?: CpuAffinity;
     /** Fail the up above this many failed requests; -1 for never. */
@@ -159,9 +159,9 @@ export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
     const ceiling = (inputs.driver === "ab" ? abCeilingRps : allClientsCeilingRps)(inputs.requests, inputs.concurrency, inputs.delaySeconds);
     const affinity = inputs.cpuAffinity ?? {};
     // ab is one single-threaded process: one core is all it can use.
-    const maxCores: Partial<Record<CpuRole, number>> = { ...(inputs.driver === "ab" ? { driver: 1 } : {}), ...inputs.roleMaxCores };
+    const processCores: Partial<Record<CpuRole, number>> = { ...(inputs.driver === "ab" ? { driver: 1 } : {}), ...inputs.roleProcessCores };
     const limits = Object.fromEntries(["driver", ...Object.keys(inputs.roles ?? {})].map((role) =>
-        [role, { cpus: affinity[role as CpuRole], maxCores: maxCores[role as CpuRole] }])) as Partial<Record<CpuRole, RoleLimit>>;
+        [role, { cpus: affinity[role as CpuRole], processCores: processCores[role as CpuRole] }])) as Partial<Record<CpuRole, RoleLimit>>;
     const cpu = summarizeCpu(snapshots, os.cpus().length, limits);
     return {
         driver: inputs.driver,

@@ -138,7 +138,7 @@ async function main() {
                             capacity: -1, threads: { kind: "group", pgid: api.child.pid! },
                             roles: { upstream: { kind: "group", pgid: api.child.pid! } },
                             // aiohttp serves on one thread.
-                            roleMaxCores: { upstream: 1 },
+                            roleProcessCores: { upstream: 1 },
                             cpuAffinity: affinity, maxFailedRequests: -1, resultsDir: "", target: "", runId: "",
                         });
                         results.push(result);

@@ -22,8 +22,12 @@ export interface RoleCpu {
     avgCores: number;
     /** Most cores used over any PEAK_WINDOW_SECONDS of the run (the whole run when shorter). */
     peakCores: number;
-    /** The cores it can keep busy: its affinity set (or the machine), at most its own parallelism. */
+    /** The cores it may run on: its affinity set, or the machine's. */
     usableCores: number;
+    /** Most cores one of its processes used over any peak window. */
+    peakProcessCores: number;
+    /** The most one of its processes can use (1: GIL-bound Python, single-threaded ab); null: as many as the role. */
+    processCores: number | null;
 }
 
 export interface CpuUsage {
@@ -43,10 +47,10 @@ export interface Bottleneck {
     rule: string;
 }
 
-/** What a role may use: its pinned CPUs, and at most `maxCores` (one per process for GIL-bound or single-threaded programs). */
+/** What a role may use: its pinned CPUs (unset: all), and per process at most `processCores` (1 for GIL-bound or single-threaded programs). */
 export interface RoleLimit {
     cpus?: string;
-    maxCores?: number;
+    processCores?: number;
 }
 
 export const PEAK_WINDOW_SECONDS = 1;
@@ -91,29 +95,30 @@ export function formatCpuAffinity(affinity: CpuAffinity): string {
     return CPU_ROLES.filter((r) => affinity[r] !== undefined).map((r) => `${r}=${affinity[r]}`).join(" ");
 }
 
-/** Cores a role can keep busy on a machine with `cores` CPUs. */
+/** Cores a role may run on, on a machine with `cores` CPUs: its pinned ones there, or all. */
 export function usableCores(limit: RoleLimit, cores: number): number {
-    const allowed = limit.cpus === undefined ? cores : cpuList(limit.cpus).filter((c) => c < cores).length;
-    return Math.min(allowed, limit.maxCores ?? Infinity);
+    return limit.cpus === undefined ? cores : cpuList(limit.cpus).filter((c) => c < cores).length;
 }
 
 /**
- * Cumulative CPU seconds of one role at each snapshot: per process, what it
- * used since it was last seen; a process first seen after the first snapshot
- * started since, so all its time counts. An exited process keeps what it used.
+ * Cumulative CPU seconds used since the first snapshot, at each snapshot, per
+ * process of one role. A process first seen after the first snapshot started
+ * since, so all its time counts; one that exited keeps what it used.
  */
-function cumulative(snapshots: CpuSnapshot[], role: CpuRole): number[] {
-    const last = new Map(Object.entries(snapshots[0].roles[role] ?? {}));
-    const sums = [0];
-    for (let i = 1; i < snapshots.length; i++) {
-        let delta = 0;
-        for (const [proc, seconds] of Object.entries(snapshots[i].roles[role] ?? {})) {
-            delta += seconds - (last.get(proc) ?? 0);
-            last.set(proc, seconds);
+function perProcess(snapshots: CpuSnapshot[], role: CpuRole): number[][] {
+    const start = snapshots[0].roles[role] ?? {};
+    const seen = new Map<string, (number | undefined)[]>();
+    snapshots.forEach((snapshot, i) => {
+        for (const [proc, seconds] of Object.entries(snapshot.roles[role] ?? {})) {
+            if (!seen.has(proc)) seen.set(proc, new Array(snapshots.length));
+            seen.get(proc)![i] = seconds - (start[proc] ?? 0);
         }
-        sums.push(sums[i - 1] + delta);
-    }
-    return sums;
+    });
+    // 0 before a process is first seen, its last figure after it is gone.
+    return [...seen.values()].map((used) => {
+        let carried = 0;
+        return Array.from(used, (v) => (carried = v ?? carried));
+    });
 }
 
 /** Pairs of snapshot indexes spanning at least PEAK_WINDOW_SECONDS each (the whole run when it is shorter). */
@@ -137,10 +142,7 @@ export function summarizeCpu(snapshots: CpuSnapshot[], cores: number, limits: Pa
     const seconds = last.at - first.at;
     if (seconds <= 0) return null;
     const spans = windows(snapshots);
-    const rate = (series: number[]) => ({
-        avg: (series[series.length - 1] - series[0]) / seconds,
-        peak: Math.max(...spans.map(([i, j]) => (series[j] - series[i]) / (snapshots[j].at - snapshots[i].at))),
-    });
+    const peak = (series: number[]) => Math.max(...spans.map(([i, j]) => (series[j] - series[i]) / (snapshots[j].at - snapshots[i].at)));
 
     const roles: CpuUsage["roles"] = {};
     for (const role of CPU_ROLES) {
@@ -149,8 +151,17 @@ export function summarizeCpu(snapshots: CpuSnapshot[], cores: number, limits: Pa
             roles[role] = null;
             continue;
         }
-        const { avg, peak } = rate(cumulative(snapshots, role));
-        roles[role] = { avgCores: r3(avg), peakCores: r3(peak), usableCores: usableCores(limits[role] ?? {}, cores) };
+        const processes = perProcess(snapshots, role);
+        const total = snapshots.map((_, k) => processes.reduce((sum, used) => sum + used[k], 0));
+        const limit = limits[role] ?? {};
+        const usable = usableCores(limit, cores);
+        roles[role] = {
+            avgCores: r3(total[total.length - 1] / seconds),
+            peakCores: r3(peak(total)),
+            usableCores: usable,
+            peakProcessCores: r3(Math.max(0, ...processes.map(peak))),
+            processCores: limit.processCores === undefined ? null : Math.min(limit.processCores, usable),
+        };
     }
 
     const busyShare = (i: number, j: number) => {
@@ -176,19 +187,26 @@ const percent = (share: number) => `${Math.round(share * 100)} %`;
 /**
  * The verdict, in order: none when the run reached >= 95 % of what the limit
  * and the driver's own ceiling allow (`reached`: req/s over the lower of the
- * two); else the role at the highest share (>= 90 %) of the cores it can use;
+ * two); else the role at the highest share (>= 90 %) of the cores it can use
+ * (as a whole, or one of its processes of what one process can use);
  * else the machine with < 5 % idle; else none: nobody ran out of CPU, so the
  * latency and the clients explain the figure. Judged on peaks: a role that
  * ran out for a whole second held the run back.
  */
 export function bottleneck(cpu: CpuUsage, reached: number | null): Bottleneck {
+    // Each role's share of what it can use: of its cores as a whole, or of one process's (a GIL holds a Python process to one core).
     const measured = CPU_ROLES.flatMap((role) => {
         const r = cpu.roles[role];
-        return r && r.usableCores > 0 ? [{ role, r, share: r.peakCores / r.usableCores }] : [];
+        if (!r || r.usableCores <= 0) return [];
+        const whole = { role, share: r.peakCores / r.usableCores, what: `${r.usableCores} core(s) it can use (peak ${r.peakCores})` };
+        const one = r.processCores
+            ? { role, share: r.peakProcessCores / r.processCores, what: `${r.processCores} core(s) one of its processes can use (peak ${r.peakProcessCores})` }
+            : undefined;
+        return [one && one.share > whole.share ? one : whole];
     });
     const worst = measured.sort((a, b) => b.share - a.share)[0];
     const idle = `machine ${percent(cpu.machine.minIdle)} idle at its busiest`;
-    const most = worst ? `; busiest role ${worst.role} at ${percent(worst.share)} of its ${worst.r.usableCores} core(s)` : "";
+    const most = worst ? `; busiest role ${worst.role} at ${percent(worst.share)} of the ${worst.what}` : "";
     if (reached !== null && reached >= LIMIT_REACHED) {
         return {
             verdict: "none",
@@ -198,8 +216,7 @@ export function bottleneck(cpu: CpuUsage, reached: number | null): Bottleneck {
     if (worst && worst.share >= ROLE_SATURATED) {
         return {
             verdict: worst.role,
-            rule: `${worst.role} at ${percent(worst.share)} of the ${worst.r.usableCores} core(s) it can use ` +
-                `(peak ${worst.r.peakCores}; >= ${percent(ROLE_SATURATED)}); ${idle}`,
+            rule: `${worst.role} at ${percent(worst.share)} of the ${worst.what} (>= ${percent(ROLE_SATURATED)}); ${idle}`,
         };
     }
     if (cpu.machine.minIdle < MACHINE_IDLE_BELOW) {

@@ -10,7 +10,8 @@ import { DriverFigures, requireNumber, round } from "./result";
  * of the servers close each connection anyway).
  */
 export function ohaArgv(ohaPath: string, load: LoadRequest): string[] {
-    return [ohaPath, "--no-tui", "--output-format", "json", "--disable-keepalive", "-t", `${load.timeoutSeconds}s`,
+    return [ohaPath, "--no-tui", "--output-format", "json", "--disable-keepalive",
+        "-t", `${load.timeoutSeconds}s`, "--connect-timeout", `${load.timeoutSeconds}s`,
         "-n", String(load.requests), "-c", String(load.concurrency), load.url];
 }
 

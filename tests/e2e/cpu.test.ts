@@ -101,7 +101,7 @@ describe("oha and a CPU split on the bare slow API", function () {
         driver: driver.name, driverPath: driver.path, driverVersion: driver.version, k6Script: "",
         requests, concurrency, delaySeconds, timeoutSeconds: 30, capacity: -1,
         threads: { kind: "group", pgid: api.child.pid! }, roles: { upstream: { kind: "group", pgid: api.child.pid! } },
-        roleMaxCores: { upstream: 1 }, cpuAffinity: split, maxFailedRequests: -1, resultsDir: "", target: "", runId: "",
+        roleProcessCores: { upstream: 1 }, cpuAffinity: split, maxFailedRequests: -1, resultsDir: "", target: "", runId: "",
     });
 
     it("oha: a small load parsed into the normalized result, the driver pinned as the split says", async () => {
@@ -111,16 +111,16 @@ describe("oha and a CPU split on the bare slow API", function () {
         assert.ok(r.requestsPerSecond > 0.5 * 200 && r.requestsPerSecond <= 1.02 * 200, `${r.requestsPerSecond} req/s`);
         assert.ok(r.latencyMs.p50! >= 500 && r.latencyMs.p999! >= r.latencyMs.p99!, JSON.stringify(r.latencyMs));
         assert.deepEqual(r.cpuAffinity, split);
-        assert.equal(r.cpu!.roles.upstream!.usableCores, 1);
+        assert.equal(r.cpu!.roles.upstream!.processCores, 1);
         if (split.driver) {
             assert.deepEqual([...seen], [split.driver], "oha ran only on its CPU");
-            assert.equal(r.cpu!.roles.driver!.usableCores, 1);
+            assert.deepEqual([r.cpu!.roles.driver!.usableCores, r.cpu!.roles.upstream!.usableCores], [1, 1]);
         }
     });
 
     it("ab: one core is all it can use; at 2000 clients something runs out", async () => {
         const { value: r, seen } = await driverCpus(["ab"], () => load(findDriver("ab"), 10000, 2000, 1));
-        assert.equal(r.cpu!.roles.driver!.usableCores, 1);
+        assert.equal(r.cpu!.roles.driver!.processCores, 1);
         if (split.driver) assert.deepEqual([...seen], [split.driver]);
         assert.ok(r.bottleneck, "a verdict");
         console.log(`      ab at 2000 clients: ${r.requestsPerSecond} req/s; ${r.bottleneck!.rule}`);

@@ -4,17 +4,36 @@
 // machine is shared and small.
 import { strict as assert } from "assert";
 import { Stack } from "@pulumi/pulumi/automation";
+import { LoadResult } from "../../lib/load/result";
 import { removeStack, testStack, upOutputs } from "./stack";
-
-/** One port set, from this file's range: the stacks here run one after the other. */
-const PORTS = { appPort: "3200", apiPort: "3201", ingressPort: "3202", postgresPort: "3203" };
 
 /** A finding's stack: a committed scenario's config, a load, no baseline (not needed for a ratio). */
 async function findingStack(scenario: string, load: { n: number; c: number; delay: number }): Promise<Stack> {
     return testStack(`e2e-find-${scenario}`, scenario, {
-        ...PORTS, baseline: "false",
+        baseline: "false",
         loadRequests: String(load.n), loadConcurrency: String(load.c), loadDelay: String(load.delay),
     });
+}
+
+/** Cores the machine spent on work outside the stack during its load (other tests, other users); 0 unknown. */
+function busyElsewhere(result: LoadResult): number {
+    if (!result.cpu) return 0;
+    const own = Object.values(result.cpu.roles).reduce((sum, role) => sum + (role?.avgCores ?? 0), 0);
+    return result.cpu.machine.avgBusyCores - own;
+}
+
+/**
+ * Up, for a finding about throughput: a load that shared the CPU with other work measured that work
+ * too, so it runs again (twice at most) while other work took more than half a core.
+ */
+async function upUncontended(stack: Stack): Promise<Record<string, any>> {
+    let out = await upOutputs(stack);
+    for (let retry = 1; retry <= 2 && busyElsewhere(out.result) > 0.5; retry++) {
+        console.log(`      (other work took ${busyElsewhere(out.result).toFixed(2)} cores of the machine: loading again)`);
+        await stack.setConfig("loadRunId", { value: `uncontended-${retry}` });
+        out = await upOutputs(stack);
+    }
+    return out;
 }
 
 /** Every request answered: a finding about speed means nothing over failed requests. */
@@ -55,24 +74,28 @@ describe("the tutorial's findings, measured (real engine)", function () {
     });
 
     it("one gevent worker (gunicorn-gevent) holds 100 clients at >= 80 % of their limit", async () => {
-        // ApacheBench's own best here is n / (delay x (1 + ceil((n-1)/c))) = 1000 / 5.5 s, 91 % of 100 / delay.
-        const load = { n: 1000, c: 100, delay: 0.5 };
+        // ApacheBench's own best here is n / (delay x (1 + ceil((n-1)/c))) = 1000 / 11 s, 91 % of 100 / delay.
+        // A 1 s delay keeps the app's CPU (a few ms a request) well inside one core, even on a busy machine.
+        const load = { n: 1000, c: 100, delay: 1 };
         stack = await findingStack("gunicorn-gevent", load);
-        const out = await upOutputs(stack);
+        const out = await upUncontended(stack);
         allServed(out, load.n);
         const limit = load.c / load.delay;
-        assert.ok(out.requestsPerSecond >= 0.8 * limit, `${out.requestsPerSecond} req/s; limit ${limit}`);
+        assert.ok(out.requestsPerSecond >= 0.8 * limit,
+            `${out.requestsPerSecond} req/s; limit ${limit}; other work took ${busyElsewhere(out.result).toFixed(2)} cores`);
     });
 
     it("a 4 x 50 thread pool (gunicorn-sync) saturates at its 200, however many clients wait", async () => {
-        // 400 clients: an unbounded server would reach ~300 / delay (ab's best, 4 waves of 400); the pool's
-        // 200 threads allow 200 / delay at most, and still far more than 100 clients could give.
-        const load = { n: 1200, c: 400, delay: 1 };
+        // 400 clients: an unbounded server would reach ~267 / delay (ab's best: 1 + 2 waves of 400); the pool's
+        // 200 threads allow 200 / delay at most (160 here: 1 + 4 waves of 200), still far more than 100 clients could give.
+        // A 2 s delay halves the CPU a request rate needs: the check is about queueing, not speed.
+        const load = { n: 800, c: 400, delay: 2 };
         stack = await findingStack("gunicorn-sync", load);
-        const out = await upOutputs(stack);
+        const out = await upUncontended(stack);
         allServed(out, load.n);
         const pool = 4 * 50;
         assert.ok(out.requestsPerSecond <= (1.1 * pool) / load.delay, `${out.requestsPerSecond} req/s above the pool's ${pool / load.delay}`);
-        assert.ok(out.requestsPerSecond >= (1.25 * 100) / load.delay, `${out.requestsPerSecond} req/s: hardly more than 100 clients give`);
+        assert.ok(out.requestsPerSecond >= (1.25 * 100) / load.delay, `${out.requestsPerSecond} req/s: hardly more than 100 clients ` +
+            `give; other work took ${busyElsewhere(out.result).toFixed(2)} cores`);
     });
 });

@@ -7,15 +7,17 @@ import { strict as assert } from "assert";
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigMap, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { Stack } from "@pulumi/pulumi/automation";
 import { listeningPorts } from "../../lib/ports";
 import { isAlive, processesWithEnv } from "../../lib/procfs";
-import { PROJECT, readStackConfig } from "../../lib/stacks";
+import { PROJECT, stackLocks } from "../../lib/stacks";
 import { MARKERS, stopScope } from "../../providers/processScope";
+import { ROOT, testStack } from "./stack";
 
-const ROOT = path.join(__dirname, "..", "..");
 const PROCESS_TYPE = "pulumi-nodejs:dynamic/local:Process";
 const LOAD_TYPE = "pulumi-nodejs:dynamic/load:Run";
+/** A load of about 2 s: 20 requests, 10 clients, 1 s each. */
+const SMALL_LOAD = { baseline: "false", loadRequests: "20", loadConcurrency: "10", loadDelay: "1" };
 /** How long the engine's plugins may outlive it. */
 const PLUGINS_GONE_MS = 10_000;
 
@@ -64,7 +66,7 @@ class Cli {
     output = "";
     readonly exited: Promise<number | null>;
 
-    constructor(args: string[]) {
+    constructor(private readonly args: string[]) {
         this.child = spawn("pulumi", [...args, "--non-interactive"], {
             cwd: ROOT, env: { ...process.env, FGL_KILL_TEST: this.mark }, stdio: ["ignore", "pipe", "pipe"],
         });
@@ -78,7 +80,7 @@ class Cli {
         return processesWithEnv("FGL_KILL_TEST", this.mark).map((p) => `${p.pid} ${comm(p.pid)}`);
     }
 
-    /** SIGKILL the CLI as soon as `cond` holds. */
+    /** SIGKILL the CLI as soon as `cond` holds; then its plugins, which must have been running, exit within seconds. */
     async killWhen(what: string, cond: () => boolean): Promise<void> {
         let exited = false;
         void this.exited.then(() => (exited = true));
@@ -88,8 +90,16 @@ class Cli {
             if (Date.now() > deadline) assert.fail(`never saw ${what}:\n${this.output}`);
             await sleep(10);
         }
+        const running = this.started().map((p) => p.split(" ")[1]);
         this.child.kill("SIGKILL");
         await this.exited;
+        assert.ok(running.includes("pulumi-language") && running.filter((c) => c === "node").length >= 2,
+            `the language host, the program and the dynamic provider ran at the kill: ${running.join(", ")}`);
+        const took = await waitFor(`the killed CLI's plugins exit; still running: ${this.started().join(", ")}`,
+            () => this.started().length === 0, PLUGINS_GONE_MS);
+        console.log(`      plugins gone ${took} ms after the kill`);
+        const stack = this.args[this.args.indexOf("-s") + 1];
+        assert.deepEqual(stackLocks(path.join(ROOT, ".pulumi-state"), stack), [], "the dead CLI's lock on the stack was released");
     }
 }
 
@@ -103,28 +113,26 @@ async function pulumi(...args: string[]): Promise<string> {
 
 /** What the engine says about the interrupted run, for the test's log. */
 function logNotes(command: string, output: string): void {
-    for (const line of output.split("\n").filter((l) => /pending|interrupted|lock|unknown state/i.test(l))) console.log(`      ${command}: ${line.trim()}`);
+    const lines = new Set(output.split("\n").filter((l) => /pending operations|interrupted while|lock/i.test(l)).map((l) => l.trim()));
+    for (const line of lines) console.log(`      ${command}: ${line}`);
+}
+
+function pendingNames(stack: string): string {
+    return JSON.stringify(stateFile(stack).pending.map((p) => `${p.type} ${p.resource.urn.split("::").pop()}`));
 }
 
 describe("an interrupted up leaves nothing behind (the real CLI, killed with SIGKILL)", function () {
-    async function killCase(letter: string, run: (ctx: {
-        stack: string; scope: string; ports: number[]; cli: Cli;
-    }) => Promise<void>) {
-        const stack = `e2e-kill-${letter}`;
+    /** Stack e2e-kill-<n> on ports 31n0, 31n1: an up of it is killed and `run` checks the aftermath. */
+    async function killCase(n: number, run: (ctx: { stack: string; scope: string; cli: Cli }) => Promise<void>) {
+        const stack = `e2e-kill-${n}`;
         const scope = path.join(ROOT, ".lab", stack);
-        const base = 3100 + 10 * (letter.charCodeAt(0) - 96);
-        const ports = [base, base + 1];
-        const ws = await LocalWorkspace.createOrSelectStack({ stackName: stack, workDir: ROOT });
-        const config: ConfigMap = {};
-        const values = {
-            ...readStackConfig(ROOT, "uwsgi-gevent"), baseline: "false",
-            loadRequests: "20", loadConcurrency: "10", loadDelay: "1", appPort: String(ports[0]), apiPort: String(ports[1]),
-        };
-        for (const [k, v] of Object.entries(values)) config[k] = { value: v };
-        await ws.setAllConfig(config);
+        const ports = [3100 + 10 * n, 3101 + 10 * n];
+        const ws = await testStack(stack, "uwsgi-gevent", { ...SMALL_LOAD, appPort: String(ports[0]), apiPort: String(ports[1]) });
         const cli = new Cli(["up", "--yes", "--skip-preview", "-s", stack]);
         try {
-            await run({ stack, scope, ports, cli });
+            await run({ stack, scope, cli });
+            assert.deepEqual(stateFile(stack).resources, [], "the state records nothing");
+            console.log(`      pending operations left in the state: ${stateFile(stack).pending.length}`);
             assert.deepEqual(processesWithEnv(MARKERS.scope, scope).map((p) => `${p.pid} ${comm(p.pid)}`), [], "no process of the stack");
             const bound = ports.filter((p) => listening().has(p));
             assert.deepEqual(bound, [], "none of the stack's ports bound");
@@ -134,55 +142,62 @@ describe("an interrupted up leaves nothing behind (the real CLI, killed with SIG
         }
     }
 
-    /** After kill: the CLI's plugins are gone within seconds (their ppid changed, or the host died). */
-    async function pluginsGone(cli: Cli): Promise<void> {
-        const took = await waitFor(`the killed CLI's plugins exit; still running: ${cli.started().join(", ")}`,
-            () => cli.started().length === 0, PLUGINS_GONE_MS);
-        console.log(`      plugins gone ${took} ms after the kill`);
+    /** Kills the up as soon as a server of the stack exists, before the state records it; returns that server. */
+    async function killBeforeRecord(stack: string, scope: string, cli: Cli) {
+        await cli.killWhen("a server process of the stack", () => processesWithEnv(MARKERS.scope, scope).length > 0);
+        const orphan = processesWithEnv(MARKERS.scope, scope)[0];
+        const service = path.basename(orphan.env.get(MARKERS.service)!);
+        assert.deepEqual(recordedServices(stack).filter((s) => s.name === service), [], `the state does not record ${service}`);
+        console.log(`      killed with ${service} (pid ${orphan.pid}) started, unrecorded; pending: ${pendingNames(stack)}`);
+        assert.ok(isAlive(orphan.pid, orphan.startTime), "the unrecorded server outlived the CLI");
+        return orphan;
     }
 
-    it("(a) before the record: the next up stops the unrecorded server and starts its own; destroy leaves nothing", () =>
-        killCase("a", async ({ stack, scope, cli }) => {
-            await cli.killWhen("a server process of the stack", () => processesWithEnv(MARKERS.scope, scope).length > 0);
-            const orphan = processesWithEnv(MARKERS.scope, scope)[0];
-            const service = path.basename(orphan.env.get(MARKERS.service)!);
-            assert.deepEqual(recordedServices(stack).filter((s) => s.name === service), [], `the state does not record ${service}`);
-            console.log(`      killed with ${service} (pid ${orphan.pid}) started, unrecorded; pending: ` +
-                JSON.stringify(stateFile(stack).pending.map((p) => `${p.type} ${p.resource.urn.split("::").pop()}`)));
-            await pluginsGone(cli);
-            assert.ok(isAlive(orphan.pid, orphan.startTime), "the unrecorded server outlived the CLI");
-
+    it("(a) before the record, then up: the up stops the unrecorded server and starts its own; destroy leaves nothing", () =>
+        killCase(1, async ({ stack, scope, cli }) => {
+            const orphan = await killBeforeRecord(stack, scope, cli);
             const up = await pulumi("up", "--yes", "--skip-preview", "-s", stack);
             logNotes("up", up);
             assert.ok(!isAlive(orphan.pid, orphan.startTime), "the next up stopped the unrecorded server");
             const now = recordedServices(stack);
             assert.deepEqual(now.map((s) => s.name).sort(), ["flask-app", "slow-api"]);
             for (const s of now) assert.ok(isAlive(s.pid, s.startTime), `${s.name} runs as recorded`);
-            assert.deepEqual(stateFile(stack).pending, [], "no pending operation left");
+            // The engine keeps an interrupted create pending (and warns at every up) until a refresh clears it;
+            // non-interactively that takes --clear-pending-creates, and read keeps what really runs.
+            assert.match(up, /1 pending operations from previous deployment/);
+            assert.equal(stateFile(stack).pending.length, 1);
+            await pulumi("refresh", "--yes", "--skip-preview", "--clear-pending-creates", "-s", stack);
+            assert.deepEqual(stateFile(stack).pending, [], "the refresh cleared the pending create");
+            assert.deepEqual(recordedServices(stack), now, "and kept the services that run");
             await pulumi("destroy", "--yes", "--skip-preview", "-s", stack);
         }));
 
-    it("(b) after the record: destroy stops what the state recorded and what it did not", () =>
-        killCase("b", async ({ stack, cli }) => {
+    it("(b) before the record, then destroy: it stops the server the state never recorded", () =>
+        killCase(2, async ({ stack, scope, cli }) => {
+            const orphan = await killBeforeRecord(stack, scope, cli);
+            const destroy = await pulumi("destroy", "--yes", "--skip-preview", "-s", stack);
+            logNotes("destroy", destroy);
+            assert.ok(!isAlive(orphan.pid, orphan.startTime), "destroy stopped the unrecorded server");
+        }));
+
+    it("(c) after the record: destroy stops what the state recorded", () =>
+        killCase(3, async ({ stack, cli }) => {
             await cli.killWhen("the app recorded in the state", () => recordedServices(stack).some((s) => s.name === "flask-app"));
             const recorded = recordedServices(stack);
-            await pluginsGone(cli);
             for (const s of recorded) assert.ok(isAlive(s.pid, s.startTime), `${s.name} still runs after the kill`);
             const destroy = await pulumi("destroy", "--yes", "--skip-preview", "-s", stack);
             logNotes("destroy", destroy);
             for (const s of recorded) assert.ok(!isAlive(s.pid, s.startTime), `${s.name} stopped`);
         }));
 
-    it("(c) during the load: the driver dies with the provider; destroy leaves nothing", () =>
-        killCase("c", async ({ stack, cli }) => {
+    it("(d) during the load: the driver dies with the provider; destroy leaves nothing", () =>
+        killCase(4, async ({ stack, cli }) => {
             let driver = 0;
             await cli.killWhen("ab running the load", () => {
                 driver = processesWithEnv("FGL_KILL_TEST", cli.mark).find((p) => comm(p.pid) === "ab")?.pid ?? 0;
                 return driver > 0;
             });
-            console.log(`      killed during the load (ab pid ${driver}); pending: ` +
-                JSON.stringify(stateFile(stack).pending.map((p) => `${p.type} ${p.resource.urn.split("::").pop()}`)));
-            await pluginsGone(cli);
+            console.log(`      killed during the load (ab pid ${driver}); pending: ${pendingNames(stack)}`);
             assert.ok(!stateFile(stack).resources.some((r) => r.type === LOAD_TYPE), "the interrupted load is not recorded");
             const destroy = await pulumi("destroy", "--yes", "--skip-preview", "-s", stack);
             logNotes("destroy", destroy);
@@ -193,14 +208,7 @@ describe("refresh tells the truth (Automation API)", function () {
     it("reports a killed service and its load as gone, and the next up brings both back", async () => {
         const stackName = "e2e-kill-refresh";
         const scope = path.join(ROOT, ".lab", stackName);
-        const stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: ROOT });
-        const config: ConfigMap = {};
-        const values = {
-            ...readStackConfig(ROOT, "uwsgi-gevent"), baseline: "false",
-            loadRequests: "20", loadConcurrency: "10", loadDelay: "0.5", appPort: "3190", apiPort: "3191",
-        };
-        for (const [k, v] of Object.entries(values)) config[k] = { value: v };
-        await stack.setAllConfig(config);
+        const stack = await testStack(stackName, "uwsgi-gevent", { ...SMALL_LOAD, appPort: "3190", apiPort: "3191" });
         try {
             await stack.up();
             const before = recordedServices(stackName);

@@ -51,7 +51,8 @@ describe("the matrix command (real engine)", function () {
             "--scenarios", "devserver-threaded,uwsgi-sync,gunicorn-gevent", "--set", "uwsgi-sync:serverMode=uwsgi-turbo",
             "--requests", "20", "--concurrency", "10", "--delay", "0.2",
             "--sweep", "gunicorn-sync", "--levels", "2,8", "--waves", "2"], { cwd: ROOT, encoding: "utf8" });
-        const created = fs.readdirSync(path.join(ROOT, "results")).filter((d) => !before.has(d));
+        // One new matrix folder: the run's (its stacks' records inside it, no results/matrix-<scenario>/ beside it).
+        const created = fs.readdirSync(path.join(ROOT, "results")).filter((d) => d.startsWith("matrix-") && !before.has(d));
         assert.deepEqual(created.map((d) => d.startsWith("matrix-20")), [true], `one new results folder; matrix printed:\n${run.stdout}\n${run.stderr}`);
         dir = path.join(ROOT, "results", created[0]);
         results = JSON.parse(fs.readFileSync(path.join(dir, "results.json"), "utf8"));

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { ConfigMap, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { listeningPorts } from "../../lib/ports";
+import { listeningNow } from "../../lib/ports";
 import { groupProcesses } from "../../lib/procfs";
 import { listScenarios, readStackConfig } from "../../lib/stacks";
 import { which } from "../../platforms/localTools";
@@ -27,14 +27,8 @@ function get(url: string): Promise<{ status: number; body: string }> {
     });
 }
 
-function listening(): Set<number> {
-    const ports = new Set<number>();
-    for (const f of ["/proc/net/tcp", "/proc/net/tcp6"]) listeningPorts(fs.readFileSync(f, "utf8")).forEach((p) => ports.add(p));
-    return ports;
-}
-
-async function e2eStack(scenario: string, overrides: Record<string, string> = {}): Promise<Stack> {
-    const stack = await LocalWorkspace.createOrSelectStack({ stackName: `e2e-${scenario}`, workDir: ROOT });
+async function e2eStack(scenario: string, overrides: Record<string, string> = {}, stackName = `e2e-${scenario}`): Promise<Stack> {
+    const stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: ROOT });
     const config: ConfigMap = {};
     for (const [k, v] of Object.entries({ ...readStackConfig(ROOT, scenario), ...SMALL_LOAD, ...overrides })) config[k] = { value: v };
     await stack.setAllConfig(config);
@@ -57,7 +51,7 @@ async function services(stack: Stack): Promise<Service[]> {
 
 function assertGone(before: Service[]): void {
     assert.ok(before.length > 0);
-    const ports = listening();
+    const ports = listeningNow();
     for (const s of before) {
         assert.deepEqual(groupProcesses(s.pid).map((p) => p.pid), [], `${s.name}: processes of group ${s.pid} still alive`);
         assert.ok(!ports.has(s.port), `${s.name}: port ${s.port} still bound`);
@@ -82,6 +76,18 @@ async function upAndCheck(stack: Stack, expectInBody: RegExp) {
 }
 
 describe("every scenario, deployed for real (Automation API)", function () {
+    // A user's stack, up on the ports the lab used to default to, throughout: nothing here may collide with it.
+    let bystander: Stack;
+    before(async () => {
+        bystander = await e2eStack("uwsgi-gevent", { appPort: "3000", apiPort: "4000", baseline: "false" }, "e2e-bystander");
+        await upAndCheck(bystander, /slow api response/);
+    });
+    after(async () => {
+        const answer = await get((await bystander.outputs()).url.value);
+        await removeStack(bystander);
+        assert.equal(answer.status, 200, "the bystander stack still served after every scenario ran beside it");
+    });
+
     for (const scenario of listScenarios(ROOT)) {
         it(`${scenario}: up, load, a real request, destroy, nothing left`, async () => {
             const stack = await e2eStack(scenario);
@@ -134,6 +140,25 @@ describe("the lifecycle of a stack (Automation API)", function () {
         const after = await services(stack);
         assert.equal(after.find((s) => s.name === "slow-api")!.pid, before.find((s) => s.name === "slow-api")!.pid);
         assert.notEqual(after.find((s) => s.name === "flask-app")!.pid, before.find((s) => s.name === "flask-app")!.pid);
+    });
+
+    it("redeploys exactly the service whose code changed, and measures it again", async () => {
+        const before = await services(stack);
+        const firstRun = (await stack.outputs()).result.value.startedAt;
+        const source = path.join(ROOT, "python-apps", "flask_app", "app.py");
+        const original = fs.readFileSync(source, "utf8");
+        fs.writeFileSync(source, original + "# an edit: e2e code-change probe\n");
+        try {
+            const up = await stack.up();
+            assert.notEqual(up.outputs.result.value.startedAt, firstRun, "the load ran again");
+            const after = await services(stack);
+            const pid = (list: Service[], name: string) => list.find((s) => s.name === name)!.pid;
+            assert.notEqual(pid(after, "flask-app"), pid(before, "flask-app"), "the app was replaced");
+            assert.equal(pid(after, "slow-api"), pid(before, "slow-api"), "the slow API, whose code did not change, was not");
+        } finally {
+            fs.writeFileSync(source, original);
+        }
+        await stack.up(); // back to the committed code
     });
 
     it("re-runs the load on demand with loadRunId, nothing else changed", async () => {

@@ -1,10 +1,13 @@
 import { strict as assert } from "assert";
 import { execFile, execFileSync } from "child_process";
 import { promisify } from "util";
+import * as fs from "fs";
 import * as http from "http";
+import * as path from "path";
 import { AddressInfo } from "net";
 import { abArgv, abCeilingRps, parseAbOutput, parseAbVersion } from "../../lib/load/ab";
 import { k6Argv, parseK6Summary, parseK6Version } from "../../lib/load/k6";
+import { ohaArgv, parseOhaOutput, parseOhaVersion } from "../../lib/load/oha";
 import { allClientsCeilingRps, efficiency, LoadResult, thresholdExceeded, throughputLimit } from "../../lib/load/result";
 import { which } from "../../platforms/localTools";
 
@@ -129,6 +132,54 @@ describe("k6 driver", () => {
         assert.equal(2000 / allClientsCeilingRps(2000, 200, 1)!, 10);
         assert.equal(2001 / allClientsCeilingRps(2001, 200, 1)!, 11);
         assert.equal(allClientsCeilingRps(2000, 200, 0), null);
+    });
+});
+
+/** A real `oha --output-format json` output, recorded on this machine (tests/unit/fixtures). */
+const ohaFixture = (name: string) => fs.readFileSync(path.join(__dirname, "fixtures", `oha-${name}.json`), "utf8");
+
+describe("oha driver", () => {
+    it("runs -n/-c exactly, a new connection per request, JSON on stdout", () => {
+        assert.deepEqual(ohaArgv("/c/oha", { url: "http://127.0.0.1:3000/?delay=1", requests: 2000, concurrency: 200, timeoutSeconds: 60 }), [
+            "/c/oha", "--no-tui", "--output-format", "json", "--disable-keepalive", "-t", "60s", "--connect-timeout", "60s",
+            "-n", "2000", "-c", "200", "http://127.0.0.1:3000/?delay=1"]);
+    });
+
+    it("parses a real run: seconds become ms, p99.9 included", () => {
+        // 400 requests, 100 clients, the slow API at 0.5 s.
+        assert.deepEqual(parseOhaOutput(ohaFixture("ok")), {
+            complete: 400, failed: 0, timeTakenSeconds: 2.22, requestsPerSecond: 180.17,
+            latencyMs: { p50: 548.6, p90: 556.9, p95: 557.7, p99: 564, p999: 564.1, max: 564.1 },
+            statusCodes: { "200": 400 }, errors: {}, timeouts: 0,
+        });
+    });
+
+    it("counts non-2xx answers as failed, like ab's readers would", () => {
+        const f = parseOhaOutput(ohaFixture("mixed"));
+        assert.deepEqual([f.complete, f.failed, f.statusCodes], [50, 10, { "200": 40, "500": 10 }]);
+    });
+
+    it("counts requests with no answer as failed, timeouts apart, with no latency to report", () => {
+        const timedOut = parseOhaOutput(ohaFixture("timeouts"));
+        assert.deepEqual([timedOut.complete, timedOut.failed, timedOut.timeouts, timedOut.errors], [20, 20, 20, { timeout: 20 }]);
+        assert.deepEqual(timedOut.latencyMs, { p50: null, p90: null, p95: null, p99: null, p999: null, max: null });
+        const refused = parseOhaOutput(ohaFixture("refused"));
+        assert.deepEqual([refused.failed, refused.timeouts], [10, 0]);
+    });
+
+    it("finds its JSON among other printed lines, and refuses truncated or foreign output", () => {
+        assert.equal(parseOhaOutput(`warning: something\n${ohaFixture("ok")}\nbye\n`).complete, 400);
+        const text = ohaFixture("ok");
+        assert.throws(() => parseOhaOutput(text.slice(0, text.length / 2)), /oha: no JSON in the output/);
+        assert.throws(() => parseOhaOutput("error: invalid value 'x' for '-n <N_REQUESTS>'"), /oha: no JSON/);
+        const noCodes = JSON.parse(text);
+        delete noCodes.statusCodeDistribution;
+        assert.throws(() => parseOhaOutput(JSON.stringify(noCodes)), /no statusCodeDistribution/);
+        assert.throws(() => parseOhaOutput(JSON.stringify({ ...JSON.parse(text), summary: {} })), /no summary.total/);
+    });
+
+    it("reads its version", () => {
+        assert.equal(parseOhaVersion("oha 1.16.0\n"), "1.16.0");
     });
 });
 

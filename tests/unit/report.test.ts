@@ -6,9 +6,9 @@ import { cpuCell, MatrixResults, renderReport, renderTerminalTable, tableRows, v
 const CPU: CpuUsage = {
     cores: 2, seconds: 11,
     roles: {
-        driver: { avgCores: 0.1, peakCores: 0.123, usableCores: 1 },
-        upstream: { avgCores: 0.2, peakCores: 0.3, usableCores: 1 },
-        app: { avgCores: 0.5, peakCores: 0.75, usableCores: 2 },
+        driver: { avgCores: 0.1, peakCores: 0.123, usableCores: 2, peakProcessCores: 0.123, processCores: 1 },
+        upstream: { avgCores: 0.2, peakCores: 0.3, usableCores: 2, peakProcessCores: 0.3, processCores: 1 },
+        app: { avgCores: 0.5, peakCores: 0.75, usableCores: 2, peakProcessCores: 0.5, processCores: 1 },
         ingress: null,
     },
     machine: { avgBusyCores: 0.9, peakBusyCores: 1.2, minIdle: 0.4 },

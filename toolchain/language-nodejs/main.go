@@ -9,8 +9,11 @@
 // Node.js dynamic providers) and runs the program through the SDK's own
 // `@pulumi/pulumi/cmd/run` entry point, TypeScript included.
 //
-// An engine killed with SIGKILL can't stop its plugins: this host exits once
-// the engine is gone, and the program it runs dies with it.
+// An engine killed with SIGKILL can't stop its plugins nor release its lock on
+// the stack: this host exits once the engine is gone, the program it runs dies
+// with it, and a dead engine's lock in a file backend is released
+// (`pulumi-language-nodejs -release-locks-of <pid>` does that alone, for the
+// dynamic-provider plugin).
 package main
 
 import (
@@ -22,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -45,6 +49,12 @@ type host struct {
 }
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "-release-locks-of" {
+		if pid, err := strconv.Atoi(os.Args[2]); err == nil {
+			releaseLocksOf(pid)
+		}
+		return
+	}
 	// The engine passes its own address as the last argument; flags before it
 	// (-tracing, -root, ...) carry nothing this host needs.
 	engineAddress := ""
@@ -71,7 +81,8 @@ func main() {
 }
 
 // exitWhenEngineGone ends the host once the engine that started it is gone. Its
-// death re-parents the host (seen within half a second); an engine whose
+// death re-parents the host (seen within half a second; its lock is released
+// then); an engine whose
 // process lingers but no longer answers fails the health check that upstream
 // plugins make (rpcutil.Healthcheck), here every 5 s instead of 5 min.
 func exitWhenEngineGone(engineAddress string) {
@@ -83,6 +94,7 @@ func exitWhenEngineGone(engineAddress string) {
 	go func() {
 		for range time.Tick(500 * time.Millisecond) {
 			if os.Getppid() != parent {
+				releaseLocksOf(parent)
 				gone("the engine process is gone")
 			}
 		}

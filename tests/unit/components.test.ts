@@ -1,0 +1,129 @@
+// Each component on its own Args, under Pulumi's mocks: defaults, validation,
+// Inputs that are Outputs of other resources, child names and parents.
+import { strict as assert } from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { FlaskApp } from "../../components/flaskApp";
+import { LoadTest } from "../../components/loadTest";
+import { NginxIngress } from "../../components/nginxIngress";
+import { Postgres } from "../../components/postgres";
+import { SlowApi } from "../../components/slowApi";
+import { LocalPlatform } from "../../platforms/local";
+
+interface Declared { type: string; name: string; inputs: any }
+const LEASE = "pulumi-nodejs:dynamic/local:PortLease";
+const TOOLS = { pythonBin: "", postgresBin: "/pg/bin", nginx: "/usr/sbin/nginx", uwsgiParams: "/etc/nginx/uwsgi_params" };
+const DRIVER = { name: "ab" as const, path: "/usr/bin/ab", version: "2.3" };
+
+function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => output.apply((v) => { resolve(v); return v; }));
+}
+
+let declared: Declared[];
+const platform = () => new LocalPlatform("lab", { runDir: "/run/lab/test", tools: TOOLS });
+const specOf = (name: string) => declared.find((d) => d.inputs.spec?.name === name)!.inputs.spec;
+
+describe("components on their own Args (Pulumi mocks)", () => {
+    beforeEach(async () => {
+        declared = [];
+        await pulumi.runtime.setMocks({
+            newResource(args) {
+                const leases = declared.filter((d) => d.type === LEASE).length;
+                declared.push({ type: args.type, name: args.name, inputs: args.inputs });
+                const state = args.type === LEASE ? { ...args.inputs, port: 20000 + leases }
+                    : args.inputs.spec ? { ...args.inputs, pid: 100, startTime: 1, logFile: "/x.log" }
+                    : args.inputs.expectBody ? { ...args.inputs, result: { requestsPerSecond: 1 } } : args.inputs;
+                return { id: `${args.name}-id`, state };
+            },
+            call: (args) => args.inputs,
+        }, "project", "stack", false);
+    });
+
+    describe("SlowApi", () => {
+        it("leases a port when none is given, and names its children after itself, under itself", async () => {
+            const api = new SlowApi("api", { platform: platform() });
+            assert.equal(await promiseOf(api.url), "http://127.0.0.1:20000/");
+            assert.deepEqual(declared.filter((d) => d.type === LEASE).map((d) => [d.name, d.inputs.owner]), [["api-port", "/run/lab/test/slow-api"]]);
+            const urn = await promiseOf(api.service.resource.urn);
+            assert.match(urn, /::flask-gevent-lab:components:SlowApi\$pulumi-nodejs:dynamic\/local:Process::api-process$/);
+        });
+
+        it("takes a fixed port, even one that is another resource's output, and leases nothing then", async () => {
+            const lease = new SlowApi("other", { platform: platform() });
+            const api = new SlowApi("api", { platform: platform(), port: lease.port.apply((p) => p + 1), serviceName: "api2" });
+            assert.equal(await promiseOf(api.url), "http://127.0.0.1:20001/");
+            assert.equal(declared.filter((d) => d.type === LEASE).length, 1);
+            assert.equal(specOf("api2").env.PORT, "20001");
+        });
+    });
+
+    describe("FlaskApp", () => {
+        it("defaults to the tutorial's uWSGI + gevent: 2 workers x 2000 async cores", async () => {
+            const app = new FlaskApp("app", { platform: platform(), upstreamUrl: "http://127.0.0.1:4000/" });
+            await promiseOf(app.url);
+            assert.equal(app.capacity, 4000);
+            assert.match(app.server, /uwsgi --gevent: 2 worker\(s\) x 2000 async cores/);
+            const spec = specOf("flask-app");
+            assert.ok(spec.argv.join(" ").includes("--workers 2 --gevent 2000"));
+            assert.equal(spec.env.PORT_API, "4000");
+            assert.match(await promiseOf(app.service.resource.urn), /FlaskApp\$pulumi-nodejs:dynamic\/local:Process::app-server$/);
+        });
+
+        it("calls the upstream another component's output names", async () => {
+            const api = new SlowApi("api", { platform: platform(), port: 4100 });
+            const app = new FlaskApp("app", { platform: platform(), serverMode: "gunicorn-sync", workers: 2, threads: 10, upstreamUrl: api.serviceUrl });
+            assert.equal(await promiseOf(app.url), "http://127.0.0.1:20000/");
+            assert.equal(specOf("flask-app").env.PORT_API, "4100");
+            assert.equal(app.capacity, 20);
+        });
+
+        it("serves the psycopg2 app, patched by psycogreen, when given a database", async () => {
+            const pg = new Postgres("db", { platform: platform(), port: 5500 });
+            const app = new FlaskApp("app", { platform: platform(), upstreamUrl: "http://127.0.0.1:4000/", databaseUrl: pg.serviceUrl, psycogreen: true });
+            await promiseOf(app.url);
+            const spec = specOf("flask-app");
+            assert.match(spec.cwd, /psycopg2_app$/);
+            assert.equal(spec.env.POSTGRES_PORT, "5500");
+            assert.ok(spec.argv.includes("patched:app"));
+            assert.equal(await promiseOf(pg.url), "postgresql://example:example@127.0.0.1:5500/example");
+        });
+
+        it("refuses bad arguments before declaring anything, naming each field", () => {
+            assert.throws(() => new FlaskApp("app", { platform: platform(), upstreamUrl: "http://x:1/", threads: 8, psycogreen: true }),
+                /FlaskApp app: invalid arguments:\n  - threads: server mode uwsgi-gevent has no threads setting.*\n  - psycogreen: patches psycopg2, but there is no database/);
+            assert.throws(() => new FlaskApp("app", { platform: platform(), upstreamUrl: "http://x:1/", serverMode: "uwsgi-turbo" as never }),
+                /serverMode: unknown server mode "uwsgi-turbo"; valid: devserver, devserver-threaded/);
+            assert.throws(() => new FlaskApp("app", { platform: platform(), upstreamUrl: "http://x:1/", serverMode: "gunicorn-sync", protocol: "uwsgi" }),
+                /protocol: "uwsgi" needs a uWSGI server/);
+            assert.equal(declared.filter((d) => d.inputs.spec).length, 0);
+        });
+    });
+
+    describe("NginxIngress", () => {
+        it("balances across every upstream it is given, with the protocol their URLs name", async () => {
+            const web = new NginxIngress("web", { platform: platform(), upstreams: ["uwsgi://127.0.0.1:3001/", pulumi.output("uwsgi://127.0.0.1:3002/")] });
+            assert.equal(await promiseOf(web.url), "http://127.0.0.1:20000/");
+            const conf: string = specOf("nginx").files["nginx.conf"];
+            assert.match(conf, /server 127\.0\.0\.1:3001;\s+server 127\.0\.0\.1:3002;/);
+            assert.match(conf, /uwsgi_pass app;/);
+            assert.match(await promiseOf(web.service.resource.urn), /NginxIngress\$pulumi-nodejs:dynamic\/local:Process::web-nginx$/);
+        });
+    });
+
+    describe("LoadTest", () => {
+        it("applies the tutorial's load by default and loads the URL another resource gives", async () => {
+            const api = new SlowApi("api", { platform: platform() });
+            const load = new LoadTest("load", { url: api.url, driver: DRIVER });
+            await promiseOf(load.result);
+            const run = declared.find((d) => d.inputs.expectBody)!.inputs;
+            assert.deepEqual([run.requests, run.concurrency, run.delaySeconds, run.timeoutSeconds], [2000, 200, 1, 300]);
+            assert.equal(run.url, "http://127.0.0.1:20000/?delay=1");
+            assert.equal(run.capacity, -1);
+            assert.match(await promiseOf(load.run.urn), /LoadTest\$pulumi-nodejs:dynamic\/load:Run::load-run$/);
+        });
+
+        it("refuses a load ApacheBench can't run", () => {
+            assert.throws(() => new LoadTest("load", { url: "http://127.0.0.1:1/", requests: 10, concurrency: 20, driver: DRIVER }),
+                /LoadTest load: invalid arguments:\n  - concurrency: 20 clients for 10 requests/);
+        });
+    });
+});
