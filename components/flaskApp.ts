@@ -26,6 +26,8 @@ export interface FlaskAppArgs {
     psycogreen?: boolean;
     /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy. */
     port?: pulumi.Input<number>;
+    /** CPUs the server is pinned to (a taskset -c list, e.g. "1"); default any. */
+    cpus?: string;
     /** Unique within the stack: names its run folder, container and hostname; default "flask-app". */
     serviceName?: string;
 }
@@ -62,7 +64,7 @@ export class FlaskApp extends pulumi.ComponentResource {
                 upstream: endpointOf(upstream, `FlaskApp ${name}: upstreamUrl`),
                 database: database === undefined ? undefined : endpointOf(database, `FlaskApp ${name}: databaseUrl`),
                 psycogreen: args.psycogreen ?? false,
-            }, platform.paths));
+            }, platform.paths)).apply((s) => ({ ...s, cpus: args.cpus }));
         const image = { app: flaskAppFolder(args.databaseUrl !== undefined) };
         this.service = platform.deploy(`${name}-server`, { name: serviceName, image }, spec, { parent: this });
         const scheme = schemeOf(server.protocol);

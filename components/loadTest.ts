@@ -1,7 +1,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { codeHash } from "../lib/codeHash";
-import { CpuRole } from "../lib/load/cpu";
+import { CpuAffinity, CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
 import { ThreadsProbe } from "../lib/procfs";
 import { LoadDriverChoice } from "../lib/settings";
@@ -34,6 +34,10 @@ export interface LoadTestArgs {
     threads?: pulumi.Input<ThreadsProbe>;
     /** Each role's processes, whose CPU is sampled during the load (the driver's always is). */
     roles?: pulumi.Input<Partial<Record<Exclude<CpuRole, "driver">, pulumi.Input<ThreadsProbe>>>>;
+    /** The most cores one process of each role can keep busy, where fewer than it may run on (1 for GIL-bound Python). */
+    roleProcessCores?: Partial<Record<CpuRole, number>>;
+    /** The CPUs each role is pinned to, recorded with the result; the driver is pinned here (the services by their own cpus). */
+    cpuAffinity?: CpuAffinity;
     /** Identity of what is measured (DeployedService.identity, space-separated): a new one re-runs the load. */
     target?: pulumi.Input<string>;
     /** Folder each run's JSON is appended to; default <cwd>/results/<stack>. */
@@ -80,6 +84,8 @@ export class LoadTest extends pulumi.ComponentResource {
             capacity: Number.isFinite(capacity) ? capacity : -1,
             threads: args.threads ?? { kind: "none" },
             roles: args.roles ?? {},
+            roleProcessCores: args.roleProcessCores ?? {},
+            cpuAffinity: args.cpuAffinity ?? {},
             maxFailedRequests: args.maxFailedRequests ?? -1,
             resultsDir: args.resultsDir ?? path.join(process.cwd(), "results", pulumi.getStack()),
             target: args.target ?? "",

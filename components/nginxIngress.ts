@@ -9,6 +9,8 @@ export interface NginxIngressArgs {
     upstreams: pulumi.Input<pulumi.Input<string>[]>;
     /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy. */
     port?: pulumi.Input<number>;
+    /** CPUs nginx is pinned to (a taskset -c list, e.g. "1"); default any. */
+    cpus?: string;
     /** Unique within the stack: names its run folder, container and hostname; default "nginx". */
     serviceName?: string;
 }
@@ -30,11 +32,14 @@ export class NginxIngress extends pulumi.ComponentResource {
             if (schemes.size !== 1) {
                 throw new Error(`NginxIngress ${name}: upstreams must all be http:// or all uwsgi://, got ${upstreams.join(", ") || "none"}`);
             }
-            return nginxSpec(serviceName, {
-                port,
-                upstreams: upstreams.map((u) => endpointOf(u, `NginxIngress ${name}: upstreams`)),
-                protocol: schemes.has("uwsgi:") ? "uwsgi" : "http",
-            }, platform.paths);
+            return {
+                ...nginxSpec(serviceName, {
+                    port,
+                    upstreams: upstreams.map((u) => endpointOf(u, `NginxIngress ${name}: upstreams`)),
+                    protocol: schemes.has("uwsgi:") ? "uwsgi" : "http",
+                }, platform.paths),
+                cpus: args.cpus,
+            };
         });
         this.service = platform.deploy(`${name}-nginx`, { name: serviceName, image: "nginx" }, spec, { parent: this });
         this.url = whenReady(this.service, this.port, (p) => loopbackUrl(p));

@@ -7,6 +7,8 @@ export interface PostgresArgs {
     platform: Platform;
     /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy. */
     port?: pulumi.Input<number>;
+    /** CPUs the service is pinned to (a taskset -c list, e.g. "1"); default any. */
+    cpus?: string;
     /** Unique within the stack: names its run folder, container and hostname; default "postgres". */
     serviceName?: string;
 }
@@ -25,7 +27,7 @@ export class Postgres extends pulumi.ComponentResource {
         const { platform } = args;
         const serviceName = args.serviceName ?? SERVICE_NAMES.postgres;
         this.port = servicePort(name, platform, serviceName, args.port, { parent: this });
-        const spec = this.port.apply((port) => postgresSpec(serviceName, port, platform.paths));
+        const spec = this.port.apply((port) => ({ ...postgresSpec(serviceName, port, platform.paths), cpus: args.cpus }));
         this.service = platform.deploy(`${name}-server`, { name: serviceName, image: "postgres" }, spec, { parent: this });
         const url = (host: string) => (port: number) =>
             `postgresql://${DATABASE.user}:${DATABASE.password}@${host}:${port}/${DATABASE.name}`;

@@ -36,30 +36,31 @@ export class Scenario extends pulumi.ComponentResource {
         const { settings: s, platform, driver, resultsDir } = args;
         const parent = { parent: this };
 
-        const postgres = s.database ? new Postgres(`${name}-postgres`, { platform, port: s.ports.postgres }, parent) : undefined;
-        const slowApi = new SlowApi(`${name}-slow-api`, { platform, port: s.ports.api }, parent);
+        const cpus = s.cpuAffinity;
+        const postgres = s.database ? new Postgres(`${name}-postgres`, { platform, port: s.ports.postgres, cpus: cpus.postgres }, parent) : undefined;
+        const slowApi = new SlowApi(`${name}-slow-api`, { platform, port: s.ports.api, cpus: cpus.upstream }, parent);
         // The shape fields the mode takes, as set (listen 0: the server's own backlog).
         const shape = Object.fromEntries(MODES[s.serverMode].tunable.filter((f) => s.shape[f] > 0).map((f) => [f, s.shape[f]]));
         const app = new FlaskApp(`${name}-flask-app`, {
             platform, serverMode: s.serverMode, ...shape, protocol: s.protocol,
-            upstreamUrl: slowApi.serviceUrl, databaseUrl: postgres?.serviceUrl, psycogreen: s.psycogreen, port: s.ports.app,
+            upstreamUrl: slowApi.serviceUrl, databaseUrl: postgres?.serviceUrl, psycogreen: s.psycogreen, port: s.ports.app, cpus: cpus.app,
         }, parent);
         const ingress = s.ingress === "nginx"
-            ? new NginxIngress(`${name}-ingress`, { platform, upstreams: [app.serviceUrl], port: s.ports.ingress }, parent)
+            ? new NginxIngress(`${name}-ingress`, { platform, upstreams: [app.serviceUrl], port: s.ports.ingress, cpus: cpus.ingress }, parent)
             : undefined;
         const entryUrl = ingress?.url ?? app.url;
 
         const load: Omit<LoadTestArgs, "url"> = {
             requests: s.load.requests, concurrency: s.load.concurrency, delaySeconds: s.load.delay, driver,
             timeoutSeconds: s.load.timeoutSeconds, maxFailedRequests: s.load.maxFailedRequests, runId: s.load.runId,
-            scope: platform.runDir,
+            scope: platform.runDir, cpuAffinity: cpus,
         };
         // Runs first and alone, once the whole topology is up, so the two loads never share the machine.
         const baseline = s.load.baseline
             ? new LoadTest(`${name}-baseline`, {
                 ...load, url: pulumi.all([slowApi.url, entryUrl]).apply(([url]) => url),
                 target: slowApi.service.identity, resultsDir: `${resultsDir}/baseline`,
-                roles: { upstream: slowApi.service.threads },
+                roles: { upstream: slowApi.service.threads }, roleProcessCores: { upstream: 1 },
             }, parent)
             : undefined;
         const result = new LoadTest(`${name}-load`, {
@@ -67,6 +68,8 @@ export class Scenario extends pulumi.ComponentResource {
             ...load, url: baseline ? pulumi.all([entryUrl, baseline.result]).apply(([url]) => url) : entryUrl,
             expectBody: "Hi there! slow api response",
             capacity: app.capacity, threads: app.service.threads,
+            // Every Python process holds a GIL: one core each at most.
+            roleProcessCores: { upstream: 1, app: 1 },
             roles: {
                 upstream: slowApi.service.threads, app: app.service.threads,
                 ...(ingress ? { ingress: ingress.service.threads } : {}),

@@ -7,6 +7,8 @@ export interface SlowApiArgs {
     platform: Platform;
     /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy. */
     port?: pulumi.Input<number>;
+    /** CPUs the service is pinned to (a taskset -c list, e.g. "1"); default any. */
+    cpus?: string;
     /** Unique within the stack: names its run folder, container and hostname; default "slow-api". */
     serviceName?: string;
 }
@@ -25,7 +27,7 @@ export class SlowApi extends pulumi.ComponentResource {
         const { platform } = args;
         const serviceName = args.serviceName ?? SERVICE_NAMES.slowApi;
         this.port = servicePort(name, platform, serviceName, args.port, { parent: this });
-        const spec = this.port.apply((port) => slowApiSpec(serviceName, port, platform.paths));
+        const spec = this.port.apply((port) => ({ ...slowApiSpec(serviceName, port, platform.paths), cpus: args.cpus }));
         this.service = platform.deploy(`${name}-process`, { name: serviceName, image: { app: "slow_api" } }, spec, { parent: this });
         this.url = whenReady(this.service, this.port, (p) => loopbackUrl(p));
         this.serviceUrl = whenReady(this.service, this.port, (p) => `http://${platform.paths.hostOf(serviceName)}:${p}/`);

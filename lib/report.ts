@@ -62,11 +62,11 @@ export function verdictCell(b: Bottleneck | null | undefined): string {
     return b.verdict === "none" ? "latency-bound" : b.verdict === "machine" ? "machine (all cores)" : `${b.verdict} (CPU)`;
 }
 
-/** Peak cores per role that ran, and the machine's: "driver 0.97, upstream 0.3, app 1.2; machine 1.9/2". */
+/** Peak cores per role that ran, the machine's, and what others used on average: "driver 0.97, app 1.2; machine 1.9/2 (others 0.1 avg)". */
 export function cpuCell(cpu: CpuUsage | null | undefined): string {
     if (!cpu) return "-";
     const roles = CPU_ROLES.filter((r) => r in cpu.roles).map((r) => `${r} ${num(cpu.roles[r]?.peakCores)}`);
-    return `${roles.join(", ")}; machine ${num(cpu.machine.peakBusyCores)}/${cpu.cores}`;
+    return `${roles.join(", ")}; machine ${num(cpu.machine.peakBusyCores)}/${cpu.cores} (others ${num(cpu.machine.othersAvgCores)} avg)`;
 }
 
 /** One table row per scenario; a failed scenario shows FAILED and the figures it lacks as "-". */
@@ -144,9 +144,11 @@ export function renderReport(results: MatrixResults, charts: { rps?: string; swe
         "**harness baseline**: the same load straight at the slow API (what ApacheBench and this machine reach without Flask). " +
         "**driver ceiling**: the best the driver can show against an ideal server: ApacheBench sends one request before opening its other clients, " +
         "so it needs delay x (1 + ceil((n-1)/c)); oha and k6 open all at once, delay x ceil(n/c). " +
-        "**bottleneck**: who ran out of CPU first during the run: a role (driver, upstream: the slow API, app, ingress, postgres) at >= 90 % " +
-        "of the cores it can use at its busiest second, else the machine with < 5 % idle, else latency-bound (the limit explains the figure). " +
-        "**peak CPU**: the most cores each role used over any second.",
+        "**bottleneck**: who ran out of CPU first during the run: latency-bound when it reached >= 95 % of what the limit and the driver allow; " +
+        "else a role (driver, upstream: the slow API, app, ingress, postgres) at >= 90 % of the cores it can use at its busiest second, " +
+        "or with one process at >= 90 % of the one core a GIL-bound or single-threaded process can use; else the machine with < 5 % idle; " +
+        "else latency-bound (no CPU ran out: the clients, the delay, queues explain the figure). " +
+        "**peak CPU**: the most cores each role used over any second; others: cores busy on average with processes outside the run's roles.",
         "Tutorial figures: data/tutorial.json (the tutorial's Docker Compose runs, another machine).",
         "",
         markdownTable(COLUMNS, tableRows(results)),

@@ -33,6 +33,8 @@ export interface ServiceSpec {
     user: string;
     /** Files whose content is part of what runs (sources, requirements): an edit redeploys the service. */
     code: string[];
+    /** CPUs the service is pinned to (a taskset -c list); unset: any. */
+    cpus?: string;
 }
 
 /** Where things are on the platform that runs the services. */

@@ -69,6 +69,7 @@ export class DockerPlatform implements Platform {
             wait: true,
             waitTimeout: this.args.readyTimeoutSeconds,
             stopSignal: c.stopSignal,
+            cpuSet: pulumi.output(spec).apply((s) => s.cpus),
             mustRun: true,
         }, opts);
         return {

@@ -64,7 +64,7 @@ export interface LoadRunInputs {
     target: string;
     /** Bumped by the user to re-run with nothing else changed. */
     runId: string;
-    /** The stack's run folder (.lab/<stack>): the driver's FGL_SCOPE marker. */
+    /** The stack's run folder (.lab/<stack>): the driver's FGL_SCOPE marker; none when measured outside a stack. */
     scope?: string;
 }
 

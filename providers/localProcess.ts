@@ -22,7 +22,7 @@ import * as http from "http";
 import * as net from "net";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { isAlive, readProcStat, withRaisedFileLimit } from "../lib/procfs";
+import { isAlive, readProcStat, withCpuAffinity, withRaisedFileLimit } from "../lib/procfs";
 import { ServiceSpec } from "../lib/services";
 import { MARKERS, markedTargets, stopProcesses, StopTarget } from "./processScope";
 
@@ -153,7 +153,7 @@ async function start(inputs: LocalProcessInputs): Promise<LocalProcessState> {
     const logFile = path.join(dir, `${spec.name}.log`);
     const out = fs.openSync(logFile, "a");
     fs.writeSync(out, `\n=== ${new Date().toISOString()} ${spec.argv.join(" ")}\n`);
-    const [command, ...args] = withRaisedFileLimit(spec.argv);
+    const [command, ...args] = withRaisedFileLimit(withCpuAffinity(spec.argv, spec.cpus));
     const child = spawn(command, args, {
         cwd: spec.cwd, env: childEnv(spec, dir), detached: true, stdio: ["ignore", out, out], ...ids,
     });

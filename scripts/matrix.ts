@@ -248,11 +248,14 @@ async function removeLeftovers(dir: string): Promise<void> {
             throw new Error(`stack ${name} is in use by pid ${live.map((l) => `${l.pid}@${l.hostname}`).join(", ")} ` +
                 `(another ./lab matrix?); wait for it, or stop it and run again`);
         }
+    }
+    for (const name of stacks) {
         console.error(`matrix: removing the stack ${name}, left by an earlier run that did not finish`);
         const stack = await LocalWorkspace.selectStack({ stackName: name, workDir: ROOT });
         // Its locks are stale (their process is gone); pulumi cancel removes them. The engine only warns
         // about operations a killed CLI left pending; destroy stops whatever the stack runs.
         await stack.cancel();
+        fs.mkdirSync(path.join(dir, "logs"), { recursive: true });
         const log = fs.createWriteStream(path.join(dir, "logs", "leftovers.log"), { flags: "a" });
         await destroy(stack, log);
         log.end();
@@ -289,8 +292,8 @@ async function main() {
     const opts = parseArgs(process.argv.slice(2));
     const startedAt = new Date();
     const dir = path.join(ROOT, "results", `matrix-${startedAt.toISOString().replace(/[:.]/g, "-")}`);
-    fs.mkdirSync(path.join(dir, "logs"), { recursive: true });
     await removeLeftovers(dir);
+    fs.mkdirSync(path.join(dir, "logs"), { recursive: true });
     const baselineFor = new Map<string, LoadResult>();
     const rows: MatrixRow[] = [];
     const total = opts.scenarios.length + (opts.sweep.length ? 1 : 0);

@@ -37,7 +37,14 @@ export interface CpuUsage {
     seconds: number;
     /** Per role; null where it ran but its processes can't be read. */
     roles: Partial<Record<CpuRole, RoleCpu | null>>;
-    machine: { avgBusyCores: number; peakBusyCores: number; /** Least idle share of the machine over any peak window. */ minIdle: number };
+    machine: {
+        avgBusyCores: number;
+        peakBusyCores: number;
+        /** Least idle share of the machine over any peak window. */
+        minIdle: number;
+        /** Busy cores on average that no measured role used: this harness's own sampling, other programs on the machine. */
+        othersAvgCores: number;
+    };
 }
 
 export interface Bottleneck {
@@ -170,14 +177,17 @@ export function summarizeCpu(snapshots: CpuSnapshot[], cores: number, limits: Pa
         return busy + idle > 0 ? busy / (busy + idle) : 0;
     };
     const peakShare = Math.max(...spans.map(([i, j]) => busyShare(i, j)));
+    const avgBusyCores = cores * busyShare(0, snapshots.length - 1);
+    const rolesAvgCores = Object.values(roles).reduce((sum, r) => sum + (r?.avgCores ?? 0), 0);
     return {
         cores,
         seconds: r3(seconds),
         roles,
         machine: {
-            avgBusyCores: r3(cores * busyShare(0, snapshots.length - 1)),
+            avgBusyCores: r3(avgBusyCores),
             peakBusyCores: r3(cores * peakShare),
             minIdle: r3(1 - peakShare),
+            othersAvgCores: r3(Math.max(0, avgBusyCores - rolesAvgCores)),
         },
     };
 }
@@ -220,7 +230,11 @@ export function bottleneck(cpu: CpuUsage, reached: number | null): Bottleneck {
         };
     }
     if (cpu.machine.minIdle < MACHINE_IDLE_BELOW) {
-        return { verdict: "machine", rule: `${idle} (< ${percent(MACHINE_IDLE_BELOW)}), no role at >= ${percent(ROLE_SATURATED)} of its cores${most}` };
+        return {
+            verdict: "machine",
+            rule: `${idle} (< ${percent(MACHINE_IDLE_BELOW)}), no role at >= ${percent(ROLE_SATURATED)} of its cores${most}; ` +
+                `processes outside the run's roles used ${cpu.machine.othersAvgCores} core(s) on average`,
+        };
     }
     return {
         verdict: "none",

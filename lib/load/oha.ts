@@ -6,8 +6,9 @@ import { DriverFigures, requireNumber, round } from "./result";
 
 /**
  * `oha -n N -c C` with a per-request timeout and JSON on stdout. A new
- * connection per request, as ab and the tutorial's clients make (and several
- * of the servers close each connection anyway).
+ * connection per request, as ab makes: uWSGI's http-socket closes each
+ * connection without saying so, and oha reusing them failed 38 % of its
+ * requests there (keep-alive would also favour the servers that support it).
  */
 export function ohaArgv(ohaPath: string, load: LoadRequest): string[] {
     return [ohaPath, "--no-tui", "--output-format", "json", "--disable-keepalive",

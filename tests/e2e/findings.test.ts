@@ -17,9 +17,7 @@ async function findingStack(scenario: string, load: { n: number; c: number; dela
 
 /** Cores the machine spent on work outside the stack during its load (other tests, other users); 0 unknown. */
 function busyElsewhere(result: LoadResult): number {
-    if (!result.cpu) return 0;
-    const own = Object.values(result.cpu.roles).reduce((sum, role) => sum + (role?.avgCores ?? 0), 0);
-    return result.cpu.machine.avgBusyCores - own;
+    return result.cpu?.machine.othersAvgCores ?? 0;
 }
 
 /**
@@ -73,29 +71,37 @@ describe("the tutorial's findings, measured (real engine)", function () {
         assert.ok(out.timeTakenSeconds >= (load.n * load.delay) / 1.1, `${out.timeTakenSeconds} s for ${load.n} requests`);
     });
 
-    it("one gevent worker (gunicorn-gevent) holds 100 clients at >= 80 % of their limit", async () => {
-        // ApacheBench's own best here is n / (delay x (1 + ceil((n-1)/c))) = 1000 / 11 s, 91 % of 100 / delay.
-        // A 1 s delay keeps the app's CPU (a few ms a request) well inside one core, even on a busy machine.
+    it("one gevent worker (gunicorn-gevent) holds 100 clients near their limit, on a dozen threads", async () => {
+        // ApacheBench's own best here is n / (delay x (1 + ceil((n-1)/c))) = 1000 / 11 s, 91 % of 100 / delay. Its
+        // waves arrive together: ~3.5 ms of CPU a request in one process delays each wave ~0.2 s more, so 75-78 %
+        // of the limit is what this machine shows. Serialized it would be 1 %; a 20-connection cap gave 19 %.
         const load = { n: 1000, c: 100, delay: 1 };
         stack = await findingStack("gunicorn-gevent", load);
         const out = await upUncontended(stack);
         allServed(out, load.n);
         const limit = load.c / load.delay;
-        assert.ok(out.requestsPerSecond >= 0.8 * limit,
+        assert.ok(out.requestsPerSecond >= 0.65 * limit,
             `${out.requestsPerSecond} req/s; limit ${limit}; other work took ${busyElsewhere(out.result).toFixed(2)} cores`);
+        // Greenlets, not threads: a thread per client would add 100.
+        assert.ok(out.threadsPeak - out.threadsBefore <= 20, `threads ${out.threadsBefore} -> ${out.threadsPeak}`);
     });
 
     it("a 4 x 50 thread pool (gunicorn-sync) saturates at its 200, however many clients wait", async () => {
-        // 400 clients: an unbounded server would reach ~267 / delay (ab's best: 1 + 2 waves of 400); the pool's
-        // 200 threads allow 200 / delay at most (160 here: 1 + 4 waves of 200), still far more than 100 clients could give.
-        // A 2 s delay halves the CPU a request rate needs: the check is about queueing, not speed.
-        const load = { n: 800, c: 400, delay: 2 };
+        // 400 clients, twice the pool. What shows the pool is how many requests the server holds at once: a thread
+        // each, up to 200 and no more (a thread per request would reach 400, gevent a dozen, a 4 x 25 pool 100).
+        // Req/s can't show it here: every Python server tops out near 200 / delay on this CPU at c=400 (gevent and
+        // a thread per request measured 198 and 204, the pool 114: it queues half the clients a whole delay).
+        const load = { n: 1200, c: 400, delay: 1 };
         stack = await findingStack("gunicorn-sync", load);
-        const out = await upUncontended(stack);
+        // Other work on the machine only adds to the wait: no need to load again.
+        const out = await upOutputs(stack);
         allServed(out, load.n);
         const pool = 4 * 50;
+        const held = out.threadsPeak - out.threadsBefore;
+        assert.ok(held <= pool + 10, `${held} threads at once for ${load.c} clients: more than the pool's ${pool}`);
+        assert.ok(held >= 0.75 * pool, `${held} threads at once for ${load.c} clients: the pool never filled`);
         assert.ok(out.requestsPerSecond <= (1.1 * pool) / load.delay, `${out.requestsPerSecond} req/s above the pool's ${pool / load.delay}`);
-        assert.ok(out.requestsPerSecond >= (1.25 * 100) / load.delay, `${out.requestsPerSecond} req/s: hardly more than 100 clients ` +
-            `give; other work took ${busyElsewhere(out.result).toFixed(2)} cores`);
+        // Queued a whole delay: half the clients wait for a thread.
+        assert.ok(out.p50Ms >= 1.8 * load.delay * 1000, `median ${out.p50Ms} ms`);
     });
 });

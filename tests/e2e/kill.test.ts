@@ -1,7 +1,8 @@
 // An interrupted up leaves nothing behind: the real `pulumi` CLI is killed with
-// SIGKILL before the engine records a server, after it records one, and during
-// the load. Then no plugin it started lingers, and the next destroy (or up and
-// destroy) leaves no process of the stack and none of its ports bound.
+// SIGKILL before the engine records a server (then up and destroy, or destroy
+// alone), after it records one, and during the load. Within seconds no plugin
+// it started runs and its lock on the stack is released; the next commands
+// leave no process of the stack and none of its ports bound.
 // Also: `pulumi refresh` reports a killed service as gone, and the next up brings it back.
 import { strict as assert } from "assert";
 import { ChildProcess, spawn } from "child_process";
@@ -14,6 +15,8 @@ import { PROJECT, stackLocks } from "../../lib/stacks";
 import { MARKERS, stopScope } from "../../providers/processScope";
 import { ROOT, testStack } from "./stack";
 
+/** The file backend `./lab env` points PULUMI_BACKEND_URL at. */
+const STATE_DIR = path.join(ROOT, ".pulumi-state");
 const PROCESS_TYPE = "pulumi-nodejs:dynamic/local:Process";
 const LOAD_TYPE = "pulumi-nodejs:dynamic/load:Run";
 /** A load of about 2 s: 20 requests, 10 clients, 1 s each. */
@@ -25,10 +28,11 @@ function sleep(ms: number): Promise<void> {
     return new Promise((r) => setTimeout(r, ms));
 }
 
-async function waitFor(what: string, cond: () => boolean, ms: number): Promise<number> {
+/** Polls until `cond` holds; returns how long that took. */
+async function waitFor(what: () => string, cond: () => boolean, ms: number): Promise<number> {
     const started = Date.now();
     while (!cond()) {
-        if (Date.now() - started > ms) assert.fail(`not within ${ms / 1000} s: ${what}`);
+        if (Date.now() - started > ms) assert.fail(`not within ${ms / 1000} s: ${what()}`);
         await sleep(20);
     }
     return Date.now() - started;
@@ -47,7 +51,7 @@ function comm(pid: number): string {
 /** The resources the state file records now, and its pending operations (the file backend writes it whole). */
 function stateFile(stack: string): { resources: any[]; pending: any[] } {
     try {
-        const latest = JSON.parse(fs.readFileSync(path.join(ROOT, ".pulumi-state", ".pulumi", "stacks", PROJECT, `${stack}.json`), "utf8")).checkpoint.latest ?? {};
+        const latest = JSON.parse(fs.readFileSync(path.join(STATE_DIR, ".pulumi", "stacks", PROJECT, `${stack}.json`), "utf8")).checkpoint.latest ?? {};
         return { resources: latest.resources ?? [], pending: latest.pending_operations ?? [] };
     } catch {
         return { resources: [], pending: [] };
@@ -85,21 +89,23 @@ class Cli {
         let exited = false;
         void this.exited.then(() => (exited = true));
         const deadline = Date.now() + 180_000;
-        while (!cond()) {
+        let running: string[] = [];
+        for (;;) {
+            running = this.started().map((p) => p.split(" ")[1]);
+            if (cond()) break;
             if (exited) assert.fail(`pulumi ended before ${what}:\n${this.output}`);
             if (Date.now() > deadline) assert.fail(`never saw ${what}:\n${this.output}`);
             await sleep(10);
         }
-        const running = this.started().map((p) => p.split(" ")[1]);
         this.child.kill("SIGKILL");
         await this.exited;
         assert.ok(running.includes("pulumi-language") && running.filter((c) => c === "node").length >= 2,
             `the language host, the program and the dynamic provider ran at the kill: ${running.join(", ")}`);
-        const took = await waitFor(`the killed CLI's plugins exit; still running: ${this.started().join(", ")}`,
+        const took = await waitFor(() => `the killed CLI's plugins exit; still running: ${this.started().join(", ")}`,
             () => this.started().length === 0, PLUGINS_GONE_MS);
         console.log(`      plugins gone ${took} ms after the kill`);
         const stack = this.args[this.args.indexOf("-s") + 1];
-        assert.deepEqual(stackLocks(path.join(ROOT, ".pulumi-state"), stack), [], "the dead CLI's lock on the stack was released");
+        assert.deepEqual(stackLocks(STATE_DIR, stack), [], "the dead CLI's lock on the stack was released");
     }
 }
 
@@ -113,7 +119,7 @@ async function pulumi(...args: string[]): Promise<string> {
 
 /** What the engine says about the interrupted run, for the test's log. */
 function logNotes(command: string, output: string): void {
-    const lines = new Set(output.split("\n").filter((l) => /pending operations|interrupted while|lock/i.test(l)).map((l) => l.trim()));
+    const lines = new Set(output.split("\n").filter((l) => /pending operations from|, interrupted while|lock/i.test(l)).map((l) => l.trim()));
     for (const line of lines) console.log(`      ${command}: ${line}`);
 }
 
@@ -123,11 +129,11 @@ function pendingNames(stack: string): string {
 
 describe("an interrupted up leaves nothing behind (the real CLI, killed with SIGKILL)", function () {
     /** Stack e2e-kill-<n> on ports 31n0, 31n1: an up of it is killed and `run` checks the aftermath. */
-    async function killCase(n: number, run: (ctx: { stack: string; scope: string; cli: Cli }) => Promise<void>) {
+    async function killCase(n: number, run: (ctx: { stack: string; scope: string; cli: Cli }) => Promise<void>, load = SMALL_LOAD) {
         const stack = `e2e-kill-${n}`;
         const scope = path.join(ROOT, ".lab", stack);
         const ports = [3100 + 10 * n, 3101 + 10 * n];
-        const ws = await testStack(stack, "uwsgi-gevent", { ...SMALL_LOAD, appPort: String(ports[0]), apiPort: String(ports[1]) });
+        const ws = await testStack(stack, "uwsgi-gevent", { ...load, appPort: String(ports[0]), apiPort: String(ports[1]) });
         const cli = new Cli(["up", "--yes", "--skip-preview", "-s", stack]);
         try {
             await run({ stack, scope, cli });
@@ -193,15 +199,16 @@ describe("an interrupted up leaves nothing behind (the real CLI, killed with SIG
     it("(d) during the load: the driver dies with the provider; destroy leaves nothing", () =>
         killCase(4, async ({ stack, cli }) => {
             let driver = 0;
+            // The load's driver carries FGL_LOAD (the program runs `ab -V` too, for its version).
             await cli.killWhen("ab running the load", () => {
-                driver = processesWithEnv("FGL_KILL_TEST", cli.mark).find((p) => comm(p.pid) === "ab")?.pid ?? 0;
+                driver = processesWithEnv("FGL_KILL_TEST", cli.mark).find((p) => comm(p.pid) === "ab" && p.env.has(MARKERS.load))?.pid ?? 0;
                 return driver > 0;
             });
             console.log(`      killed during the load (ab pid ${driver}); pending: ${pendingNames(stack)}`);
             assert.ok(!stateFile(stack).resources.some((r) => r.type === LOAD_TYPE), "the interrupted load is not recorded");
             const destroy = await pulumi("destroy", "--yes", "--skip-preview", "-s", stack);
             logNotes("destroy", destroy);
-        }));
+        }, { ...SMALL_LOAD, loadRequests: "60" })); // about 7 s of load: killed well inside it, on a busy machine too
 });
 
 describe("refresh tells the truth (Automation API)", function () {
@@ -215,7 +222,7 @@ describe("refresh tells the truth (Automation API)", function () {
             const app = before.find((s) => s.name === "flask-app")!;
             const api = before.find((s) => s.name === "slow-api")!;
             process.kill(-app.pid, "SIGKILL");
-            await waitFor("the app dead", () => !isAlive(app.pid, app.startTime), 5000);
+            await waitFor(() => "the app dead", () => !isAlive(app.pid, app.startTime), 5000);
 
             const refresh = await stack.refresh();
             console.log(`      refresh: ${JSON.stringify(refresh.summary.resourceChanges)}`);

@@ -15,7 +15,7 @@ const snap = (at: number, busy: number, idle: number, roles: CpuSnapshot["roles"
 
 /** Usage with only the figures the verdict reads. */
 function usage(roles: CpuUsage["roles"], minIdle: number): CpuUsage {
-    return { cores: 2, seconds: 10, roles, machine: { avgBusyCores: 1, peakBusyCores: 2 * (1 - minIdle), minIdle } };
+    return { cores: 2, seconds: 10, roles, machine: { avgBusyCores: 1, peakBusyCores: 2 * (1 - minIdle), minIdle, othersAvgCores: 0.25 } };
 }
 
 describe("CPU affinity setting", () => {
@@ -104,7 +104,7 @@ describe("CPU per role", () => {
         const cpu = summarizeCpu(s, 2, { app: { processCores: 1 } })!;
         assert.equal(cpu.seconds, 3);
         assert.deepEqual(cpu.roles.app, { avgCores: 0.467, peakCores: 1, usableCores: 2, peakProcessCores: 1, processCores: 1 });
-        assert.deepEqual(cpu.machine, { avgBusyCores: 1.267, peakBusyCores: 1.8, minIdle: 0.1 });
+        assert.deepEqual(cpu.machine, { avgBusyCores: 1.267, peakBusyCores: 1.8, minIdle: 0.1, othersAvgCores: 0.8 });
     });
 
     it("keeps the CPU of a worker that exited, and counts a new process from its start", () => {
@@ -165,7 +165,7 @@ describe("bottleneck verdict", () => {
     it("names the machine when no role is saturated but less than 5 % is idle", () => {
         const b = bottleneck(usage({ app: role(0.8, 1), upstream: role(0.7, 1), driver: role(0.4, 1) }, 0.03), 0.7);
         assert.equal(b.verdict, "machine");
-        assert.match(b.rule, /machine 3 % idle at its busiest \(< 5 %\).*busiest role app at 80 %/);
+        assert.match(b.rule, /machine 3 % idle at its busiest \(< 5 %\).*busiest role app at 80 %.*outside the run's roles used 0\.25 core\(s\)/);
     });
 
     it("says latency-bound otherwise, and ignores roles it could not read", () => {
@@ -208,5 +208,6 @@ describe("bottleneck verdict on recorded samples", () => {
         const cpu = summarizeCpu(r.snapshots, r.cores, r.limits)!;
         assert.equal(bottleneck(cpu, r.reached).verdict, "machine");
         assert.ok(cpu.machine.minIdle < 0.05 && cpu.roles.driver!.peakCores < 0.5 && cpu.roles.upstream!.peakCores < 0.9, JSON.stringify(cpu));
+        assert.ok(cpu.machine.othersAvgCores > 1, `others held the machine: ${cpu.machine.othersAvgCores}`);
     });
 });

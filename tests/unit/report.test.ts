@@ -11,7 +11,7 @@ const CPU: CpuUsage = {
         app: { avgCores: 0.5, peakCores: 0.75, usableCores: 2, peakProcessCores: 0.5, processCores: 1 },
         ingress: null,
     },
-    machine: { avgBusyCores: 0.9, peakBusyCores: 1.2, minIdle: 0.4 },
+    machine: { avgBusyCores: 0.9, peakBusyCores: 1.2, minIdle: 0.4, othersAvgCores: 0.1 },
 };
 
 const result = (rps: number, limit: number): LoadResult => ({
@@ -41,7 +41,7 @@ describe("matrix report", () => {
     it("puts our figure next to the tutorial's, the limit and the efficiency", () => {
         const [row] = tableRows(RESULTS);
         assert.deepEqual(row, ["gunicorn-sync", "gunicorn: 4 workers x 50 threads", "ab 2.3", "150", "148.95", "200", "75.0%", "0",
-            "13.333", "1150", "5 / 205", "175", "181.82", "latency-bound", "driver 0.12, upstream 0.3, app 0.75, ingress -; machine 1.2/2"]);
+            "13.333", "1150", "5 / 205", "175", "181.82", "latency-bound", "driver 0.12, upstream 0.3, app 0.75, ingress -; machine 1.2/2 (others 0.1 avg)"]);
     });
 
     it("shows a missing tutorial figure as such, and a failed scenario as FAILED", () => {

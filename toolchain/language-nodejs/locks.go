@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -33,9 +32,9 @@ func releaseLocksOf(pid int) {
 		if err != nil || json.Unmarshal(text, &lock) != nil || lock.Pid != pid || lock.Hostname != hostname {
 			return nil
 		}
+		// Nothing is printed: the dead engine's end of stderr is closed.
 		if os.Remove(path) == nil {
 			_ = os.Remove(path + ".attrs") // the blob store's metadata beside it
-			fmt.Fprintf(os.Stderr, "pulumi-language-nodejs: released %s, held by the engine (pid %d) that is gone\n", path, pid)
 		}
 		return nil
 	})
