@@ -5,7 +5,6 @@
 // PostgreSQL's pg_hba.conf has to admit (lib/services.ts postgresSpec).
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
-import * as http from "http";
 import * as path from "path";
 import { containerPaths, containerSpec, imageFor } from "../../lib/container";
 import { scenarioServices } from "../../lib/services";
@@ -13,20 +12,13 @@ import { resolveSettings } from "../../lib/settings";
 import { readStackConfig } from "../../lib/stacks";
 import { leasePort, releasePort } from "../../providers/portLease";
 import { baseImage, buildAppImage, docker, runContainer, startEngine } from "./engine";
+import { httpGet } from "../httpGet";
 
 const ROOT = path.join(__dirname, "..", "..");
 const STACK = "docker-bridge";
 const NETWORK = `fgl-${STACK}`;
 
-function get(url: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-        http.get(url, { agent: false }, (res) => {
-            let body = "";
-            res.on("data", (d) => (body += d));
-            res.on("end", () => resolve(body));
-        }).on("error", reject);
-    });
-}
+const get = async (url: string): Promise<string> => (await httpGet(url)).body;
 
 describe("psycopg2-psycogreen on a Docker bridge network (real engine)", function () {
     let stopEngine: () => Promise<void> = async () => undefined;

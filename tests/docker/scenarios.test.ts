@@ -8,7 +8,6 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { containerPaths, containerSpec, imageFor } from "../../lib/container";
@@ -21,6 +20,7 @@ import { listScenarios, readStackConfig } from "../../lib/stacks";
 import { findDriver } from "../../platforms/localTools";
 import { measure } from "../../providers/loadRun";
 import { baseImage, buildAppImage, docker, runContainer, startEngine } from "./engine";
+import { httpGet } from "../httpGet";
 
 const ROOT = path.join(__dirname, "..", "..");
 const LOAD = process.env.FGL_DOCKER_LOAD ?? "20/10/0.2";
@@ -28,15 +28,7 @@ const override = LOAD === "scenario" ? {} : Object.fromEntries(
     LOAD.split("/").map((v, i) => [["loadRequests", "loadConcurrency", "loadDelay"][i], v]));
 const APPS = ["slow_api", "flask_app", "psycopg2_app"];
 
-function get(url: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-        http.get(url, { agent: false }, (res) => {
-            let body = "";
-            res.on("data", (d) => (body += d));
-            res.on("end", () => resolve(body));
-        }).on("error", reject);
-    });
-}
+const get = async (url: string): Promise<string> => (await httpGet(url)).body;
 
 function listening(): Set<number> {
     const ports = new Set<number>();

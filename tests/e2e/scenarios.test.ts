@@ -5,40 +5,22 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
-import { ConfigMap, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { Stack } from "@pulumi/pulumi/automation";
 import { listeningNow } from "../../lib/ports";
 import { groupProcesses } from "../../lib/procfs";
 import { listScenarios, readStackConfig } from "../../lib/stacks";
 import { which } from "../../platforms/localTools";
-
-const ROOT = path.join(__dirname, "..", "..");
+import { removeStack, ROOT, testStack } from "./stack";
+import { httpGet } from "../httpGet";
 /** A small, quick load for every scenario. */
 const SMALL_LOAD = { loadRequests: "20", loadConcurrency: "10", loadDelay: "0.2" };
 
 interface Service { name: string; pid: number; port: number }
 
-function get(url: string): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-        http.get(url, { agent: false }, (res) => {
-            let body = "";
-            res.on("data", (d) => (body += d));
-            res.on("end", () => resolve({ status: res.statusCode!, body }));
-        }).on("error", reject);
-    });
-}
+const get = httpGet;
 
-async function e2eStack(scenario: string, overrides: Record<string, string> = {}, stackName = `e2e-${scenario}`): Promise<Stack> {
-    const stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: ROOT });
-    const config: ConfigMap = {};
-    for (const [k, v] of Object.entries({ ...readStackConfig(ROOT, scenario), ...SMALL_LOAD, ...overrides })) config[k] = { value: v };
-    await stack.setAllConfig(config);
-    return stack;
-}
-
-async function removeStack(stack: Stack): Promise<void> {
-    await stack.destroy();
-    await stack.workspace.removeStack(stack.name);
-    fs.rmSync(path.join(ROOT, `Pulumi.${stack.name}.yaml`), { force: true });
+function e2eStack(scenario: string, overrides: Record<string, string> = {}, stackName = `e2e-${scenario}`): Promise<Stack> {
+    return testStack(stackName, scenario, { ...SMALL_LOAD, ...overrides });
 }
 
 /** The services the stack's state says are running. */
