@@ -60,12 +60,14 @@ def latency_chart(results: dict, out: Path) -> None:
     if not rows:
         return
     fig, ax = plt.subplots(figsize=(9, 5.5))
-    for r in rows:
+    # Eleven scenarios outrun the default ten-colour cycle: one colour each.
+    colors = plt.get_cmap("tab20").colors
+    for n, r in enumerate(rows):
         latency = r["result"]["latencyMs"]
         points = [(i, latency.get(key)) for i, (key, _) in enumerate(PERCENTILES) if latency.get(key)]
         if points:
             label = f"{r['scenario']} ({r['result']['driver']})"
-            ax.plot([i for i, _ in points], [v for _, v in points], marker="o", label=label)
+            ax.plot([i for i, _ in points], [v for _, v in points], marker="o", label=label, color=colors[n % len(colors)])
     ax.set_xticks(range(len(PERCENTILES)))
     ax.set_xticklabels([label for _, label in PERCENTILES])
     ax.set_yscale("log")
