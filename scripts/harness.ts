@@ -17,6 +17,7 @@ import { LOAD_DRIVERS, LoadDriverChoice } from "../lib/settings";
 import { withCpuAffinity, withRaisedFileLimit } from "../lib/procfs";
 import { findDriver } from "../platforms/localTools";
 import { measure } from "../providers/loadRun";
+import { checkLevels, list, readFlags } from "./flags";
 
 const ROOT = path.join(__dirname, "..");
 
@@ -32,14 +33,7 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
     const opts: Options = { drivers: ["ab", "oha"], levels: [200, 1000, 2000, 5000], waves: 5, split: "driver=0 upstream=1", delay: 1, timeoutSeconds: 60 };
-    const list = (v: string) => v.split(",").map((s) => s.trim()).filter(Boolean);
-    for (let i = 0; i < argv.length; i++) {
-        const flag = argv[i];
-        const value = () => {
-            const v = argv[++i];
-            if (v === undefined) throw new Error(`${flag} needs a value`);
-            return v;
-        };
+    readFlags(argv, "scripts/harness.ts", (flag, value) => {
         switch (flag) {
             case "--drivers": opts.drivers = list(value()) as LoadDriverChoice[]; break;
             case "--levels": opts.levels = list(value()).map(Number); break;
@@ -48,13 +42,13 @@ function parseArgs(argv: string[]): Options {
             case "--no-split": opts.split = ""; break;
             case "--delay": opts.delay = Number(value()); break;
             case "--timeout": opts.timeoutSeconds = Number(value()); break;
-            default: throw new Error(`unknown option ${flag} (see the top of scripts/harness.ts)`);
+            default: return false;
         }
-    }
+        return true;
+    });
     const bad = opts.drivers.filter((d) => !LOAD_DRIVERS.includes(d));
     if (bad.length) throw new Error(`--drivers: unknown ${bad.join(", ")}; valid: ${LOAD_DRIVERS.join(", ")}`);
-    if (opts.levels.some((l) => !Number.isInteger(l) || l < 1)) throw new Error("--levels takes positive whole numbers");
-    if (!Number.isInteger(opts.waves) || opts.waves < 1) throw new Error("--waves takes a positive whole number");
+    checkLevels(opts.levels, opts.waves);
     parseCpuAffinity(opts.split);
     return opts;
 }

@@ -19,6 +19,7 @@ import { LoadResult } from "../lib/load/result";
 import { MatrixResults, MatrixRow, renderReport, renderTerminalTable, SweepPoint, Timings } from "../lib/report";
 import { listScenarios, MATRIX_STACK, readStackConfig, stackLocks } from "../lib/stacks";
 import tutorial from "../data/tutorial.json";
+import { checkLevels, list, readFlags } from "./flags";
 
 const ROOT = path.join(__dirname, "..");
 
@@ -38,14 +39,7 @@ interface Options {
 function parseArgs(argv: string[]): Options {
     const all = listScenarios(ROOT);
     const opts: Options = { scenarios: all, load: {}, perScenario: {}, sweep: [], levels: [50, 200, 1000, 2000], waves: 5, charts: true };
-    const list = (v: string) => v.split(",").map((s) => s.trim()).filter(Boolean);
-    for (let i = 0; i < argv.length; i++) {
-        const flag = argv[i];
-        const value = () => {
-            const v = argv[++i];
-            if (v === undefined) throw new Error(`${flag} needs a value`);
-            return v;
-        };
+    readFlags(argv, "scripts/matrix.ts", (flag, value) => {
         switch (flag) {
             case "--scenarios": opts.scenarios = list(value()); break;
             case "--requests": opts.load.loadRequests = value(); break;
@@ -64,14 +58,14 @@ function parseArgs(argv: string[]): Options {
                 (opts.perScenario[m[1]] ??= {})[m[2]] = m[3];
                 break;
             }
-            default: throw new Error(`unknown option ${flag} (see the top of scripts/matrix.ts)`);
+            default: return false;
         }
-    }
+        return true;
+    });
     for (const s of [...opts.scenarios, ...opts.sweep, ...Object.keys(opts.perScenario)]) {
         if (!all.includes(s)) throw new Error(`unknown scenario "${s}"; scenarios: ${all.join(", ")}`);
     }
-    if (opts.levels.some((l) => !Number.isInteger(l) || l < 1)) throw new Error(`--levels takes positive whole numbers`);
-    if (!Number.isInteger(opts.waves) || opts.waves < 1) throw new Error(`--waves takes a positive whole number`);
+    checkLevels(opts.levels, opts.waves);
     return opts;
 }
 
