@@ -147,12 +147,6 @@ export function resolveSettings(read: ConfigReader): Settings {
             return {};
         }
     }
-    function port(key: string, fallback: number): number {
-        const value = num(key, fallback, { min: 1 })!;
-        if (value > 65535) problems.push(`${key}: ${value} is not a TCP port (1-65535) (${fix(key, String(fallback))})`);
-        return value;
-    }
-
     const ingress = oneOf("ingress", INGRESSES, DEFAULTS.ingress);
     const database = bool("database", DEFAULTS.database);
     const psycogreen = bool("psycogreen", DEFAULTS.psycogreen);
@@ -173,7 +167,15 @@ export function resolveSettings(read: ConfigReader): Settings {
     }
 
     // Unset: the component leases a free port for the stack's life.
-    const optionalPort = (key: string) => (read(key) === undefined ? undefined : port(key, 8080));
+    const optionalPort = (key: string) => {
+        if (read(key) === undefined) return undefined;
+        const value = Number(read(key));
+        if (!Number.isInteger(value) || value < 1 || value > 65535) {
+            problems.push(`${key}: "${read(key)}" is not a TCP port (1-65535) (fix: pulumi config set ${key} <port>, or pulumi config rm ${key} for a leased one)`);
+            return undefined;
+        }
+        return value;
+    };
     const ports: Ports = {
         app: optionalPort("appPort"),
         api: optionalPort("apiPort"),

@@ -10,7 +10,7 @@ import { containerPaths, containerSpec, imageFor } from "../lib/container";
 import { ThreadsProbe } from "../lib/procfs";
 import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
 import { DockerNetwork } from "../lib/settings";
-import { defaultRunDir, DeployedService, Platform, PROJECT_ROOT } from "./platform";
+import { claimName, defaultRunDir, DeployedService, Platform, PROJECT_ROOT } from "./platform";
 
 export interface DockerPlatformArgs {
     /** bridge: one network for the platform, services found by hostname, ports published on 127.0.0.1; host: the host's network, on loopback. Default bridge. */
@@ -33,6 +33,7 @@ export class DockerPlatform implements Platform {
     private readonly args: Required<DockerPlatformArgs>;
     private network: docker.Network | undefined;
     private readonly images = new Map<string, docker.Image>();
+    private readonly names = new Set<string>();
 
     /** `name` names the platform's resources and prefixes its containers and network: unique on the Docker engine. */
     constructor(private readonly name: string, args: DockerPlatformArgs = {}) {
@@ -47,6 +48,7 @@ export class DockerPlatform implements Platform {
     }
 
     deploy(name: string, role: ServiceRole, spec: pulumi.Input<ServiceSpec>, opts: pulumi.CustomResourceOptions): DeployedService {
+        claimName(this.names, role.name);
         const image = imageFor(role.image, this.args);
         const imageName = image.kind === "build" ? this.build(image.app, image.name, image.pythonImage).imageName : image.name;
         const c = pulumi.output(spec).apply((s) => containerSpec(this.name, s as ServiceSpec, image, this.args.network));

@@ -5,12 +5,12 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { codeHash } from "../lib/codeHash";
 import { listeningNow } from "../lib/ports";
-import { ThreadsProbe } from "../lib/procfs";
+import { isAlive, ThreadsProbe } from "../lib/procfs";
 import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
 import { LocalProcess } from "../providers/localProcess";
 import { ProcessScope } from "../providers/processScope";
 import { findLocalTools, findPostgresBin, LocalTools, which } from "./localTools";
-import { defaultRunDir, DeployedService, Platform, PROJECT_ROOT } from "./platform";
+import { claimName, defaultRunDir, DeployedService, Platform, PROJECT_ROOT } from "./platform";
 
 export interface LocalPlatformArgs {
     /** Folder of the stack's run files (logs, pids, configs, data); default <cwd>/.lab/<stack>. */
@@ -28,6 +28,7 @@ export class LocalPlatform implements Platform {
     readonly runDir: string;
     private readonly readyTimeoutSeconds: number;
     private scope: ProcessScope | undefined;
+    private readonly names = new Set<string>();
 
     /** `name` names the platform's own resource (the stack's process scope): unique within the program. */
     constructor(private readonly name: string, args: LocalPlatformArgs = {}) {
@@ -52,17 +53,18 @@ export class LocalPlatform implements Platform {
         };
     }
 
-    /** The pid file a previous up wrote names a live process. */
+    /** The pid file a previous up wrote ("pid startTime") names a process that still runs. */
     isRunning(name: string): boolean {
         try {
-            process.kill(Number(fs.readFileSync(path.join(this.paths.serviceDir(name), `${name}.pid`), "utf8")), 0);
-            return true;
+            const [pid, startTime] = fs.readFileSync(path.join(this.paths.serviceDir(name), `${name}.pid`), "utf8").trim().split(" ").map(Number);
+            return isAlive(pid, startTime);
         } catch {
             return false;
         }
     }
 
     deploy(name: string, role: ServiceRole, spec: pulumi.Input<ServiceSpec>, opts: pulumi.CustomResourceOptions): DeployedService {
+        claimName(this.names, role.name);
         // Every process of the stack depends on its scope: destroy ends by stopping whatever an interrupted up left.
         this.scope ??= new ProcessScope(`${this.name}-processes`, { scope: this.runDir });
         // The virtualenv's identity (its folder is named by the hash of its requirements) is part of the code.

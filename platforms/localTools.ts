@@ -8,6 +8,7 @@ import { parseK6Version } from "../lib/load/k6";
 import { parseOhaVersion } from "../lib/load/oha";
 import { DriverName } from "../lib/load/result";
 import { LoadDriverChoice } from "../lib/settings";
+import { PACKAGE_ROOT } from "../lib/packageRoot";
 
 export interface LocalTools {
     /** Folder of the project's Python virtualenv executables. */
@@ -144,7 +145,7 @@ export function findDriver(choice: LoadDriverChoice, missing?: string[]): LoadDr
 function findOha(problems: string[]): LoadDriver | undefined {
     try {
         // Its progress goes to stderr: the up shows why it takes minutes the first time.
-        const oha = execFileSync(path.join(__dirname, "..", "scripts", "oha.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+        const oha = execFileSync(path.join(PACKAGE_ROOT, "scripts", "oha.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
         return { name: "oha", path: oha, version: parseOhaVersion(execFileSync(oha, ["--version"], { encoding: "utf8" })) };
     } catch (e) {
         problems.push(`oha for loadDriver: oha: scripts/oha.sh could not build it (${(e as Error).message.split("\n")[0]}; ` +

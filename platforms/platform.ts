@@ -37,6 +37,14 @@ export interface Platform {
     isRunning(name: string): boolean;
 }
 
+/** Remembers the service names a platform runs; refuses a second service under one name (they would share a run folder). */
+export function claimName(names: Set<string>, name: string): void {
+    if (names.has(name)) {
+        throw new Error(`two services named "${name}" on one platform: give each component its own serviceName`);
+    }
+    names.add(name);
+}
+
 /** The URL a client on this machine uses to reach a service's port. */
 export function loopbackUrl(port: number, path = "/", scheme = "http"): string {
     return `${scheme}://127.0.0.1:${port}${path}`;

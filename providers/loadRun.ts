@@ -143,17 +143,21 @@ export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
     const threadsBefore = countThreads(inputs.threads);
     const startedAt = new Date().toISOString();
     const summaryPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "k6-")), "summary.json");
-    const { output, threadsPeak, cpu: snapshots } = await runDriver(inputs, summaryPath);
+    let run: DriverRun;
     let figures;
     try {
-        figures = inputs.driver === "k6" ? parseK6Summary(fs.readFileSync(summaryPath, "utf8"))
-            : inputs.driver === "oha" ? parseOhaOutput(output)
-            : parseAbOutput(output);
-    } catch (e) {
-        throw new Error(`${(e as Error).message}\n--- ${inputs.driver} printed:\n${output.slice(-2000)}`);
+        run = await runDriver(inputs, summaryPath);
+        try {
+            figures = inputs.driver === "k6" ? parseK6Summary(fs.readFileSync(summaryPath, "utf8"))
+                : inputs.driver === "oha" ? parseOhaOutput(run.output)
+                : parseAbOutput(run.output);
+        } catch (e) {
+            throw new Error(`${(e as Error).message}\n--- ${inputs.driver} printed:\n${run.output.slice(-2000)}`);
+        }
     } finally {
         fs.rmSync(path.dirname(summaryPath), { recursive: true, force: true });
     }
+    const { threadsPeak, cpu: snapshots } = run;
     const capacity = inputs.capacity < 0 ? Infinity : inputs.capacity;
     const limitRps = throughputLimit(inputs.concurrency, capacity, inputs.delaySeconds);
     const ceiling = (inputs.driver === "ab" ? abCeilingRps : allClientsCeilingRps)(inputs.requests, inputs.concurrency, inputs.delaySeconds);

@@ -142,7 +142,8 @@ async function start(inputs: LocalProcessInputs): Promise<LocalProcessState> {
     await stopService(spec, dir);
     if (!(await portFree("127.0.0.1", spec.port))) {
         throw new Error(`${spec.name}: port ${spec.port} is already in use by another program. ` +
-            `Stop it, or give this stack another port (pulumi config set <appPort|apiPort|ingressPort|postgresPort> N).`);
+            `Stop it, or give the service another port: its component's port (a stack's appPort, apiPort, ingressPort or ` +
+            `postgresPort), or, for a leased port, destroy the stack and up again for a new lease.`);
     }
     const ids = userIds(spec.user);
     fs.mkdirSync(dir, { recursive: true });
@@ -167,7 +168,8 @@ async function start(inputs: LocalProcessInputs): Promise<LocalProcessState> {
     };
     const stat = readProcStat(pid);
     if (!stat) return failed("exited at once");
-    fs.writeFileSync(path.join(dir, `${spec.name}.pid`), `${pid}\n`);
+    // With its start time: a pid reused by another program is not taken for this service.
+    fs.writeFileSync(path.join(dir, `${spec.name}.pid`), `${pid} ${stat.startTime}\n`);
 
     const deadline = Date.now() + inputs.readyTimeoutSeconds * 1000;
     while (!(await probe(spec))) {

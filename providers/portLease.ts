@@ -44,6 +44,11 @@ function bindable(port: number): Promise<boolean> {
 /** Takes a free port for `owner`; throws when the whole range is taken. */
 export async function leasePort(owner: string, dir = leaseDir()): Promise<number> {
     fs.mkdirSync(dir, { recursive: true });
+    // A lease this owner took before its record was lost (an up killed mid-create, a cleared pending create): take it again.
+    for (const file of fs.readdirSync(dir)) {
+        const port = Number(file);
+        if (Number.isInteger(port) && readOwner(path.join(dir, file)) === owner && await bindable(port)) return port;
+    }
     const size = LEASE_RANGE.last - LEASE_RANGE.first + 1;
     const start = Math.floor(Math.random() * size);
     const busy = listeningNow();
@@ -63,12 +68,18 @@ export async function leasePort(owner: string, dir = leaseDir()): Promise<number
         `destroy stacks you no longer use, or set the port in the stack's config`);
 }
 
+function readOwner(file: string): string | undefined {
+    try {
+        return fs.readFileSync(file, "utf8").trim();
+    } catch {
+        return undefined; // released meanwhile
+    }
+}
+
 /** Gives the port back, if the lease is still this owner's. */
 export function releasePort(port: number, owner: string, dir = leaseDir()): void {
     const file = path.join(dir, String(port));
-    try {
-        if (fs.readFileSync(file, "utf8").trim() === owner) fs.rmSync(file, { force: true });
-    } catch { /* already released */ }
+    if (readOwner(file) === owner) fs.rmSync(file, { force: true });
 }
 
 const provider: pulumi.dynamic.ResourceProvider = {

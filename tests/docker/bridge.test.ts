@@ -28,13 +28,13 @@ describe("psycopg2-psycogreen on a Docker bridge network (real engine)", functio
 
     before(async () => {
         stopEngine = await startEngine();
-        for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await leasePort(owner);
+        for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await leasePort(`${owner}/${k}`);
     });
 
     after(async () => {
         for (const name of [...names].reverse()) spawnSync("docker", ["rm", "-f", name], { stdio: "ignore" });
         spawnSync("docker", ["network", "rm", NETWORK], { stdio: "ignore" });
-        for (const port of Object.values(ports)) if (port) releasePort(port, owner);
+        for (const [k, port] of Object.entries(ports)) if (port) releasePort(port, `${owner}/${k}`);
         await stopEngine();
     });
 

@@ -65,8 +65,11 @@ describe("every scenario as containers on a real Docker engine", function () {
             };
             const settings = resolveSettings((k) => config[k]);
             const stack = `docker-${scenario}`;
-            const owner = `docker-suite/${stack}`;
-            const ports = { app: await leasePort(owner), api: await leasePort(owner), ingress: await leasePort(owner), postgres: await leasePort(owner) };
+            const owner = (service: string) => `docker-suite/${stack}/${service}`;
+            const ports = {
+                app: await leasePort(owner("app")), api: await leasePort(owner("api")),
+                ingress: await leasePort(owner("ingress")), postgres: await leasePort(owner("postgres")),
+            };
             const images = { pythonImage: base, nginxImage: base, postgresImage: base };
             const services = scenarioServices(settings, ports, containerPaths("host"));
             const specs = services.map((s) => s.spec);
@@ -95,7 +98,7 @@ describe("every scenario as containers on a real Docker engine", function () {
                     `threads ${result.threadsBefore} -> ${result.threadsPeak}`);
             } finally {
                 for (const c of [...containers].reverse()) spawnSync("docker", ["rm", "-f", c.name], { stdio: "ignore" });
-                for (const port of Object.values(ports)) releasePort(port, owner);
+                for (const [service, port] of Object.entries(ports)) releasePort(port, owner(service));
             }
             assert.equal(docker("ps", "-aq", "--filter", `name=fgl-${stack}-`), "", "no container left");
             const bound = listening();

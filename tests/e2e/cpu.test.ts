@@ -40,7 +40,9 @@ describe("CPU attribution on deployed stacks (Automation API)", function () {
         assert.ok(r.cpu!.roles.app!.peakCores < 0.5, `the dev server waits, it does not compute: ${r.cpu!.roles.app!.peakCores}`);
     });
 
-    it("uWSGI + gevent at 1000 clients on this machine names what ran out of CPU", async () => {
+    it("uWSGI + gevent at 1000 clients on this machine names what ran out of CPU", async function () {
+        // 1000 clients outrun two cores; a bigger machine may rightly call it latency-bound.
+        if (os.cpus().length > 2) this.skip();
         const { result: r } = await upOnce(await cpuStack("gevent", "uwsgi-gevent", {
             loadConcurrency: "1000", loadRequests: "5000", loadDelay: "1",
         }));

@@ -76,7 +76,8 @@ describe("CPU time from /proc", () => {
             const then = readCpuSnapshot({ app: { kind: "group", pgid: busy.pid! } }, process.pid);
             const key = Object.keys(then.roles.app!)[0];
             const used = then.roles.app![key] - (first.roles.app![key] ?? 0);
-            assert.ok(used > 0.1 && used < 0.7, `a spinning shell used ${used} s of CPU in 0.6 s`);
+            const elapsed = then.at - first.at;
+            assert.ok(used > 0.1 && used <= elapsed + 0.05, `a spinning shell used ${used} s of CPU in ${elapsed} s`);
             assert.equal(first.roles.ingress, null, "a container is not read from /proc");
             assert.ok(Object.keys(first.roles.driver!).some((k) => k.startsWith(`${process.pid}:`)), "the tree's root is in it");
             assert.ok(then.at - first.at >= 0.6 && then.machine.busy > first.machine.busy);

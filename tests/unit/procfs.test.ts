@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
 import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
 import {
     countThreads, groupProcesses, isAlive, localTargets, parseDockerTopThreads, parseEnviron, parseProcStat, processesWithEnv,
     readProcStat, threadsInGroup, withRaisedFileLimit,
@@ -129,7 +130,10 @@ describe("stopping marked processes", () => {
         const exitSignal = (c: ChildProcess) => new Promise((resolve) => c.once("exit", (_code, signal) => resolve(signal)));
         const ended = Promise.all([exitSignal(graceful), exitSignal(stubborn)]);
         try {
-            await waitFor("both marked started", () => markedTargets("FGL_TEST_MARK", m).length === 2);
+            // Both exec'd into sleep: the stubborn one's trap is set by then.
+            const comm = (pid: number) => { try { return fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim(); } catch { return ""; } };
+            await waitFor("both marked sleeping", () => markedTargets("FGL_TEST_MARK", m).length === 2 &&
+                comm(graceful.pid!) === "sleep" && comm(stubborn.pid!) === "sleep");
             const started = Date.now();
             await stopProcesses("test", () => markedTargets("FGL_TEST_MARK", m), { graceMs: 1500, killLimitMs: 5000 });
             const took = Date.now() - started;
