@@ -1,5 +1,6 @@
 // Which TCP ports something listens on, from /proc/net/tcp{,6}.
 import * as fs from "fs";
+import * as net from "net";
 
 /** Ports in LISTEN state (st 0A) in the text of /proc/net/tcp or /proc/net/tcp6. */
 export function listeningPorts(procNetTcp: string): Set<number> {
@@ -21,4 +22,13 @@ export function listeningNow(): Set<number> {
         } catch { /* no IPv6 */ }
     }
     return ports;
+}
+
+/** True when nothing listens on host:port now (a listen attempt succeeds). */
+export function portFree(host: string, port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const server = net.createServer();
+        server.once("error", () => resolve(false));
+        server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+    });
 }

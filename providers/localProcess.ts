@@ -22,6 +22,7 @@ import * as http from "http";
 import * as net from "net";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { portFree } from "../lib/ports";
 import { isAlive, readProcStat, withCpuAffinity, withRaisedFileLimit } from "../lib/procfs";
 import { ServiceSpec } from "../lib/services";
 import { MARKERS, markedTargets, stopProcesses, StopTarget } from "./processScope";
@@ -55,15 +56,6 @@ function logTail(file: string, lines = 30): string {
     } catch {
         return "(no log)";
     }
-}
-
-/** True when nothing listens on host:port (a listen attempt succeeds). */
-function portFree(host: string, port: number): Promise<boolean> {
-    return new Promise((resolve) => {
-        const server = net.createServer();
-        server.once("error", () => resolve(false));
-        server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
-    });
 }
 
 function probe(spec: ServiceSpec): Promise<boolean> {

@@ -8,11 +8,10 @@
 // diff: never a change: the port is kept until destroy.
 // delete: release the lease.
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { listeningNow } from "../lib/ports";
+import { listeningNow, portFree } from "../lib/ports";
 
 /** Below Linux's ephemeral range (32768-60999), so no client socket is ever handed a leased port. */
 export const LEASE_RANGE = { first: 20000, last: 29999 };
@@ -32,22 +31,13 @@ export function leaseDir(): string {
     return path.join(cache, "port-leases");
 }
 
-/** True when a listen on 127.0.0.1:port succeeds now. */
-function bindable(port: number): Promise<boolean> {
-    return new Promise((resolve) => {
-        const server = net.createServer();
-        server.once("error", () => resolve(false));
-        server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
-    });
-}
-
 /** Takes a free port for `owner`; throws when the whole range is taken. */
 export async function leasePort(owner: string, dir = leaseDir()): Promise<number> {
     fs.mkdirSync(dir, { recursive: true });
     // A lease this owner took before its record was lost (an up killed mid-create, a cleared pending create): take it again.
     for (const file of fs.readdirSync(dir)) {
         const port = Number(file);
-        if (Number.isInteger(port) && readOwner(path.join(dir, file)) === owner && await bindable(port)) return port;
+        if (Number.isInteger(port) && readOwner(path.join(dir, file)) === owner && await portFree("127.0.0.1", port)) return port;
     }
     const size = LEASE_RANGE.last - LEASE_RANGE.first + 1;
     const start = Math.floor(Math.random() * size);
@@ -61,7 +51,7 @@ export async function leasePort(owner: string, dir = leaseDir()): Promise<number
         } catch {
             continue; // another stack's lease
         }
-        if (await bindable(port)) return port;
+        if (await portFree("127.0.0.1", port)) return port;
         fs.rmSync(file, { force: true });
     }
     throw new Error(`no free port left in ${LEASE_RANGE.first}-${LEASE_RANGE.last} (leases in ${dir}); ` +

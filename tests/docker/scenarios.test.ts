@@ -7,12 +7,11 @@
 // FGL_DOCKER_LOAD=scenario runs each scenario's own (the tutorial's) load.
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
-import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { containerPaths, containerSpec, imageFor } from "../../lib/container";
 import { LoadResult } from "../../lib/load/result";
-import { listeningPorts } from "../../lib/ports";
+import { listeningNow } from "../../lib/ports";
 import { scenarioServices } from "../../lib/services";
 import { leasePort, releasePort } from "../../providers/portLease";
 import { resolveSettings, serverCapacity } from "../../lib/settings";
@@ -29,12 +28,6 @@ const override = LOAD === "scenario" ? {} : Object.fromEntries(
 const APPS = ["slow_api", "flask_app", "psycopg2_app"];
 
 const get = async (url: string): Promise<string> => (await httpGet(url)).body;
-
-function listening(): Set<number> {
-    const ports = new Set<number>();
-    for (const f of ["/proc/net/tcp", "/proc/net/tcp6"]) listeningPorts(fs.readFileSync(f, "utf8")).forEach((p) => ports.add(p));
-    return ports;
-}
 
 describe("every scenario as containers on a real Docker engine", function () {
     let stopEngine: () => Promise<void> = async () => undefined;
@@ -101,7 +94,7 @@ describe("every scenario as containers on a real Docker engine", function () {
                 for (const [service, port] of Object.entries(ports)) releasePort(port, owner(service));
             }
             assert.equal(docker("ps", "-aq", "--filter", `name=fgl-${stack}-`), "", "no container left");
-            const bound = listening();
+            const bound = listeningNow();
             for (const spec of specs) assert.ok(!bound.has(spec.port), `port ${spec.port} still bound`);
         });
     }

@@ -9,7 +9,7 @@ import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { listeningPorts } from "../../lib/ports";
+import { listeningNow } from "../../lib/ports";
 import { isAlive, processesWithEnv } from "../../lib/procfs";
 import { PROJECT, stackLocks } from "../../lib/stacks";
 import { MARKERS, stopScope } from "../../providers/processScope";
@@ -36,12 +36,6 @@ async function waitFor(what: () => string, cond: () => boolean, ms: number): Pro
         await sleep(20);
     }
     return Date.now() - started;
-}
-
-function listening(): Set<number> {
-    const ports = new Set<number>();
-    for (const f of ["/proc/net/tcp", "/proc/net/tcp6"]) listeningPorts(fs.readFileSync(f, "utf8")).forEach((p) => ports.add(p));
-    return ports;
 }
 
 function comm(pid: number): string {
@@ -140,7 +134,7 @@ describe("an interrupted up leaves nothing behind (the real CLI, killed with SIG
             assert.deepEqual(stateFile(stack).resources, [], "the state records nothing");
             console.log(`      pending operations left in the state: ${stateFile(stack).pending.length}`);
             assert.deepEqual(processesWithEnv(MARKERS.scope, scope).map((p) => `${p.pid} ${comm(p.pid)}`), [], "no process of the stack");
-            const bound = ports.filter((p) => listening().has(p));
+            const bound = ports.filter((p) => listeningNow().has(p));
             assert.deepEqual(bound, [], "none of the stack's ports bound");
         } finally {
             cli.child.kill("SIGKILL");
