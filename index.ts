@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Scenario } from "./components/scenario";
 import { resolveSettings } from "./lib/settings";
 import { DockerPlatform } from "./platforms/docker";
+import { checkCluster, KubernetesPlatform } from "./platforms/kubernetes";
 import { checkPortsFree, FixedPort, LocalPlatform } from "./platforms/local";
 import { findLocalTools } from "./platforms/localTools";
 import { Platform, PROJECT_ROOT } from "./platforms/platform";
@@ -23,23 +24,31 @@ const stack = pulumi.getStack();
 const config = new pulumi.Config();
 const settings = userError(() => resolveSettings((key) => config.get(key)));
 
-// Containers bring their own servers; this machine always runs the load driver.
+// Containers bring their own servers; this machine runs the load driver, but for a cluster's Job.
 const local = settings.platform === "local";
+const kube = settings.platform === "kubernetes";
 const tools = userError(() => findLocalTools({
     venv: path.join(PROJECT_ROOT, ".lab", "venv"),
     python: local,
     postgres: local && settings.database,
     nginx: local && settings.ingress === "nginx",
-    docker: !local,
-    driver: settings.load.driver,
+    docker: settings.platform === "docker",
+    driver: kube ? undefined : settings.load.driver,
 }));
+if (kube) userError(() => checkCluster(settings.kube));
 const runDir = path.join(PROJECT_ROOT, ".lab", stack);
 const platform: Platform = local
     ? new LocalPlatform(stack, { runDir, tools, readyTimeoutSeconds: settings.readyTimeoutSeconds })
-    : new DockerPlatform(stack, {
-        network: settings.dockerNetwork, pythonImage: settings.pythonImage, nginxImage: settings.nginxImage,
-        postgresImage: settings.postgresImage, readyTimeoutSeconds: settings.readyTimeoutSeconds,
-    });
+    : kube
+        ? new KubernetesPlatform(stack, {
+            kubeconfig: settings.kube.kubeconfig, context: settings.kube.context, namespace: settings.kube.namespace,
+            images: settings.kube.images, cpuRequests: settings.kube.cpuRequests, cpuLimits: settings.kube.cpuLimits,
+            readyTimeoutSeconds: settings.readyTimeoutSeconds,
+        })
+        : new DockerPlatform(stack, {
+            network: settings.dockerNetwork, pythonImage: settings.pythonImage, nginxImage: settings.nginxImage,
+            postgresImage: settings.postgresImage, readyTimeoutSeconds: settings.readyTimeoutSeconds,
+        });
 const fixedPorts: FixedPort[] = [
     { service: "slow-api", port: settings.ports.api, key: "apiPort" },
     { service: "flask-app", port: settings.ports.app, key: "appPort" },
@@ -49,7 +58,7 @@ const fixedPorts: FixedPort[] = [
 userError(() => checkPortsFree(platform, fixedPorts));
 
 const scenario = new Scenario(stack, {
-    settings, platform, driver: tools.driver!,
+    settings, platform, driver: tools.driver,
     resultsDir: path.resolve(PROJECT_ROOT, settings.resultsDir || path.join("results", stack)),
 });
 const result = scenario.result;

@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { endpointOf, flaskAppFolder, flaskAppSpec, schemeOf, SERVICE_NAMES } from "../lib/services";
 import { MODES, Protocol, resolveServer, ServerMode } from "../lib/serverModes";
-import { DeployedService, loopbackUrl, Platform, servicePort, whenReady } from "../platforms/platform";
+import { DeployedService, Platform, servicePort, serviceUrls } from "../platforms/platform";
 
 export interface FlaskAppArgs {
-    /** Where the server runs (a LocalPlatform or DockerPlatform). */
+    /** Where the server runs (a LocalPlatform, DockerPlatform or KubernetesPlatform). */
     platform: Platform;
     /** How the app is served; default "uwsgi-gevent". Plain, not an Input: it decides what is declared. */
     serverMode?: ServerMode;
@@ -24,8 +24,10 @@ export interface FlaskAppArgs {
     databaseUrl?: pulumi.Input<string>;
     /** Patch psycopg2 with psycogreen (needs databaseUrl); default false. */
     psycogreen?: boolean;
-    /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy. */
+    /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy (on Kubernetes: 3000, the tutorial's). */
     port?: pulumi.Input<number>;
+    /** Pods behind the app's Service (KubernetesPlatform only); default 1. */
+    replicas?: number;
     /** CPUs the server is pinned to (a taskset -c list, e.g. "1"); default any. */
     cpus?: string;
     /** Unique within the stack: names its run folder, container and hostname; default "flask-app". */
@@ -53,11 +55,13 @@ export class FlaskApp extends pulumi.ComponentResource {
             workers: args.workers, threads: args.threads, asyncCores: args.asyncCores, listen: args.listen,
             protocol: args.protocol, database: args.databaseUrl !== undefined, psycogreen: args.psycogreen ?? false,
         });
+        const replicas = args.replicas ?? 1;
+        if (!Number.isInteger(replicas) || replicas < 1) problems.push({ field: "replicas", message: `${replicas} is not a whole number >= 1`, configFix: "" });
         if (problems.length) {
             throw new Error(`FlaskApp ${name}: invalid arguments:\n  - ${problems.map((p) => `${p.field}: ${p.message}`).join("\n  - ")}`);
         }
         const serviceName = args.serviceName ?? SERVICE_NAMES.flaskApp;
-        this.port = servicePort(name, platform, serviceName, args.port, { parent: this });
+        this.port = servicePort(name, platform, serviceName, args.port, 3000, { parent: this });
         const spec = pulumi.all([this.port, args.upstreamUrl, args.databaseUrl]).apply(([port, upstream, database]) =>
             flaskAppSpec(serviceName, {
                 ...server, port,
@@ -66,14 +70,13 @@ export class FlaskApp extends pulumi.ComponentResource {
                 psycogreen: args.psycogreen ?? false,
             }, platform.paths)).apply((s) => ({ ...s, cpus: args.cpus }));
         const image = { app: flaskAppFolder(args.databaseUrl !== undefined) };
-        this.service = platform.deploy(`${name}-server`, { name: serviceName, image }, spec, { parent: this });
+        this.service = platform.deploy(`${name}-server`, { name: serviceName, kind: "app", image, replicas }, spec, { parent: this });
         const scheme = schemeOf(server.protocol);
-        this.url = whenReady(this.service, this.port, (p) => loopbackUrl(p, "/", scheme));
-        this.serviceUrl = whenReady(this.service, this.port, (p) => `${scheme}://${platform.paths.hostOf(serviceName)}:${p}/`);
+        ({ url: this.url, serviceUrl: this.serviceUrl } = serviceUrls(this.service, this.port, (host, p) => `${scheme}://${host}:${p}/`));
         this.server = MODES[server.serverMode].describe(server.shape) +
             (server.shape.listen ? `, listen backlog ${server.shape.listen}` : "") +
             (server.protocol === "uwsgi" ? ", uwsgi protocol" : "");
-        this.capacity = MODES[server.serverMode].capacity(server.shape);
+        this.capacity = MODES[server.serverMode].capacity(server.shape) * replicas;
         this.registerOutputs({ url: this.url, serviceUrl: this.serviceUrl, port: this.port, server: this.server });
     }
 }

@@ -6,19 +6,23 @@ import { LoadResult } from "../lib/load/result";
 import { ThreadsProbe } from "../lib/procfs";
 import { LoadDriverChoice } from "../lib/settings";
 import { findDriver, LoadDriver } from "../platforms/localTools";
-import { defaultRunDir, PROJECT_ROOT } from "../platforms/platform";
+import { defaultRunDir, Platform, PROJECT_ROOT } from "../platforms/platform";
 import { LoadRun } from "../providers/loadRun";
 
 export interface LoadTestArgs {
     /** Entry point under load, without query string (FlaskApp.url, NginxIngress.url, SlowApi.url). */
     url: pulumi.Input<string>;
+    /** A platform that runs loads itself (KubernetesPlatform: a Job in the cluster, with ab); default this machine. */
+    platform?: Platform;
+    /** Pods the requests and clients are split over, on a platform that runs loads itself; default 1. */
+    parallelism?: number;
     /** Total requests (ab -n); default 2000, the tutorial's. */
     requests?: number;
     /** Simultaneous clients (ab -c); default 200, the tutorial's. */
     concurrency?: number;
     /** Seconds the slow API sleeps per request (?delay=); default 1. */
     delaySeconds?: number;
-    /** The load generator: "ab", "k6", "oha", "auto" (k6 where installed, else ab), or one already found; default "auto". */
+    /** The load generator on this machine: "ab", "k6", "oha", "auto" (k6 where installed, else ab), or one already found; default "auto". */
     driver?: LoadDriverChoice | LoadDriver;
     /** Seconds the run may take, and ab's per-request timeout; default 300. */
     timeoutSeconds?: number;
@@ -51,7 +55,6 @@ const K6_SCRIPT = path.join(PROJECT_ROOT, "k6", "load.js");
 /** Verifies an endpoint, loads it with the tutorial's method, and exposes the normalized result. */
 export class LoadTest extends pulumi.ComponentResource {
     readonly result: pulumi.Output<LoadResult>;
-    readonly run: LoadRun;
 
     constructor(name: string, args: LoadTestArgs, opts?: pulumi.ComponentResourceOptions) {
         super("flask-gevent-lab:components:LoadTest", name, {}, opts);
@@ -65,12 +68,28 @@ export class LoadTest extends pulumi.ComponentResource {
             ...(concurrency > requests ? [`concurrency: ${concurrency} clients for ${requests} requests; ApacheBench refuses more clients than requests`] : []),
             ...(!(delaySeconds >= 0) ? [`delaySeconds: ${delaySeconds} is not a number >= 0`] : []),
         ];
+        const parallelism = args.parallelism ?? 1;
+        if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > concurrency) {
+            problems.push(`parallelism: ${parallelism} is not a whole number from 1 to concurrency (${concurrency})`);
+        }
+        if (parallelism > 1 && !args.platform?.runLoad) problems.push(`parallelism: ${parallelism} needs a platform that runs loads itself (KubernetesPlatform)`);
         if (problems.length) throw new Error(`LoadTest ${name}: invalid arguments:\n  - ${problems.join("\n  - ")}`);
-        const driver = typeof args.driver === "object" ? args.driver : findDriver(args.driver ?? "auto");
         const capacity = args.capacity ?? Infinity;
-        this.run = new LoadRun(`${name}-run`, {
-            url: pulumi.interpolate`${args.url}?delay=${delaySeconds}`,
-            expectBody: args.expectBody ?? "slow api response",
+        const url = pulumi.interpolate`${args.url}?delay=${delaySeconds}`;
+        const expectBody = args.expectBody ?? "slow api response";
+        const resultsDir = args.resultsDir ?? path.join(process.cwd(), "results", pulumi.getStack());
+        if (args.platform?.runLoad) {
+            this.result = args.platform.runLoad(`${name}-run`, {
+                url, expectBody, requests, concurrency, delaySeconds, timeoutSeconds, capacity, parallelism,
+                maxFailedRequests: args.maxFailedRequests ?? -1, resultsDir, target: args.target ?? "", runId: args.runId ?? "",
+            }, { parent: this });
+            this.registerOutputs({ result: this.result });
+            return;
+        }
+        const driver = typeof args.driver === "object" ? args.driver : findDriver(args.driver ?? "auto");
+        const run = new LoadRun(`${name}-run`, {
+            url,
+            expectBody,
             driver: driver.name,
             driverPath: driver.path,
             driverVersion: driver.version,
@@ -87,12 +106,12 @@ export class LoadTest extends pulumi.ComponentResource {
             roleProcessCores: args.roleProcessCores ?? {},
             cpuAffinity: args.cpuAffinity ?? {},
             maxFailedRequests: args.maxFailedRequests ?? -1,
-            resultsDir: args.resultsDir ?? path.join(process.cwd(), "results", pulumi.getStack()),
+            resultsDir,
             target: args.target ?? "",
             runId: args.runId ?? "",
             scope: args.scope ?? defaultRunDir(),
         }, { parent: this, customTimeouts: { create: `${timeoutSeconds + 120}s` } });
-        this.result = this.run.result;
+        this.result = run.result;
         this.registerOutputs({ result: this.result });
     }
 }

@@ -1,13 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { endpointOf, nginxSpec, SERVICE_NAMES } from "../lib/services";
-import { DeployedService, loopbackUrl, Platform, servicePort, whenReady } from "../platforms/platform";
+import { DeployedService, Platform, servicePort, serviceUrls } from "../platforms/platform";
 
 export interface NginxIngressArgs {
-    /** Where nginx runs (a LocalPlatform or DockerPlatform). */
+    /** Where nginx runs (a LocalPlatform, DockerPlatform or KubernetesPlatform). */
     platform: Platform;
     /** The app servers, as this platform's services reach them (FlaskApp.serviceUrl), balanced round-robin; all http:// (proxy_pass) or all uwsgi:// (uwsgi_pass). */
     upstreams: pulumi.Input<pulumi.Input<string>[]>;
-    /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy. */
+    /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy (on Kubernetes: 80). */
     port?: pulumi.Input<number>;
     /** CPUs nginx is pinned to (a taskset -c list, e.g. "1"); default any. */
     cpus?: string;
@@ -26,7 +26,7 @@ export class NginxIngress extends pulumi.ComponentResource {
         super("flask-gevent-lab:components:NginxIngress", name, {}, opts);
         const { platform } = args;
         const serviceName = args.serviceName ?? SERVICE_NAMES.nginx;
-        this.port = servicePort(name, platform, serviceName, args.port, { parent: this });
+        this.port = servicePort(name, platform, serviceName, args.port, 80, { parent: this });
         const spec = pulumi.all([this.port, pulumi.output(args.upstreams)]).apply(([port, upstreams]) => {
             const schemes = new Set(upstreams.map((u) => new URL(u).protocol));
             if (schemes.size !== 1) {
@@ -41,8 +41,8 @@ export class NginxIngress extends pulumi.ComponentResource {
                 cpus: args.cpus,
             };
         });
-        this.service = platform.deploy(`${name}-nginx`, { name: serviceName, image: "nginx" }, spec, { parent: this });
-        this.url = whenReady(this.service, this.port, (p) => loopbackUrl(p));
+        this.service = platform.deploy(`${name}-nginx`, { name: serviceName, kind: "ingress", image: "nginx" }, spec, { parent: this });
+        this.url = serviceUrls(this.service, this.port, (host, p) => `http://${host}:${p}/`).url;
         this.registerOutputs({ url: this.url, port: this.port });
     }
 }

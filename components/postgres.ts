@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DATABASE, postgresSpec, SERVICE_NAMES } from "../lib/services";
-import { DeployedService, Platform, servicePort, whenReady } from "../platforms/platform";
+import { DeployedService, Platform, servicePort, serviceUrls } from "../platforms/platform";
 
 export interface PostgresArgs {
-    /** Where the server runs (a LocalPlatform or DockerPlatform). */
+    /** Where the server runs (a LocalPlatform, DockerPlatform or KubernetesPlatform). */
     platform: Platform;
-    /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy. */
+    /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy (on Kubernetes: 5432). */
     port?: pulumi.Input<number>;
     /** CPUs the service is pinned to (a taskset -c list, e.g. "1"); default any. */
     cpus?: string;
@@ -26,13 +26,11 @@ export class Postgres extends pulumi.ComponentResource {
         super("flask-gevent-lab:components:Postgres", name, {}, opts);
         const { platform } = args;
         const serviceName = args.serviceName ?? SERVICE_NAMES.postgres;
-        this.port = servicePort(name, platform, serviceName, args.port, { parent: this });
+        this.port = servicePort(name, platform, serviceName, args.port, 5432, { parent: this });
         const spec = this.port.apply((port) => ({ ...postgresSpec(serviceName, port, platform.paths), cpus: args.cpus }));
-        this.service = platform.deploy(`${name}-server`, { name: serviceName, image: "postgres" }, spec, { parent: this });
-        const url = (host: string) => (port: number) =>
-            `postgresql://${DATABASE.user}:${DATABASE.password}@${host}:${port}/${DATABASE.name}`;
-        this.url = whenReady(this.service, this.port, url("127.0.0.1"));
-        this.serviceUrl = whenReady(this.service, this.port, url(platform.paths.hostOf(serviceName)));
+        this.service = platform.deploy(`${name}-server`, { name: serviceName, kind: "postgres", image: "postgres" }, spec, { parent: this });
+        ({ url: this.url, serviceUrl: this.serviceUrl } = serviceUrls(this.service, this.port, (host, port) =>
+            `postgresql://${DATABASE.user}:${DATABASE.password}@${host}:${port}/${DATABASE.name}`));
         this.registerOutputs({ url: this.url, serviceUrl: this.serviceUrl, port: this.port });
     }
 }

@@ -15,8 +15,8 @@ export interface ScenarioArgs {
     settings: Settings;
     /** Where the services run. */
     platform: Platform;
-    /** The load driver that runs. */
-    driver: LoadDriver;
+    /** The load driver that runs on this machine (unused where the platform runs loads itself). */
+    driver?: LoadDriver;
     /** Folder each load run's JSON is appended to (the baseline's in its baseline/ subfolder). */
     resultsDir: string;
 }
@@ -44,6 +44,7 @@ export class Scenario extends pulumi.ComponentResource {
         const app = new FlaskApp(`${name}-flask-app`, {
             platform, serverMode: s.serverMode, ...shape, protocol: s.protocol,
             upstreamUrl: slowApi.serviceUrl, databaseUrl: postgres?.serviceUrl, psycogreen: s.psycogreen, port: s.ports.app, cpus: cpus.app,
+            replicas: s.kube.replicas,
         }, parent);
         const ingress = s.ingress === "nginx"
             ? new NginxIngress(`${name}-ingress`, { platform, upstreams: [app.serviceUrl], port: s.ports.ingress, cpus: cpus.ingress }, parent)
@@ -52,6 +53,7 @@ export class Scenario extends pulumi.ComponentResource {
 
         const load: Omit<LoadTestArgs, "url"> = {
             requests: s.load.requests, concurrency: s.load.concurrency, delaySeconds: s.load.delay, driver,
+            platform, parallelism: s.kube.loadParallelism,
             timeoutSeconds: s.load.timeoutSeconds, maxFailedRequests: s.load.maxFailedRequests, runId: s.load.runId,
             scope: platform.runDir, cpuAffinity: cpus,
         };

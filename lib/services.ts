@@ -1,5 +1,6 @@
 // WHAT runs, as plain data: each service's argv, environment, port, files and
 // readiness check. A platform (local processes, Docker) decides HOW. Pure.
+import { CpuRole } from "./load/cpu";
 import { renderNginxConf } from "./nginxConfig";
 import { MODES, Protocol, serverArgv, ServerMode, ServerShape, serverStopSignal } from "./serverModes";
 import { Ports, Settings } from "./settings";
@@ -60,10 +61,14 @@ export interface PlatformPaths {
 /** What a service's container runs from: one of the project's Python app images, or nginx's or PostgreSQL's. */
 export type ImageKind = { app: string } | "nginx" | "postgres";
 
-/** A service's name (unique within a stack: its run folder, container and hostname) and image. */
+/** A service's name (unique within a stack: its run folder, container and hostname), part and image. */
 export interface ServiceRole {
     name: string;
+    /** Which part of the topology it is: its CPU figures and Kubernetes CPU settings go by this. */
+    kind: Exclude<CpuRole, "driver">;
     image: ImageKind;
+    /** Copies behind one address (KubernetesPlatform); default 1. */
+    replicas?: number;
 }
 
 /** The tutorial's names of its services. */
@@ -256,11 +261,11 @@ export function scenarioServices(s: Settings, ports: Required<Ports>, p: Platfor
         upstream: at(N.slowApi, ports.api), database: s.database ? at(N.postgres, ports.postgres) : undefined, psycogreen: s.psycogreen,
     }, p);
     return [
-        ...(s.database ? [{ role: { name: N.postgres, image: "postgres" as const }, spec: postgresSpec(N.postgres, ports.postgres, p) }] : []),
-        { role: { name: N.slowApi, image: { app: "slow_api" } }, spec: slowApiSpec(N.slowApi, ports.api, p) },
-        { role: { name: N.flaskApp, image: { app: flaskAppFolder(s.database) } }, spec: app },
+        ...(s.database ? [{ role: { name: N.postgres, kind: "postgres" as const, image: "postgres" as const }, spec: postgresSpec(N.postgres, ports.postgres, p) }] : []),
+        { role: { name: N.slowApi, kind: "upstream" as const, image: { app: "slow_api" } }, spec: slowApiSpec(N.slowApi, ports.api, p) },
+        { role: { name: N.flaskApp, kind: "app" as const, image: { app: flaskAppFolder(s.database) } }, spec: app },
         ...(s.ingress === "nginx"
-            ? [{ role: { name: N.nginx, image: "nginx" as const }, spec: nginxSpec(N.nginx, { port: ports.ingress, upstreams: [at(N.flaskApp, ports.app)], protocol: s.protocol }, p) }]
+            ? [{ role: { name: N.nginx, kind: "ingress" as const, image: "nginx" as const }, spec: nginxSpec(N.nginx, { port: ports.ingress, upstreams: [at(N.flaskApp, ports.app)], protocol: s.protocol }, p) }]
             : []),
     ];
 }

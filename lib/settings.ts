@@ -2,9 +2,10 @@
 // seed's values per server mode), and every bad value is refused here, before
 // a single resource is declared.
 import { CpuAffinity, parseCpuAffinity } from "./load/cpu";
+import { CpuQuantities, KubeImages, parseCpuQuantities, parseKubeImages } from "./kubernetes";
 import { MODES, Protocol, resolveServer, ServerMode, ServerShape } from "./serverModes";
 
-export const PLATFORMS = ["local", "docker"] as const;
+export const PLATFORMS = ["local", "docker", "kubernetes"] as const;
 export type Platform = (typeof PLATFORMS)[number];
 export const INGRESSES = ["none", "nginx"] as const;
 export type Ingress = (typeof INGRESSES)[number];
@@ -70,6 +71,28 @@ export interface Settings {
     cpuAffinity: CpuAffinity;
     /** Folder each load run's JSON is appended to, relative to the project; "" for results/<stack>. */
     resultsDir: string;
+    /** The platform kubernetes's settings. */
+    kube: KubeSettings;
+}
+
+/** Where and how the platform kubernetes runs a stack. */
+export interface KubeSettings {
+    /** Path of the kubeconfig; "" for the project's own cluster (./lab cluster up). */
+    kubeconfig: string;
+    /** Context in the kubeconfig; "" for its current one. */
+    context: string;
+    /** The stack's namespace; "" for fgl-<stack>. */
+    namespace: string;
+    /** Pods of the Flask app behind its Service. */
+    replicas: number;
+    /** Pods of the load's Indexed Job; requests and clients are split over them. */
+    loadParallelism: number;
+    /** CPU each role's containers request (Kubernetes quantities). */
+    cpuRequests: CpuQuantities;
+    /** CPU each role's containers may use at most ({}: no limit). */
+    cpuLimits: CpuQuantities;
+    /** The images to run, for a cluster other than the project's ({}: built and loaded into the project's cluster). */
+    images: KubeImages;
 }
 
 /** Mode-independent defaults; Pulumi.yaml declares the same (a unit test keeps them equal). */
@@ -95,7 +118,20 @@ export const DEFAULTS = {
     readyTimeoutSeconds: 30,
     cpuAffinity: "",
     resultsDir: "",
+    kubeconfig: "",
+    kubeContext: "",
+    kubeNamespace: "",
+    replicas: 1,
+    kubeCpuRequests: "driver=100m upstream=100m app=100m ingress=100m postgres=100m",
+    kubeCpuLimits: "",
+    kubeImages: "",
 };
+
+/**
+ * Pods of a load on Kubernetes unless set: the driver runs distributed there. Not in DEFAULTS
+ * (nor Pulumi.yaml): elsewhere there is one driver, so the default depends on the platform.
+ */
+export const KUBE_LOAD_PARALLELISM = 2;
 
 /** Reads one raw config value; undefined when unset. Pulumi's Config, or a plain map in tests. */
 export type ConfigReader = (key: string) => string | undefined;
@@ -208,9 +244,52 @@ export function resolveSettings(read: ConfigReader): Settings {
             `more clients than requests (fix: pulumi config set loadConcurrency ${load.requests})`);
     }
 
+    const platform = oneOf("platform", PLATFORMS, DEFAULTS.platform);
+    function quantities(key: "kubeCpuRequests" | "kubeCpuLimits"): CpuQuantities {
+        try {
+            return parseCpuQuantities(read(key) ?? DEFAULTS[key]);
+        } catch (e) {
+            problems.push(`${key}: ${(e as Error).message} (${fix(key, '"app=500m driver=1"')})`);
+            return {};
+        }
+    }
+    function images(): KubeImages {
+        try {
+            return parseKubeImages(read("kubeImages") ?? DEFAULTS.kubeImages);
+        } catch (e) {
+            problems.push(`kubeImages: ${(e as Error).message} (${fix("kubeImages", '"base=<ref> slow_api=<ref> flask_app=<ref> psycopg2_app=<ref>"')})`);
+            return {};
+        }
+    }
+    const kube: KubeSettings = {
+        kubeconfig: read("kubeconfig") ?? DEFAULTS.kubeconfig,
+        context: read("kubeContext") ?? DEFAULTS.kubeContext,
+        namespace: read("kubeNamespace") ?? DEFAULTS.kubeNamespace,
+        replicas: num("replicas", DEFAULTS.replicas)!,
+        loadParallelism: num("loadParallelism", platform === "kubernetes" ? KUBE_LOAD_PARALLELISM : 1)!,
+        cpuRequests: quantities("kubeCpuRequests"),
+        cpuLimits: quantities("kubeCpuLimits"),
+        images: images(),
+    };
+    if (platform !== "kubernetes") {
+        // One process per service, one driver: these only mean something on a cluster.
+        if (kube.replicas !== 1) problems.push(`replicas: ${kube.replicas} app pods need platform kubernetes (fix: pulumi config set platform kubernetes, or pulumi config rm replicas)`);
+        if (kube.loadParallelism !== 1) problems.push(`loadParallelism: a load split over ${kube.loadParallelism} pods needs platform kubernetes (fix: pulumi config set platform kubernetes, or pulumi config rm loadParallelism)`);
+    } else {
+        if (load.driver === "k6" || load.driver === "oha") {
+            problems.push(`loadDriver: ${load.driver} does not run in the cluster's load pods, which run ab (fix: pulumi config set loadDriver ab)`);
+        }
+        if (read("cpuAffinity")) {
+            problems.push(`cpuAffinity: pods are not pinned to this machine's CPUs (fix: pulumi config rm cpuAffinity; kubeCpuRequests and kubeCpuLimits set their CPU)`);
+        }
+    }
+    if (platform === "kubernetes" && kube.loadParallelism > load.concurrency) {
+        problems.push(`loadParallelism: ${kube.loadParallelism} pods for ${load.concurrency} clients leaves a pod without a client (fix: pulumi config set loadParallelism ${load.concurrency})`);
+    }
+
     const settings: Settings = {
         scenario: read("scenario") ?? DEFAULTS.scenario,
-        platform: oneOf("platform", PLATFORMS, DEFAULTS.platform),
+        platform,
         serverMode,
         shape,
         protocol,
@@ -226,6 +305,7 @@ export function resolveSettings(read: ConfigReader): Settings {
         readyTimeoutSeconds: num("readyTimeoutSeconds", DEFAULTS.readyTimeoutSeconds)!,
         cpuAffinity: affinity(),
         resultsDir: read("resultsDir") ?? DEFAULTS.resultsDir,
+        kube,
     };
     if (problems.length) throw new ConfigError(problems);
     return settings;

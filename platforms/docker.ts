@@ -10,7 +10,7 @@ import { containerPaths, containerSpec, imageFor } from "../lib/container";
 import { ThreadsProbe } from "../lib/procfs";
 import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
 import { DockerNetwork } from "../lib/settings";
-import { claimName, defaultRunDir, DeployedService, Platform, PROJECT_ROOT } from "./platform";
+import { claimName, defaultRunDir, DeployedService, loopbackHosts, Platform, PROJECT_ROOT } from "./platform";
 
 export interface DockerPlatformArgs {
     /** bridge: one network for the platform, services found by hostname, ports published on 127.0.0.1; host: the host's network, on loopback. Default bridge. */
@@ -28,6 +28,7 @@ export interface DockerPlatformArgs {
 /** Every service a container. */
 export class DockerPlatform implements Platform {
     readonly kind = "docker";
+    readonly ownNetwork = false;
     readonly paths: PlatformPaths;
     readonly runDir = defaultRunDir();
     private readonly args: Required<DockerPlatformArgs>;
@@ -48,7 +49,7 @@ export class DockerPlatform implements Platform {
     }
 
     deploy(name: string, role: ServiceRole, spec: pulumi.Input<ServiceSpec>, opts: pulumi.CustomResourceOptions): DeployedService {
-        claimName(this.names, role.name);
+        claimName(this.names, role);
         const image = imageFor(role.image, this.args);
         const imageName = image.kind === "build" ? this.build(image.app, image.name, image.pythonImage).imageName : image.name;
         const c = pulumi.output(spec).apply((s) => containerSpec(this.name, s as ServiceSpec, image, this.args.network));
@@ -78,6 +79,7 @@ export class DockerPlatform implements Platform {
             resource: container,
             threads: pulumi.output<ThreadsProbe>({ kind: "container", name: `fgl-${this.name}-${role.name}` }),
             identity: container.id,
+            hosts: pulumi.output(loopbackHosts(this.paths.hostOf(role.name))),
         };
     }
 

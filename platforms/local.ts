@@ -10,7 +10,7 @@ import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
 import { LocalProcess } from "../providers/localProcess";
 import { ProcessScope } from "../providers/processScope";
 import { findLocalTools, findPostgresBin, LocalTools, which } from "./localTools";
-import { claimName, defaultRunDir, DeployedService, Platform, PROJECT_ROOT } from "./platform";
+import { claimName, defaultRunDir, DeployedService, loopbackHosts, Platform, PROJECT_ROOT } from "./platform";
 
 export interface LocalPlatformArgs {
     /** Folder of the stack's run files (logs, pids, configs, data); default <cwd>/.lab/<stack>. */
@@ -24,6 +24,7 @@ export interface LocalPlatformArgs {
 /** Every service a process group on this machine. */
 export class LocalPlatform implements Platform {
     readonly kind = "local";
+    readonly ownNetwork = false;
     readonly paths: PlatformPaths;
     readonly runDir: string;
     private readonly readyTimeoutSeconds: number;
@@ -64,7 +65,7 @@ export class LocalPlatform implements Platform {
     }
 
     deploy(name: string, role: ServiceRole, spec: pulumi.Input<ServiceSpec>, opts: pulumi.CustomResourceOptions): DeployedService {
-        claimName(this.names, role.name);
+        claimName(this.names, role);
         // Every process of the stack depends on its scope: destroy ends by stopping whatever an interrupted up left.
         this.scope ??= new ProcessScope(`${this.name}-processes`, { scope: this.runDir });
         // The virtualenv's identity (its folder is named by the hash of its requirements) is part of the code.
@@ -79,6 +80,7 @@ export class LocalPlatform implements Platform {
             resource: process,
             threads: process.pid.apply((pgid): ThreadsProbe => ({ kind: "group", pgid })),
             identity: pulumi.interpolate`${role.name}:${process.pid}:${process.startTime}`,
+            hosts: pulumi.output(loopbackHosts("127.0.0.1")),
         };
     }
 }

@@ -3,6 +3,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { PACKAGE_ROOT } from "../lib/packageRoot";
+import { LoadResult } from "../lib/load/result";
 import { ThreadsProbe } from "../lib/procfs";
 import { PortLease } from "../providers/portLease";
 import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
@@ -22,11 +23,42 @@ export interface DeployedService {
     threads: pulumi.Output<ThreadsProbe>;
     /** Changes whenever the service is replaced (restarted, reconfigured). */
     identity: pulumi.Output<string>;
+    /** The service's host as this machine reaches it, and as the platform's other services do. */
+    hosts: pulumi.Output<ServiceHosts>;
+}
+
+export interface ServiceHosts {
+    /** From this machine (127.0.0.1 for a published port, a ClusterIP on the project's cluster). */
+    local: string;
+    /** From the platform's other services (a hostname on a Docker bridge, a ClusterIP on Kubernetes). */
+    service: string;
+}
+
+/** A load run as the LoadTest component describes it, for a platform that runs loads itself. */
+export interface PlatformLoad {
+    /** Target, query string included. */
+    url: pulumi.Input<string>;
+    expectBody: string;
+    requests: number;
+    concurrency: number;
+    delaySeconds: number;
+    timeoutSeconds: number;
+    /** Requests the target can hold at once (Infinity: the clients are the limit). */
+    capacity: number;
+    /** Pods (or processes) the requests and clients are split over. */
+    parallelism: number;
+    maxFailedRequests: number;
+    resultsDir: string;
+    /** Identity of what is measured: a new one re-runs the load. */
+    target: pulumi.Input<string>;
+    runId: string;
 }
 
 export interface Platform {
     /** Which platform: recorded with results. */
-    readonly kind: "local" | "docker";
+    readonly kind: "local" | "docker" | "kubernetes";
+    /** Every service has a network of its own (pods): it listens on the tutorial's port, none is leased. */
+    readonly ownNetwork: boolean;
     /** Paths and addresses the service specs are built for. */
     readonly paths: PlatformPaths;
     /** Folder of this stack's run files; also the marker of every process the stack starts. */
@@ -35,32 +67,51 @@ export interface Platform {
     deploy(name: string, role: ServiceRole, spec: pulumi.Input<ServiceSpec>, opts: pulumi.CustomResourceOptions): DeployedService;
     /** Whether this stack's own service `name` runs now (so a busy port is its own). */
     isRunning(name: string): boolean;
-}
-
-/** Remembers the service names a platform runs; refuses a second service under one name (they would share a run folder). */
-export function claimName(names: Set<string>, name: string): void {
-    if (names.has(name)) {
-        throw new Error(`two services named "${name}" on one platform: give each component its own serviceName`);
-    }
-    names.add(name);
-}
-
-/** The URL a client on this machine uses to reach a service's port. */
-export function loopbackUrl(port: number, path = "/", scheme = "http"): string {
-    return `${scheme}://127.0.0.1:${port}${path}`;
+    /** Runs a load inside the platform (a Kubernetes Job); absent: the load runs on this machine (LoadRun). */
+    runLoad?(name: string, load: PlatformLoad, opts: pulumi.CustomResourceOptions): pulumi.Output<LoadResult>;
 }
 
 /**
- * The port a service listens on: `requested` where given, else a free loopback
- * port leased at the first up and kept until destroy (child `${name}-port`).
+ * Remembers the service names a platform runs; refuses a second service under one name (they would
+ * share a run folder), and replicas on a platform that runs one copy of each service (`maxReplicas`).
+ */
+export function claimName(names: Set<string>, role: ServiceRole, maxReplicas = 1): void {
+    if (names.has(role.name)) {
+        throw new Error(`two services named "${role.name}" on one platform: give each component its own serviceName`);
+    }
+    const replicas = role.replicas ?? 1;
+    if (replicas > maxReplicas) {
+        throw new Error(`${role.name}: ${replicas} replicas on a platform that runs one copy of each service: use a KubernetesPlatform (platform: kubernetes)`);
+    }
+    names.add(role.name);
+}
+
+/** The hosts of a service reached through a port published on this machine's loopback. */
+export function loopbackHosts(service: string): ServiceHosts {
+    return { local: "127.0.0.1", service };
+}
+
+/**
+ * The port a service listens on: `requested` where given; on a platform where each service has
+ * its own network, the tutorial's `ownNetworkPort`; else a free loopback port leased at the first
+ * up and kept until destroy (child `${name}-port`).
  */
 export function servicePort(name: string, platform: Platform, service: string, requested: pulumi.Input<number> | undefined,
-    opts: pulumi.CustomResourceOptions): pulumi.Output<number> {
+    ownNetworkPort: number, opts: pulumi.CustomResourceOptions): pulumi.Output<number> {
     if (requested !== undefined) return pulumi.output(requested);
+    if (platform.ownNetwork) return pulumi.output(ownNetworkPort);
     return new PortLease(`${name}-port`, { owner: path.join(platform.runDir, service) }, opts).port;
 }
 
-/** `format(port)` once the service answers: dependents of this value wait for it. */
-export function whenReady(service: DeployedService, port: pulumi.Output<number>, format: (port: number) => string): pulumi.Output<string> {
-    return pulumi.all([service.resource.id, port]).apply(([, p]) => format(p));
+/**
+ * A service's URLs once it answers (dependents of them wait for it): `url` from this machine,
+ * `serviceUrl` from the platform's other services. `format` builds one from a host and the port.
+ */
+export function serviceUrls(service: DeployedService, port: pulumi.Output<number>, format: (host: string, port: number) => string):
+    { url: pulumi.Output<string>; serviceUrl: pulumi.Output<string> } {
+    const ready = pulumi.all([service.resource.id, service.hosts, port]);
+    return {
+        url: ready.apply(([, hosts, p]) => format(hosts.local, p)),
+        serviceUrl: ready.apply(([, hosts, p]) => format(hosts.service, p)),
+    };
 }

@@ -22,7 +22,7 @@ import { bottleneck, CpuAffinity, CpuRole, CpuSnapshot, RoleLimit, summarizeCpu 
 import { k6Argv, parseK6Summary } from "../lib/load/k6";
 import { ohaArgv, parseOhaOutput } from "../lib/load/oha";
 import {
-    allClientsCeilingRps, DriverName, efficiency, LoadResult, reachedShare, round, thresholdExceeded, throughputLimit,
+    allClientsCeilingRps, DriverName, efficiency, LoadResult, reachedShare, recordResult, round, thresholdExceeded, throughputLimit,
 } from "../lib/load/result";
 import { countThreads, isAlive, localTargets, readCpuSnapshot, ThreadsProbe, withCpuAffinity, withRaisedFileLimit } from "../lib/procfs";
 import { MARKERS, markedTargets, stopProcesses } from "./processScope";
@@ -187,17 +187,12 @@ export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
     };
 }
 
-function record(dir: string, result: LoadResult): void {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, `${result.startedAt.replace(/[:.]/g, "-")}.json`), JSON.stringify(result, null, 2) + "\n");
-}
-
 const provider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: LoadRunInputs) {
         // A driver an interrupted up left running would share the machine with this run.
         await stopProcesses(`${inputs.driver} of an earlier run`, () => markedTargets(MARKERS.load, loadMarker(inputs)));
         const result = await measure(inputs);
-        record(inputs.resultsDir, result);
+        recordResult(inputs.resultsDir, result);
         const exceeded = thresholdExceeded(result, inputs.maxFailedRequests, inputs.resultsDir);
         if (exceeded) throw new Error(exceeded);
         return { id: `${result.driver}-${result.startedAt}`, outs: { ...inputs, result } };

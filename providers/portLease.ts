@@ -8,9 +8,9 @@
 // diff: never a change: the port is kept until destroy.
 // delete: release the lease.
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { cacheDir } from "../lib/cache";
 import { listeningNow, portFree } from "../lib/ports";
 
 /** Below Linux's ephemeral range (32768-60999), so no client socket is ever handed a leased port. */
@@ -27,8 +27,7 @@ export interface PortLeaseState extends PortLeaseInputs {
 
 /** The machine-wide folder of leases: beside the project's other caches, shared by every clone. */
 export function leaseDir(): string {
-    const cache = process.env.FGL_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "flask-gevent-lab");
-    return path.join(cache, "port-leases");
+    return path.join(cacheDir(), "port-leases");
 }
 
 /** Takes a free port for `owner`; throws when the whole range is taken. */

@@ -11,7 +11,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 version=$(node -p "require('$root/package.json').dependencies['@pulumi/pulumi']")
-sources_hash=$(cd "$root/toolchain" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
+# Only the Pulumi recipe: other toolchains (kubernetes, pulumi-kubernetes) have their own scripts.
+sources_hash=$(cd "$root/toolchain" && find ./language-nodejs ./pulumi ./pulumi-resource-pulumi-nodejs -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
 cache=${FGL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flask-gevent-lab}
 bin="$cache/toolchain/pulumi-v$version-$sources_hash"
 

@@ -14,32 +14,47 @@ export function abArgv(abPath: string, load: LoadRequest): string[] {
         "-n", String(load.requests), "-c", String(load.concurrency), load.url];
 }
 
+/** abArgv that also writes each request's times to `gnuplotPath` (-g: a TSV, ttime in whole ms, as ab's own table). */
+export function abRecordingArgv(abPath: string, load: LoadRequest, gnuplotPath: string): string[] {
+    const argv = abArgv(abPath, load);
+    return [...argv.slice(0, -1), "-g", gnuplotPath, load.url];
+}
+
 function field(text: string, label: string): string | undefined {
     const match = text.match(new RegExp(`^${label}:\\s+(\\S+)`, "m"));
     return match?.[1];
 }
 
-/** Parses ab's report; throws on truncated or foreign output. */
-export function parseAbOutput(text: string): DriverFigures {
-    const source = "ApacheBench";
+const AB = "ApacheBench";
+
+/**
+ * ab's counts and times without its percentile table, which ab leaves out
+ * below 2 requests (a load pod's share can be 1); throws on truncated or foreign output.
+ */
+export function parseAbCounts(text: string): Omit<DriverFigures, "latencyMs"> {
+    const source = AB;
     const complete = requireNumber(field(text, "Complete requests"), "'Complete requests'", source);
     const failed = requireNumber(field(text, "Failed requests"), "'Failed requests'", source);
     const non2xx = Number(field(text, "Non-2xx responses") ?? 0);
     const timeTakenSeconds = requireNumber(field(text, "Time taken for tests"), "'Time taken for tests'", source);
     const requestsPerSecond = requireNumber(field(text, "Requests per second"), "'Requests per second'", source);
+    // ab counts a non-2xx answer as complete; the tutorial's readers would call it failed.
+    return { complete, failed: failed + non2xx, timeTakenSeconds, requestsPerSecond };
+}
+
+/** Parses ab's report; throws on truncated or foreign output. */
+export function parseAbOutput(text: string): DriverFigures {
+    const source = AB;
+    const counts = parseAbCounts(text);
     const percentile = (p: number): number | null => {
         const match = text.match(new RegExp(`^\\s+${p}%\\s+(\\d+)`, "m"));
         return match ? Number(match[1]) : null;
     };
-    if (complete > 0 && percentile(50) === null) {
+    if (counts.complete > 0 && percentile(50) === null) {
         throw new Error(`${source}: no latency percentiles in the output (truncated?)`);
     }
     return {
-        complete,
-        // ab counts a non-2xx answer as complete; the tutorial's readers would call it failed.
-        failed: failed + non2xx,
-        timeTakenSeconds,
-        requestsPerSecond,
+        ...counts,
         latencyMs: { p50: percentile(50), p90: percentile(90), p95: percentile(95), p99: percentile(99), p999: null, max: percentile(100) },
     };
 }

@@ -1,4 +1,7 @@
 // One normalized result for every load driver, with the limits it is judged by.
+import * as fs from "fs";
+import * as path from "path";
+import type { PodRun } from "./merge";
 import { Bottleneck, CpuAffinity, CpuUsage } from "./cpu";
 
 export const DRIVERS = ["ab", "k6", "oha"] as const;
@@ -43,6 +46,10 @@ export interface LoadResult extends DriverFigures {
     /** The CPUs each role was pinned to ({}: none). */
     cpuAffinity: CpuAffinity;
     startedAt: string;
+    /** Where the load ran, where not on this machine: "kubernetes". */
+    platform?: string;
+    /** The pods the load was split over: where each ran and what it did (kubernetes). */
+    pods?: PodRun[];
 }
 
 /** Little's law: at most `min(concurrency, capacity)` requests are in flight, each taking `delay` seconds. */
@@ -86,4 +93,10 @@ export function thresholdExceeded(result: LoadResult, maxFailedRequests: number,
     if (maxFailedRequests < 0 || result.failed <= maxFailedRequests) return undefined;
     return `load test: ${result.failed} of ${result.requests} requests failed (maxFailedRequests is ${maxFailedRequests}); ` +
         `${result.requestsPerSecond} req/s in ${result.timeTakenSeconds} s against ${result.url}; result kept in ${resultsDir}`;
+}
+
+/** Appends one run to a results folder, as <startedAt>.json. */
+export function recordResult(dir: string, result: LoadResult): void {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `${result.startedAt.replace(/[:.]/g, "-")}.json`), JSON.stringify(result, null, 2) + "\n");
 }

@@ -46,9 +46,9 @@ export async function startEngine(): Promise<() => Promise<void>> {
     };
 }
 
-/** The local Debian base image (built once by tests/docker/base-image.sh). */
+/** The local Debian base image (built once by scripts/base-image.sh). */
 export function baseImage(): string {
-    return execFileSync(path.join(__dirname, "base-image.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+    return execFileSync(path.join(ROOT, "scripts", "base-image.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
 }
 
 /** Builds one app's image from python-apps/Dockerfile, as the docker platform would; returns its build seconds. */

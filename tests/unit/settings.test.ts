@@ -60,7 +60,7 @@ describe("settings", () => {
         assert.match(problemsOf({ appPort: "4000", apiPort: "4000" })[0], /apiPort: 4000 is also appPort/);
         assert.match(problemsOf({ loadRequests: "10", loadConcurrency: "20" })[0], /loadConcurrency: 20 clients for 10 requests/);
         assert.match(problemsOf({ appPort: "70000" })[0], /not a TCP port/);
-        assert.match(problemsOf({ platform: "kubernetes" })[0], /platform: unknown value "kubernetes"; valid: local, docker/);
+        assert.match(problemsOf({ platform: "swarm" })[0], /platform: unknown value "swarm"; valid: local, docker, kubernetes/);
         assert.match(problemsOf({ database: "yes" })[0], /database: "yes" is not true or false/);
     });
 

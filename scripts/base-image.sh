@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Builds, once, the Docker test suite's base image and prints its tag. No image
-# can be pulled on this machine, so the base is plain Debian made with
+# Builds, once, the project's base image and prints its tag: the Docker test
+# suite and the project's Kubernetes cluster (scripts/cluster.sh images) use it.
+# No image can be pulled on this machine, so the base is plain Debian made with
 # debootstrap from the Debian mirror apt already uses, then `docker import`ed.
-# It holds python3 (+ venv, headers, a compiler for uWSGI), nginx and
-# PostgreSQL, so it stands in for all three images the docker platform names:
-# PYTHON_IMAGE, nginxImage and postgresImage. Keyed by this recipe; the root
-# filesystem is cached as a tarball outside the clone.
+# It holds python3 (+ venv, headers, a compiler for uWSGI), nginx, PostgreSQL
+# and ab (apache2-utils), so it stands in for the images the platforms name:
+# PYTHON_IMAGE, nginxImage, postgresImage and the load driver's. Keyed by this
+# recipe; the root filesystem is cached as a tarball outside the clone.
 set -euo pipefail
 suite=bookworm
-packages=bash,ca-certificates,python3,python3-venv,python3-dev,python3-pip,gcc,libc6-dev,nginx,postgresql-15,procps
+packages=bash,ca-certificates,python3,python3-venv,python3-dev,python3-pip,gcc,libc6-dev,nginx,postgresql-15,procps,apache2-utils
 key=$(cat "$0" | sha256sum | cut -c1-12)
 tag="fgl-base:$key"
 if docker image inspect "$tag" >/dev/null 2>&1; then echo "$tag"; exit 0; fi
@@ -33,6 +34,8 @@ if [ ! -f "$tarball" ]; then
     rm -rf "$root"/var/lib/apt/lists/* "$root"/var/lib/postgresql/15/main
     mkdir -p "$cache"
     tar -C "$root" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+    # Earlier recipes' root filesystems are only dead weight (~750 MB each).
+    find "$cache" -maxdepth 1 -name 'docker-base-*.tar' ! -name "${tarball##*/}" -delete
 fi
 docker import \
     --change 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \

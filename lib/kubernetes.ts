@@ -1,0 +1,259 @@
+// A ServiceSpec as Kubernetes objects: which image, which command, which
+// probes and resources. Pure: the kubernetes platform hands these to
+// @pulumi/kubernetes, the unit tests read them directly.
+import { createHash } from "crypto";
+import { CPU_ROLES, CpuRole } from "./load/cpu";
+import { containerPaths } from "./container";
+import { ImageKind, PlatformPaths, ServiceSpec } from "./services";
+
+/** CPU per role, as Kubernetes quantities ("500m", "1"). */
+export type CpuQuantities = Partial<Record<CpuRole, string>>;
+
+/** The images the project's pods run: the Python apps' and the base (nginx, PostgreSQL, ab). */
+export const IMAGE_NAMES = ["base", "slow_api", "flask_app", "psycopg2_app"] as const;
+export type ImageName = (typeof IMAGE_NAMES)[number];
+export type KubeImages = Partial<Record<ImageName, string>>;
+
+const QUANTITY = /^(\d+(\.\d+)?|\.\d+)m?$/;
+
+/** Parses "app=500m driver=1" (roles: CPU_ROLES); "" sets nothing. */
+export function parseCpuQuantities(text: string): CpuQuantities {
+    const out: CpuQuantities = {};
+    for (const [role, value] of pairs(text, CPU_ROLES)) {
+        if (!QUANTITY.test(value) || Number(value.replace(/m$/, "")) <= 0) {
+            throw new Error(`"${role}=${value}": ${value} is not a CPU quantity such as 500m or 1`);
+        }
+        out[role] = value;
+    }
+    return out;
+}
+
+/** Parses "base=<ref> slow_api=<ref> flask_app=<ref> psycopg2_app=<ref>"; "" for none, else all four. */
+export function parseKubeImages(text: string): KubeImages {
+    const out: KubeImages = Object.fromEntries(pairs(text, IMAGE_NAMES));
+    const missing = IMAGE_NAMES.filter((n) => !out[n]);
+    if (Object.keys(out).length && missing.length) throw new Error(`no image for ${missing.join(", ")}`);
+    return out;
+}
+
+function pairs<K extends string>(text: string, keys: readonly K[]): [K, string][] {
+    const seen = new Set<string>();
+    return text.trim().split(/\s+/).filter(Boolean).map((entry) => {
+        const [key, value, extra] = entry.split("=");
+        if (!(keys as readonly string[]).includes(key) || !value || extra !== undefined) {
+            throw new Error(`"${entry}" is not name=value with a name among ${keys.join(", ")}`);
+        }
+        if (seen.has(key)) throw new Error(`${key} is given twice`);
+        seen.add(key);
+        return [key as K, value];
+    });
+}
+
+/** The namespace of a stack: a DNS label (lower case, digits, '-', at most 63). */
+export function namespaceFor(stack: string): string {
+    const label = `fgl-${stack}`.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+$/, "");
+    return label.slice(0, 63).replace(/-+$/, "");
+}
+
+/** Where things are inside the project's images; other services are reached by their Service's ClusterIP. */
+export function podPaths(): PlatformPaths {
+    return containerPaths("bridge");
+}
+
+/** The image of a service's role. */
+export function imageOf(kind: ImageKind | "base", images: KubeImages): string {
+    const name: ImageName = typeof kind === "object" ? (kind.app as ImageName) : "base";
+    const ref = images[name];
+    if (!ref) throw new Error(`no image for ${name} (kubeImages)`);
+    return ref;
+}
+
+/** Where a pod finds the spec's files (a ConfigMap); they are copied into its run folder, which stays writable. */
+export const FILES_MOUNT = "/etc/fgl-files";
+
+const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The container's command: the run folder with the spec's files, the setup, then the service itself
+ * as the container's first process, as the spec's user (setpriv execs; runuser would stay in between).
+ */
+export function podCommand(spec: ServiceSpec): string[] {
+    const asUser = (argv: string[]) => (spec.user ? ["setpriv", `--reuid=${spec.user}`, `--regid=${spec.user}`, "--init-groups", "--", ...argv] : argv);
+    const steps = [
+        `{ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; }`,
+        `mkdir -p ${quote(spec.cwd)}`,
+        ...(Object.keys(spec.files).length ? [`cp ${FILES_MOUNT}/* ${quote(spec.cwd)}/`] : []),
+        ...(spec.user ? [`chown -R ${quote(spec.user)} ${quote(spec.cwd)}`] : []),
+        `cd ${quote(spec.cwd)}`,
+        ...spec.setup.map((argv) => asUser(argv).map(quote).join(" ")),
+        'exec "$@"',
+    ];
+    return ["sh", "-c", steps.join(" && "), spec.name, ...asUser(spec.argv)];
+}
+
+/**
+ * Kubernetes stops a container with SIGTERM, which some servers take otherwise (uWSGI reloads):
+ * before it, this hook sends the service (`pid`, the container's first process) the spec's own stop
+ * signal and waits for it to exit.
+ */
+export function preStopCommand(spec: ServiceSpec, pid = "1"): string[] {
+    return ["sh", "-c", `kill -s ${spec.stopSignal.replace(/^SIG/, "")} ${pid}; while kill -0 ${pid} 2>/dev/null; do sleep 0.2; done`];
+}
+
+/** What is common to every object of a stack's services. */
+export interface KubeContext {
+    namespace: string;
+    /** The stack, recorded as app.kubernetes.io/instance. */
+    stack: string;
+    /** Never for the project's cluster (images loaded into its runtime), IfNotPresent for others. */
+    imagePullPolicy: "Never" | "IfNotPresent";
+    cpuRequests: CpuQuantities;
+    cpuLimits: CpuQuantities;
+    readyTimeoutSeconds: number;
+}
+
+export function labelsOf(service: string, stack: string): Record<string, string> {
+    return { "app.kubernetes.io/name": service, "app.kubernetes.io/instance": stack, "app.kubernetes.io/part-of": "flask-gevent-lab" };
+}
+
+/** Just what picks a service's pods. */
+export function selectorOf(service: string): Record<string, string> {
+    return { "app.kubernetes.io/name": service };
+}
+
+export function resourcesOf(role: CpuRole, ctx: KubeContext): { requests?: Record<string, string>; limits?: Record<string, string> } {
+    return {
+        ...(ctx.cpuRequests[role] ? { requests: { cpu: ctx.cpuRequests[role]! } } : {}),
+        ...(ctx.cpuLimits[role] ? { limits: { cpu: ctx.cpuLimits[role]! } } : {}),
+    };
+}
+
+/** A Deployment of one service: `replicas` pods, ready when the spec's readiness check passes. */
+export function deploymentManifest(spec: ServiceSpec, role: CpuRole, image: string, replicas: number, configMap: string | undefined, ctx: KubeContext) {
+    const probe = spec.ready.kind === "http"
+        ? { httpGet: { path: spec.ready.path.split("?")[0], port: spec.port } }
+        : { tcpSocket: { port: spec.port } };
+    return {
+        metadata: { name: spec.name, namespace: ctx.namespace, labels: labelsOf(spec.name, ctx.stack) },
+        spec: {
+            replicas,
+            selector: { matchLabels: selectorOf(spec.name) },
+            template: {
+                // The files' hash: a changed config rolls the pods (a mounted ConfigMap alone would not restart them).
+                metadata: { labels: labelsOf(spec.name, ctx.stack), annotations: { "flask-gevent-lab/files": filesHash(spec.files) } },
+                spec: {
+                    automountServiceAccountToken: false,
+                    enableServiceLinks: false,
+                    terminationGracePeriodSeconds: 10,
+                    containers: [{
+                        name: spec.name,
+                        image,
+                        imagePullPolicy: ctx.imagePullPolicy,
+                        command: podCommand(spec),
+                        lifecycle: { preStop: { exec: { command: preStopCommand(spec) } } },
+                        env: Object.entries(spec.env).map(([name, value]) => ({ name, value })),
+                        ports: [{ containerPort: spec.port, name: "service" }],
+                        readinessProbe: { ...probe, periodSeconds: 1, failureThreshold: 3 },
+                        // Down for this long before the first readiness pass: it is restarted.
+                        startupProbe: { tcpSocket: { port: spec.port }, periodSeconds: 1, failureThreshold: ctx.readyTimeoutSeconds },
+                        resources: resourcesOf(role, ctx),
+                        ...(configMap ? { volumeMounts: [{ name: "files", mountPath: FILES_MOUNT, readOnly: true }] } : {}),
+                    }],
+                    ...(configMap ? { volumes: [{ name: "files", configMap: { name: configMap } }] } : {}),
+                },
+            },
+        },
+    };
+}
+
+function filesHash(files: Record<string, string>): string {
+    return createHash("sha256").update(JSON.stringify(Object.entries(files).sort())).digest("hex").slice(0, 16);
+}
+
+/** The spec's files, for the Deployment to mount. */
+export function configMapManifest(spec: ServiceSpec, ctx: KubeContext) {
+    return {
+        metadata: { name: `${spec.name}-files`, namespace: ctx.namespace, labels: labelsOf(spec.name, ctx.stack) },
+        data: spec.files,
+    };
+}
+
+/** A ClusterIP Service in front of the service's pods, on the service's own port. */
+export function serviceManifest(spec: ServiceSpec, ctx: KubeContext) {
+    return {
+        metadata: { name: spec.name, namespace: ctx.namespace, labels: labelsOf(spec.name, ctx.stack) },
+        spec: {
+            type: "ClusterIP",
+            selector: selectorOf(spec.name),
+            ports: [{ name: "service", port: spec.port, targetPort: spec.port, protocol: "TCP" }],
+        },
+    };
+}
+
+/** What a load Job runs. */
+export interface LoadJobParams {
+    stack: string;
+    namespace: string;
+    /** The image holding the driver (the base image: ab). */
+    image: string;
+    imagePullPolicy: KubeContext["imagePullPolicy"];
+    /** Pods, each running its share (JOB_COMPLETION_INDEX picks it). */
+    parts: number;
+    command: string[];
+    resources: ReturnType<typeof resourcesOf>;
+    /** On the pod template: a change replaces the Job, so the load runs again. */
+    annotations: Record<string, string>;
+    /** The Job fails after this long. */
+    activeDeadlineSeconds: number;
+}
+
+/** The labels of a load's pods (not a service: the anti-affinity keeps them off the services' nodes). */
+export function loadLabels(stack: string): Record<string, string> {
+    return { "app.kubernetes.io/name": "load", "app.kubernetes.io/instance": stack, "app.kubernetes.io/part-of": "flask-gevent-lab" };
+}
+
+/** An Indexed Job of `parts` pods started together, none retried (a failed share fails the load). */
+export function jobManifest(p: LoadJobParams) {
+    return {
+        metadata: {
+            namespace: p.namespace, labels: loadLabels(p.stack),
+            // The load's own resource waits for the Job and reads its pods' results.
+            annotations: { "pulumi.com/skipAwait": "true" },
+        },
+        spec: {
+            completionMode: "Indexed",
+            completions: p.parts,
+            parallelism: p.parts,
+            backoffLimit: 0,
+            activeDeadlineSeconds: p.activeDeadlineSeconds,
+            template: {
+                metadata: { labels: loadLabels(p.stack), annotations: p.annotations },
+                spec: {
+                    restartPolicy: "Never",
+                    automountServiceAccountToken: false,
+                    enableServiceLinks: false,
+                    containers: [{
+                        name: "driver", image: p.image, imagePullPolicy: p.imagePullPolicy, command: p.command, resources: p.resources,
+                        // Recorded with the pod's result: where each share ran.
+                        env: [{ name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }],
+                    }],
+                    // With several nodes, the drivers keep off the nodes of the services they measure.
+                    affinity: {
+                        podAntiAffinity: {
+                            preferredDuringSchedulingIgnoredDuringExecution: [{
+                                weight: 100,
+                                podAffinityTerm: {
+                                    topologyKey: "kubernetes.io/hostname",
+                                    labelSelector: {
+                                        matchLabels: { "app.kubernetes.io/instance": p.stack },
+                                        matchExpressions: [{ key: "app.kubernetes.io/name", operator: "NotIn", values: ["load"] }],
+                                    },
+                                },
+                            }],
+                        },
+                    },
+                },
+            },
+        },
+    };
+}

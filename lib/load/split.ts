@@ -1,0 +1,195 @@
+// A load split over the N pods of a Kubernetes Indexed Job: each pod's share
+// of the requests and clients, and the command every pod runs (one template
+// for all: a pod finds its share by JOB_COMPLETION_INDEX). lib/load/merge.ts
+// reads back the one JSON line each pod prints.
+import { abCeilingRps, abRecordingArgv } from "./ab";
+import { ohaRecordingArgv } from "./oha";
+import { allClientsCeilingRps } from "./result";
+
+export interface LoadShare {
+    requests: number;
+    concurrency: number;
+}
+
+/** Throws unless each of `parts` pods can get at least one request and one client. */
+export function checkParallelism(requests: number, concurrency: number, parts: number): void {
+    if (!Number.isInteger(parts) || parts < 1) throw new Error(`loadParallelism must be a whole number of pods, 1 or more (got ${parts})`);
+    for (const [what, count] of [["clients (concurrency)", concurrency], ["requests", requests]] as const) {
+        if (parts > count) {
+            throw new Error(`loadParallelism ${parts} is more than the ${count} ${what}: each load pod needs at least one; ` +
+                `lower loadParallelism to ${count} or less`);
+        }
+    }
+}
+
+/** `parts` shares of a load, as even as can be: the remainders go one each to the first shares. */
+export function splitLoad(requests: number, concurrency: number, parts: number): LoadShare[] {
+    checkParallelism(requests, concurrency, parts);
+    const share = (total: number, i: number) => Math.floor(total / parts) + (i < total % parts ? 1 : 0);
+    return Array.from({ length: parts }, (_, i) => ({ requests: share(requests, i), concurrency: share(concurrency, i) }));
+}
+
+/**
+ * The best the pods can do together against an ideal server (each share's
+ * driver ceiling, side by side): the whole load over its slowest share's
+ * least time; null without a delay.
+ */
+export function splitCeilingRps(driver: PodDriver, shares: LoadShare[], delaySeconds: number): number | null {
+    if (delaySeconds <= 0) return null;
+    const ceiling = driver === "ab" ? abCeilingRps : allClientsCeilingRps;
+    const least = shares.map((s) => s.requests / ceiling(s.requests, s.concurrency, delaySeconds)!);
+    return shares.reduce((n, s) => n + s.requests, 0) / Math.max(...least);
+}
+
+/** The `fgl` field of a pod's result line; a new format gets a new one. */
+export const POD_RESULT_FORMAT = "load-pod/1";
+
+export type PodDriver = "ab" | "oha";
+
+/** Where the drivers are in the project's base image (apache2-utils; oha where the image has it). */
+export const POD_DRIVER_PATHS: Record<PodDriver, string> = { ab: "/usr/bin/ab", oha: "/usr/local/bin/oha" };
+
+/** Each driver's per-request file (in the pod's work folder) and the unit of the times the pod prints from it. */
+export const POD_RECORDING: Record<PodDriver, { file: string; unit: "ms" | "ns" }> = {
+    // ab -g: whole ms, the values of ab's own percentile table.
+    ab: { file: "requests.tsv", unit: "ms" },
+    // oha's SQLite seconds, printed as whole ns so that they stay exact and short.
+    oha: { file: "requests.db", unit: "ns" },
+};
+
+export interface LoadPodSpec {
+    driver: PodDriver;
+    /** Target, query string included (?delay=). */
+    url: string;
+    /** Text the body must contain for the endpoint to count as correct. */
+    expectBody: string;
+    /** The whole load, split over `parts` pods (splitLoad). */
+    requests: number;
+    concurrency: number;
+    parts: number;
+    /** Per request, and for the pod's first check. */
+    timeoutSeconds: number;
+    /** Default: POD_DRIVER_PATHS. */
+    driverPath?: string;
+}
+
+/**
+ * The command of every pod of the load's Indexed Job (python3 and the driver
+ * are all it needs). The pod with JOB_COMPLETION_INDEX i checks the URL once
+ * (status 200 and expectBody in the body), runs the driver on share i
+ * recording every request's time, and prints ONE JSON line on stdout (also
+ * when it fails: then with "error", and it exits 1). Optional env: NODE_NAME
+ * (the downward API's spec.nodeName) is recorded as the pod's node;
+ * FGL_LOAD_DIR is where the driver's per-request file is written and kept
+ * (default: a new temporary folder).
+ */
+export function loadPodArgv(spec: LoadPodSpec): string[] {
+    const driverPath = spec.driverPath ?? POD_DRIVER_PATHS[spec.driver];
+    const { file, unit } = POD_RECORDING[spec.driver];
+    const argvs = splitLoad(spec.requests, spec.concurrency, spec.parts).map((share) => {
+        const load = { url: spec.url, timeoutSeconds: spec.timeoutSeconds, ...share };
+        return spec.driver === "ab" ? abRecordingArgv(driverPath, load, file) : ohaRecordingArgv(driverPath, load, file);
+    });
+    const config = {
+        format: POD_RESULT_FORMAT, driver: spec.driver, url: spec.url, expect: spec.expectBody, timeout: spec.timeoutSeconds,
+        version: [driverPath, spec.driver === "ab" ? "-V" : "--version"], record: file, unit, argvs,
+    };
+    return ["python3", "-c", POD_SCRIPT, JSON.stringify(config)];
+}
+
+// The pod's program. Its line: fgl, index, driver, host (the pod's name), node,
+// then either error, or version (the first line of the driver's -V/--version),
+// start and end (epoch seconds around the driver's run), report (ab's stdout;
+// or oha's JSON, cut to what parseOhaOutput reads), unit and times:
+// [[time, count], ...] by time, one count per request (ab: ttime of -g; oha:
+// duration of every answered request).
+const POD_SCRIPT = String.raw`
+import collections, json, os, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
+
+cfg = json.loads(sys.argv[1])
+line = {"fgl": cfg["format"], "index": None, "driver": cfg["driver"],
+        "host": socket.gethostname(), "node": os.environ.get("NODE_NAME") or None}
+
+
+class Failure(Exception):
+    pass
+
+
+def emit(fields, code):
+    line.update(fields)
+    print(json.dumps(line, separators=(",", ":")), flush=True)
+    sys.exit(code)
+
+
+def check():
+    url, expect = cfg["url"], cfg["expect"]
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # as the driver: no *_proxy variables
+    try:
+        with direct.open(url, timeout=cfg["timeout"]) as answer:
+            status, body = answer.status, answer.read()
+    except urllib.error.HTTPError as e:
+        status, body = e.code, e.read()
+    except (urllib.error.URLError, OSError) as e:
+        raise Failure("check %s: %s" % (url, getattr(e, "reason", e)))
+    text = body.decode("utf-8", "replace")
+    if status != 200 or expect not in text:
+        raise Failure('check %s: expected status 200 and a body containing "%s", got status %d and body: %s'
+                      % (url, expect, status, text[:300]))
+
+
+def version():
+    said = subprocess.run(cfg["version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    text = said.stdout.decode("utf-8", "replace").strip()
+    if said.returncode != 0:
+        raise Failure("%s exited with %d: %s" % (" ".join(cfg["version"]), said.returncode, text[-500:]))
+    return text.splitlines()[0] if text else ""
+
+
+def run(index):
+    check()
+    driver_version = version()
+    work = os.environ.get("FGL_LOAD_DIR") or tempfile.mkdtemp(prefix="fgl-load-")
+    os.makedirs(work, exist_ok=True)
+    record = os.path.join(work, cfg["record"])
+    if os.path.exists(record):
+        os.remove(record)  # oha adds to an existing database
+    start = time.time()
+    done = subprocess.run(cfg["argvs"][index], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    end = time.time()
+    out = done.stdout.decode("utf-8", "replace")
+    if done.returncode != 0:
+        tail = (done.stderr.decode("utf-8", "replace") + out).strip()[-1500:]
+        raise Failure("%s exited with %d: %s" % (cfg["driver"], done.returncode, tail))
+    times = collections.Counter()
+    if cfg["driver"] == "ab":
+        with open(record) as rows:
+            next(rows)  # starttime seconds ctime dtime ttime wait
+            for row in rows:
+                times[int(row.split("\t")[4])] += 1
+        report = out
+    else:
+        import sqlite3
+        db = sqlite3.connect(record)
+        for (seconds,) in db.execute("SELECT duration FROM oha"):
+            times[round(seconds * 1e9)] += 1
+        db.close()
+        full = json.loads(out)
+        report = {key: full.get(key) for key in ("latencyPercentiles", "statusCodeDistribution", "errorDistribution")}
+        report["summary"] = {key: full["summary"].get(key) for key in ("total", "slowest", "requestsPerSec")}
+    return {"version": driver_version, "start": start, "end": end, "report": report, "unit": cfg["unit"],
+            "times": sorted([t, n] for t, n in times.items())}
+
+
+try:
+    given = os.environ.get("JOB_COMPLETION_INDEX", "")
+    if not given.isdigit() or int(given) >= len(cfg["argvs"]):
+        raise Failure("JOB_COMPLETION_INDEX is %r, expected 0 to %d (an Indexed Job sets it)"
+                      % (given, len(cfg["argvs"]) - 1))
+    line["index"] = int(given)
+    result = run(line["index"])
+except Failure as e:
+    emit({"error": str(e)}, 1)
+except Exception as e:
+    emit({"error": "%s: %s" % (type(e).__name__, e)}, 1)
+emit(result, 0)
+`;

@@ -1,0 +1,190 @@
+// The kubernetes platform: every service a Deployment and a ClusterIP Service
+// in the stack's own namespace, through @pulumi/kubernetes; the load an Indexed
+// Job inside the cluster. What each container runs comes from the same service
+// specs as the local and Docker platforms (lib/kubernetes.ts turns them into
+// objects). The project's own cluster (./lab cluster up) is the default; any
+// other is named by its kubeconfig, with the images it can pull.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { projectCluster } from "../lib/cache";
+import { codeHash } from "../lib/codeHash";
+import {
+    configMapManifest, CpuQuantities, deploymentManifest, imageOf, jobManifest, KubeContext, KubeImages, namespaceFor, podPaths,
+    resourcesOf, serviceManifest,
+} from "../lib/kubernetes";
+import { LoadResult } from "../lib/load/result";
+import { loadPodArgv, PodDriver, splitCeilingRps, splitLoad } from "../lib/load/split";
+import { ThreadsProbe } from "../lib/procfs";
+import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
+import { KubeSettings } from "../lib/settings";
+import { ClusterImages } from "../providers/clusterImages";
+import { KubeLoadRun } from "../providers/kubeLoadRun";
+import { which } from "./localTools";
+import { claimName, defaultRunDir, DeployedService, Platform, PlatformLoad, PROJECT_ROOT } from "./platform";
+
+export interface KubernetesPlatformArgs {
+    /** Path of the kubeconfig; default the project's own cluster's (./lab cluster up). */
+    kubeconfig?: string;
+    /** Context in the kubeconfig; default its current one. */
+    context?: string;
+    /** The namespace, created and deleted with the stack; default fgl-<stack>. */
+    namespace?: string;
+    /** The images to run on another cluster (base, slow_api, flask_app, psycopg2_app); default built and loaded into the project's cluster. */
+    images?: KubeImages;
+    /** CPU each role's containers request; default none. */
+    cpuRequests?: CpuQuantities;
+    /** CPU each role's containers may use at most; default no limit. */
+    cpuLimits?: CpuQuantities;
+    /** Seconds a pod may take to become ready; default 30. */
+    readyTimeoutSeconds?: number;
+    /** kubectl, which collects the load's results; default the project's cluster's, else the one on PATH. */
+    kubectl?: string;
+}
+
+/** Every service a Deployment + Service; loads run as Jobs in the cluster. */
+export class KubernetesPlatform implements Platform {
+    readonly kind = "kubernetes";
+    readonly ownNetwork = true;
+    readonly paths: PlatformPaths = podPaths();
+    readonly runDir = defaultRunDir();
+    /** The cluster's API, for every object of the stack. */
+    readonly provider: k8s.Provider;
+    readonly namespace: pulumi.Output<string>;
+    private readonly ctx: KubeContext;
+    private readonly images: pulumi.Output<KubeImages>;
+    private readonly kubectl: string;
+    private readonly kubeconfig: string;
+    private readonly context: string;
+    private readonly names = new Set<string>();
+
+    /** `name` names the platform's resources (provider, namespace, images); the namespace defaults to fgl-<stack>. */
+    constructor(name: string, args: KubernetesPlatformArgs = {}) {
+        const own = projectCluster();
+        this.kubeconfig = args.kubeconfig || own.kubeconfig;
+        this.context = args.context ?? "";
+        this.kubectl = args.kubectl ?? (this.kubeconfig === own.kubeconfig ? own.kubectl : "kubectl");
+        this.provider = new k8s.Provider(`${name}-cluster`, {
+            kubeconfig: this.kubeconfig,
+            ...(this.context ? { context: this.context } : {}),
+        });
+        const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
+            metadata: { name: args.namespace || namespaceFor(pulumi.getStack()) },
+        }, { provider: this.provider });
+        this.namespace = namespace.metadata.name;
+        const ownImages = !args.images || Object.keys(args.images).length === 0;
+        this.images = ownImages
+            ? new ClusterImages(`${name}-images`, {
+                script: path.join(PROJECT_ROOT, "scripts", "cluster.sh"),
+                code: codeHash([path.join(PROJECT_ROOT, "python-apps"), path.join(PROJECT_ROOT, "scripts", "base-image.sh")]),
+                cluster: clusterIdentity(),
+            }, { customTimeouts: { create: "30m", update: "30m" } }).images
+            : pulumi.output(args.images!);
+        this.ctx = {
+            namespace: "", // set per object from this.namespace, which only the cluster knows
+            stack: pulumi.getStack(),
+            imagePullPolicy: ownImages ? "Never" : "IfNotPresent",
+            cpuRequests: args.cpuRequests ?? {},
+            cpuLimits: args.cpuLimits ?? {},
+            readyTimeoutSeconds: args.readyTimeoutSeconds ?? 30,
+        };
+    }
+
+    deploy(name: string, role: ServiceRole, spec: pulumi.Input<ServiceSpec>, opts: pulumi.CustomResourceOptions): DeployedService {
+        claimName(this.names, role, Infinity);
+        const objects = pulumi.all([spec, this.images, this.namespace]).apply(([s, images, namespace]) => {
+            const ctx = { ...this.ctx, namespace };
+            const files = configMapManifest(s as ServiceSpec, ctx);
+            return {
+                files,
+                deployment: deploymentManifest(s as ServiceSpec, role.kind, imageOf(role.image, images), role.replicas ?? 1, files.metadata.name, ctx),
+                service: serviceManifest(s as ServiceSpec, ctx),
+            };
+        });
+        const k8sOpts = { ...opts, provider: this.provider };
+        const files = new k8s.core.v1.ConfigMap(`${name}-files`, objects.files, k8sOpts);
+        // Fails fast: a pod that never gets ready fails the up with its status, not after the provider's 10 minutes.
+        const timeout = `${this.ctx.readyTimeoutSeconds * 2 + 60}s`;
+        const deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, objects.deployment, {
+            ...k8sOpts, dependsOn: [files], customTimeouts: { create: timeout, update: timeout },
+        });
+        // Ready once a pod behind it is: the provider waits for the Service's endpoints.
+        const service = new k8s.core.v1.Service(`${name}-service`, objects.service, {
+            ...k8sOpts, dependsOn: [deployment], customTimeouts: { create: timeout, update: timeout },
+        });
+        return {
+            resource: service,
+            threads: pulumi.output<ThreadsProbe>({ kind: "none" }),
+            identity: pulumi.interpolate`${role.name}:${deployment.metadata.uid}:${deployment.metadata.generation}`,
+            hosts: service.spec.clusterIP.apply((ip) => ({ local: ip, service: ip })),
+        };
+    }
+
+    isRunning(): boolean {
+        // Pods have ports of their own: nothing of this stack holds one of this machine's.
+        return false;
+    }
+
+    runLoad(name: string, load: PlatformLoad, opts: pulumi.CustomResourceOptions): pulumi.Output<LoadResult> {
+        // The base image holds ab; "auto" means ab here, as on a machine without k6.
+        const driver: PodDriver = "ab";
+        const shares = splitLoad(load.requests, load.concurrency, load.parallelism);
+        const job = pulumi.all([this.images, this.namespace, load.url, load.target]).apply(([images, namespace, url, target]) =>
+            jobManifest({
+                stack: this.ctx.stack, namespace, image: imageOf("base", images), imagePullPolicy: this.ctx.imagePullPolicy,
+                parts: shares.length,
+                command: loadPodArgv({
+                    driver, url, expectBody: load.expectBody, requests: load.requests, concurrency: load.concurrency,
+                    parts: shares.length, timeoutSeconds: load.timeoutSeconds,
+                }),
+                resources: resourcesOf("driver", this.ctx),
+                // A new target or run id changes the pod template, which a Job can't change: it is replaced, so run again.
+                annotations: { "flask-gevent-lab/target": target, "flask-gevent-lab/run-id": load.runId },
+                activeDeadlineSeconds: load.timeoutSeconds + 120,
+            }));
+        const jobResource = new k8s.batch.v1.Job(`${name}-job`, job, { ...opts, provider: this.provider });
+        const run = new KubeLoadRun(`${name}-run`, {
+            kubectl: this.kubectl, kubeconfig: this.kubeconfig, context: this.context,
+            namespace: this.namespace, job: jobResource.metadata.name, jobUid: jobResource.metadata.uid,
+            url: load.url, requests: load.requests, concurrency: load.concurrency, delaySeconds: load.delaySeconds,
+            driver, parts: shares.length, timeoutSeconds: load.timeoutSeconds,
+            ceilingRps: splitCeilingRps(driver, shares, load.delaySeconds) ?? -1,
+            capacity: Number.isFinite(load.capacity) ? load.capacity : -1,
+            maxFailedRequests: load.maxFailedRequests, resultsDir: load.resultsDir,
+        }, { ...opts, customTimeouts: { create: `${load.timeoutSeconds + 180}s`, update: `${load.timeoutSeconds + 180}s` } });
+        return run.result;
+    }
+}
+
+/** The project's cluster's identity (scripts/cluster.sh writes one per cluster); "" for none. */
+function clusterIdentity(): string {
+    try {
+        return fs.readFileSync(path.join(path.dirname(projectCluster().kubeconfig), "id"), "utf8").trim();
+    } catch {
+        return "";
+    }
+}
+
+/** Refuses, before anything is declared, a cluster that isn't there: the project's not started, a kubeconfig that doesn't exist. */
+export function checkCluster(kube: Pick<KubeSettings, "kubeconfig" | "context">): void {
+    const own = projectCluster();
+    const kubeconfig = kube.kubeconfig || own.kubeconfig;
+    const kubectl = kube.kubeconfig ? which("kubectl") : own.kubectl;
+    const notRunning = "the project's Kubernetes cluster is not running: start it with ./lab cluster up " +
+        "(or use another cluster: pulumi config set kubeconfig <path>)";
+    if (!fs.existsSync(kubeconfig)) {
+        throw new Error(kube.kubeconfig ? `kubeconfig: ${kubeconfig} does not exist (fix: pulumi config set kubeconfig <path of a kubeconfig>)` : notRunning);
+    }
+    if (!kubectl || !fs.existsSync(kubectl)) {
+        throw new Error("kubectl is needed to collect the load's results: put it on PATH (scripts/kubernetes.sh builds the pinned one)");
+    }
+    try {
+        execFileSync(kubectl, ["--kubeconfig", kubeconfig, ...(kube.context ? ["--context", kube.context] : []), "get", "--raw", "/readyz"],
+            { stdio: ["ignore", "ignore", "pipe"], timeout: 15_000 });
+    } catch (e) {
+        const why = ((e as { stderr?: Buffer }).stderr?.toString() || (e as Error).message).trim().split("\n").slice(-2).join(" ");
+        throw new Error(kube.kubeconfig ? `the cluster of kubeconfig ${kubeconfig} does not answer: ${why}` : `${notRunning} (${why})`);
+    }
+}

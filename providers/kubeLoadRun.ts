@@ -1,0 +1,165 @@
+// The result of a load that ran as an Indexed Job in a cluster, as a Node.js
+// dynamic resource: waits for the Job (its own resource skips the provider's
+// wait), reads each pod's one-line result from its log, merges them exactly
+// into one normalized result, appends it under results/<stack>/, and fails the
+// up if more requests failed than allowed. A new Job (a new target, a new run
+// id) is a new result. kubectl talks to the cluster: the kubeconfig's
+// credentials are whatever it supports.
+import { execFile } from "child_process";
+import * as pulumi from "@pulumi/pulumi";
+import { mergePodResults } from "../lib/load/merge";
+import { PodDriver } from "../lib/load/split";
+import { efficiency, LoadResult, recordResult, round, thresholdExceeded, throughputLimit } from "../lib/load/result";
+
+export interface KubeLoadRunInputs {
+    kubectl: string;
+    kubeconfig: string;
+    /** "" for the kubeconfig's current context. */
+    context: string;
+    namespace: string;
+    /** The Job's name, and its uid (a new Job is a new run). */
+    job: string;
+    jobUid: string;
+    /** Target, query string included. */
+    url: string;
+    requests: number;
+    concurrency: number;
+    delaySeconds: number;
+    driver: PodDriver;
+    /** Pods of the Job. */
+    parts: number;
+    /** The most the split driver can reach against an ideal server (-1: none). */
+    ceilingRps: number;
+    timeoutSeconds: number;
+    /** Requests the target can hold at once (Infinity as -1). */
+    capacity: number;
+    /** -1 for never. */
+    maxFailedRequests: number;
+    resultsDir: string;
+}
+
+function kubectl(inputs: KubeLoadRunInputs, args: string[]): Promise<string> {
+    const global = ["--kubeconfig", inputs.kubeconfig, ...(inputs.context ? ["--context", inputs.context] : []), "-n", inputs.namespace];
+    return new Promise((resolve, reject) => {
+        execFile(inputs.kubectl, [...global, ...args], { maxBuffer: 64 * 2 ** 20, timeout: 60_000 }, (error, stdout, stderr) => {
+            if (error) return reject(new Error(`kubectl ${args.slice(0, 3).join(" ")}: ${(stderr || error.message).trim()}`));
+            resolve(stdout);
+        });
+    });
+}
+
+interface JobStatus {
+    succeeded?: number;
+    failed?: number;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+}
+
+/** Waits until every pod of the Job has succeeded; on a failure, the error holds the pods' state and logs. */
+async function waitForJob(inputs: KubeLoadRunInputs): Promise<void> {
+    const deadline = Date.now() + (inputs.timeoutSeconds + 150) * 1000;
+    for (;;) {
+        const status = (JSON.parse(await kubectl(inputs, ["get", "job", inputs.job, "-o", "json"])).status ?? {}) as JobStatus;
+        if ((status.succeeded ?? 0) >= inputs.parts) return;
+        const failed = status.conditions?.find((c) => c.type === "Failed" && c.status === "True");
+        if (failed || Date.now() > deadline) {
+            const why = failed ? `failed (${failed.reason}: ${failed.message})` : `did not finish within ${inputs.timeoutSeconds + 150} s`;
+            throw new Error(`load job ${inputs.namespace}/${inputs.job} ${why}\n${await diagnose(inputs)}`);
+        }
+        await new Promise((r) => setTimeout(r, 1000));
+    }
+}
+
+/** The pods' phases, the namespace's recent warnings and each pod's log tail: why a load did not run. */
+async function diagnose(inputs: KubeLoadRunInputs): Promise<string> {
+    const parts: string[] = [];
+    const tryRun = async (title: string, args: string[], tail = 3000) => {
+        try {
+            parts.push(`--- ${title}\n${(await kubectl(inputs, args)).slice(-tail)}`);
+        } catch (e) {
+            parts.push(`--- ${title}: ${(e as Error).message}`);
+        }
+    };
+    await tryRun("pods", ["get", "pods", "-l", `batch.kubernetes.io/job-name=${inputs.job}`, "-o", "wide"]);
+    await tryRun("warnings", ["get", "events", "--field-selector", "type=Warning", "--sort-by", ".lastTimestamp"]);
+    await tryRun("logs", ["logs", "--tail", "20", "--prefix", "-l", `batch.kubernetes.io/job-name=${inputs.job}`]);
+    return parts.join("\n");
+}
+
+interface Pod {
+    metadata: { name: string; annotations?: Record<string, string> };
+}
+
+/** Each pod's log, by completion index ("" for an index without a pod). */
+async function collect(inputs: KubeLoadRunInputs): Promise<string[]> {
+    const pods = JSON.parse(await kubectl(inputs, ["get", "pods", "-l", `batch.kubernetes.io/job-name=${inputs.job}`, "-o", "json"])).items as Pod[];
+    const logs = Array.from({ length: inputs.parts }, () => "");
+    for (const pod of pods) {
+        const index = Number(pod.metadata.annotations?.["batch.kubernetes.io/job-completion-index"]);
+        if (index >= 0 && index < inputs.parts) logs[index] = await kubectl(inputs, ["logs", pod.metadata.name]);
+    }
+    return logs;
+}
+
+export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult> {
+    await waitForJob(inputs);
+    const { pods, driverVersion, ...figures } = mergePodResults(await collect(inputs), { driver: inputs.driver, parts: inputs.parts });
+    const capacity = inputs.capacity < 0 ? Infinity : inputs.capacity;
+    const limitRps = throughputLimit(inputs.concurrency, capacity, inputs.delaySeconds);
+    return {
+        driver: inputs.driver,
+        driverVersion,
+        url: inputs.url,
+        requests: inputs.requests,
+        concurrency: inputs.concurrency,
+        delaySeconds: inputs.delaySeconds,
+        ...figures,
+        limitRps: limitRps === null ? null : round(limitRps, 2),
+        efficiency: efficiency(figures.requestsPerSecond, limitRps),
+        driverCeilingRps: inputs.ceilingRps < 0 ? null : round(inputs.ceilingRps, 2),
+        // Inside pods, this machine's process tree is not the services': no threads or CPU are sampled.
+        threadsBefore: null,
+        threadsPeak: null,
+        cpu: null,
+        bottleneck: null,
+        cpuAffinity: {},
+        startedAt: pods.map((p) => p.startedAt).sort()[0],
+        platform: "kubernetes",
+        pods,
+    };
+}
+
+const provider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: KubeLoadRunInputs) {
+        const result = await measureJob(inputs);
+        recordResult(inputs.resultsDir, result);
+        const exceeded = thresholdExceeded(result, inputs.maxFailedRequests, inputs.resultsDir);
+        if (exceeded) throw new Error(exceeded);
+        return { id: `${inputs.job}-${result.startedAt}`, outs: { ...inputs, result } };
+    },
+    async diff(_id: string, olds: KubeLoadRunInputs, news: KubeLoadRunInputs) {
+        const keys = Object.keys(news) as (keyof KubeLoadRunInputs)[];
+        const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+        return { changes: changed.length > 0, replaces: changed };
+    },
+    async read(id: string, state: KubeLoadRunInputs) {
+        // Its Job gone (the namespace deleted by hand, a new cluster): the next up measures again.
+        try {
+            await kubectl(state, ["get", "job", state.job, "-o", "name"]);
+            return { id, props: state };
+        } catch {
+            return { id: "" };
+        }
+    },
+    async delete() {
+        // The Job is its own resource; the JSON stays under results/.
+    },
+};
+
+/** A load run as a Job's merged result. */
+export class KubeLoadRun extends pulumi.dynamic.Resource {
+    declare readonly result: pulumi.Output<LoadResult>;
+
+    constructor(name: string, args: pulumi.Inputs, opts?: pulumi.CustomResourceOptions) {
+        super(provider, name, { ...args, result: undefined }, opts, "kubernetes", "LoadRun");
+    }
+}

@@ -1,0 +1,724 @@
+#!/usr/bin/env bash
+# The project's own single-node Kubernetes (v1.34.4, built from source by
+# scripts/kubernetes.sh), machine-wide, its files under $CACHE/cluster/. Root only.
+#
+#   scripts/cluster.sh up        start it (idempotent); stdout: the admin kubeconfig path,
+#                                once the node is Ready and the default ServiceAccount exists
+#   scripts/cluster.sh status    exit 0 iff healthy; a short summary
+#   scripts/cluster.sh down      stop everything; leaves no process, mount, iptables rule,
+#                                interface, cgroup or changed sysctl behind
+#   scripts/cluster.sh images    build the project's images with Docker and import them;
+#                                stdout: base=<ref> slow_api=<ref> flask_app=<ref> psycopg2_app=<ref>
+#   scripts/cluster.sh image <docker image ref>...   import images from the Docker engine
+#   scripts/cluster.sh kubectl <args>...             kubectl with the admin kubeconfig
+#
+# Every `up` is a fresh cluster: etcd's data, the kubelet's and containerd's
+# state are dropped by `down` (no stale objects from an earlier run); the
+# certificates, the kubeconfig and the imported images stay.
+#
+# Ports, none a default, so a user's own cluster and services keep theirs:
+#   16443  kube-apiserver (all addresses; a guard rule lets only loopback and the pod bridge in)
+#   16379  etcd clients (127.0.0.1, TLS)      16380  etcd peers (127.0.0.1)
+#   16250  kubelet API (node IP, guarded)     16248  kubelet healthz (127.0.0.1)
+#   16256  kube-proxy healthz (127.0.0.1)     16249  kube-proxy metrics (127.0.0.1)
+#   16257  kube-controller-manager (127.0.0.1) 16259 kube-scheduler (127.0.0.1)
+#   containerd's streaming server: 127.0.0.1, a port the kernel picks
+# Addresses: pods 10.213.0.0/24 on the bridge fgl0 (gateway .1), Services
+# 10.214.0.0/24 (`kubernetes` is 10.214.0.1). Neither ever leaves the VM (guard
+# rules). No cluster DNS: services reach each other by ClusterIP.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HERE="$ROOT/scripts/cluster"
+CACHE=${FGL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flask-gevent-lab}
+CLUSTER="$CACHE/cluster"
+
+APISERVER_PORT=16443
+ETCD_CLIENT_PORT=16379
+ETCD_PEER_PORT=16380
+KUBELET_PORT=16250
+KUBELET_HEALTHZ_PORT=16248
+PROXY_HEALTHZ_PORT=16256
+PROXY_METRICS_PORT=16249
+CONTROLLER_MANAGER_PORT=16257
+SCHEDULER_PORT=16259
+POD_CIDR=10.213.0.0/24
+SERVICE_CIDR=10.214.0.0/24
+KUBERNETES_SERVICE_IP=10.214.0.1
+BRIDGE=fgl0
+NODE_NAME=flask-gevent-lab
+
+# Kept across up/down: certificates, kubeconfigs, rendered configs, images, logs.
+PKI="$CLUSTER/pki"
+KUBECONFIGS="$CLUSTER/kubeconfigs"
+ADMIN_KUBECONFIG="$CLUSTER/kubeconfig"
+ETC="$CLUSTER/etc"
+CONTAINERD_ROOT="$CLUSTER/containerd"
+LOGS="$CLUSTER/logs"
+# Dropped by down.
+STATE="$CLUSTER/state"
+CONTAINERD_STATE="$STATE/containerd"
+CONTAINERD_SOCKET="$STATE/containerd.sock"
+RUNC_ROOT="$STATE/runc"
+KUBELET_ROOT="$STATE/kubelet"
+POD_LOGS_DIR="$STATE/pod-logs"
+CNI_DATA_DIR="$STATE/cni"
+ETCD_DATA="$STATE/etcd"
+# Pid files ("<pid> <start time>"), the sysctls to restore, the system folders to remove.
+RUN="$CLUSTER/run"
+
+CNI_BIN_DIR=/usr/lib/cni
+CNI_CONF_DIR="$ETC/cni"
+COMPONENTS=(containerd etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet)
+# What the kubelet, kube-proxy and the bridge plugin may change machine-wide; down puts them back.
+SYSCTLS=(net.ipv4.ip_forward vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
+    kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.conf.all.route_localnet
+    net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables)
+# Folders outside ours that the components create if missing (children first); down removes
+# them again if empty. Not configurable: the kubelet's device-plugin socket and container log
+# links, and the CNI library's result cache (containerd 1.6 sets no folder of its own).
+SYSTEM_DIRS=(/var/lib/kubelet/device-plugins /var/lib/kubelet /var/log/containers /var/log/pods
+    /var/lib/cni/results /var/lib/cni /run/containerd/s /run/containerd /run/netns)
+
+say() { echo "cluster: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+# ---- processes: started detached, recorded by pid and start time, stopped by those ----
+
+# The start time (clock ticks since boot) of a live, non-zombie process; fails otherwise.
+start_time() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    set -- ${stat##*) }
+    [ "$1" != Z ] || return 1
+    echo "${20}"
+}
+
+alive() {  # <component>
+    local pid start
+    read -r pid start 2>/dev/null <"$RUN/$1.pid" || return 1
+    [ "$(start_time "$pid" 2>/dev/null)" = "$start" ]
+}
+
+pid_of() { cut -d' ' -f1 "$RUN/$1.pid"; }
+
+# launch <component> <argv...>: in its own session, log in $LOGS/<component>.log.
+launch() {
+    local name=$1; shift
+    [ ! -f "$LOGS/$name.log" ] || mv -f "$LOGS/$name.log" "$LOGS/$name.log.prev"
+    # Not a process group leader here (no job control), so setsid execs in place: $! is the daemon.
+    # fd 9 is our lock: a daemon must not hold it.
+    setsid "$@" </dev/null >"$LOGS/$name.log" 2>&1 9>&- &
+    echo "$! $(start_time $!)" >"$RUN/$name.pid"
+}
+
+# stop <component> [seconds]: SIGTERM, then SIGKILL after the grace.
+stop() {
+    local name=$1 grace=${2:-10} pid i
+    if alive "$name"; then
+        pid=$(pid_of "$name")
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < grace * 10; i++)); do alive "$name" || break; sleep 0.1; done
+        if alive "$name"; then
+            say "$name ($pid) still runs after ${grace} s: SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            for ((i = 0; i < 50; i++)); do alive "$name" || break; sleep 0.1; done
+        fi
+    fi
+    rm -f "$RUN/$name.pid"
+}
+
+log_tail() {  # <component>
+    say "last lines of $LOGS/$1.log:"
+    tail -n 25 "$LOGS/$1.log" 2>/dev/null | sed 's/^/    /' >&2 || true
+}
+
+# wait_for <component> <seconds> <what> <command...>: until the command succeeds;
+# on a timeout or the component's exit: its log tail, and exit 1 (up's trap stops everything).
+wait_for() {
+    local name=$1 seconds=$2 what=$3 deadline
+    shift 3
+    deadline=$((SECONDS + seconds))
+    until "$@" >/dev/null 2>&1; do
+        if ! alive "$name"; then
+            say "$name exited before $what"
+            log_tail "$name"; exit 1
+        fi
+        if [ $SECONDS -ge $deadline ]; then
+            say "$name: no $what after $seconds s"
+            log_tail "$name"; exit 1
+        fi
+        sleep 0.2
+    done
+}
+
+# up's exit trap: a failed up (a component, or this script) leaves nothing running.
+up_failed() {
+    local rc=$?
+    [ $rc != 0 ] || return 0
+    say "up failed: stopping what was started (logs stay in $LOGS)"
+    teardown
+    exit $rc
+}
+
+# ---- machine set-up ----
+
+os_packages() {
+    local missing=()
+    [ -x /usr/bin/containerd ] || missing+=(containerd)
+    command -v runc >/dev/null || missing+=(runc)
+    [ -x "$CNI_BIN_DIR/bridge" ] || missing+=(containernetworking-plugins)
+    command -v iptables >/dev/null || missing+=(iptables)
+    # nft: down deletes the empty iptables tables the cluster brought into being.
+    command -v nft >/dev/null || missing+=(nftables)
+    command -v conntrack >/dev/null || missing+=(conntrack)
+    command -v openssl >/dev/null || missing+=(openssl)
+    command -v curl >/dev/null || missing+=(curl)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    command -v apt-get >/dev/null || die "missing OS packages: ${missing[*]} (install them)"
+    say "installing OS packages: ${missing[*]}"
+    # Keep the packages' own services (Debian's containerd) from starting: we start our own.
+    local policy=/usr/sbin/policy-rc.d had_policy=1
+    [ -e "$policy" ] || { had_policy=0; printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; }
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    [ $had_policy = 1 ] || rm -f "$policy"
+}
+
+kubernetes_bin() {
+    K8S_BIN=$("$ROOT/scripts/kubernetes.sh") || die "scripts/kubernetes.sh failed"
+    local b
+    for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl pause; do
+        [ -x "$K8S_BIN/$b" ] || die "$K8S_BIN/$b is missing (scripts/kubernetes.sh)"
+    done
+}
+
+# The kubelet refuses a loopback node IP: the address of the default route's interface.
+node_ip() {
+    local dev
+    dev=$(ip -4 route show default | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
+    [ -n "$dev" ] || die "no default route: can't tell the node's IP (the kubelet refuses loopback)"
+    NODE_IP=$(ip -4 -o addr show dev "$dev" scope global | awk '{ sub(/\/.*/, "", $4); print $4; exit }')
+    [ -n "$NODE_IP" ] || die "no IPv4 address on $dev"
+}
+
+preflight() {
+    local port taken cidr route listening
+    listening=$(ss -Htlnp)
+    for port in $APISERVER_PORT $ETCD_CLIENT_PORT $ETCD_PEER_PORT $KUBELET_PORT $KUBELET_HEALTHZ_PORT \
+        $PROXY_HEALTHZ_PORT $PROXY_METRICS_PORT $CONTROLLER_MANAGER_PORT $SCHEDULER_PORT; do
+        taken=$(awk -v p=":$port" 'substr($4, length($4) - length(p) + 1) == p' <<<"$listening")
+        [ -z "$taken" ] || die "port $port, which the cluster uses, is taken: $taken"
+    done
+    for cidr in $POD_CIDR $SERVICE_CIDR; do
+        route=$(ip -4 route show root "$cidr" | grep -v " dev $BRIDGE " || true)
+        route+=$(ip -4 route show match "$cidr" | grep -v -e '^default' -e " dev $BRIDGE " || true)
+        [ -z "$route" ] || die "the cluster's range $cidr overlaps a route of this machine: $route"
+    done
+    [ ${#CONTAINERD_SOCKET} -lt 100 ] || die "$CONTAINERD_SOCKET is too long for a socket path: set FGL_CACHE to a shorter folder"
+}
+
+# The sysctls as they were before the cluster: recorded once, restored by down.
+# The machine as it was before the cluster, recorded once, for down to put back: sysctls,
+# missing system folders, and which iptables tables existed (nf_tables keeps empty ones).
+save_machine() {
+    [ -f "$RUN/sysctls" ] && return 0
+    local k v d
+    for k in "${SYSCTLS[@]}"; do
+        v=$(sysctl -n "$k" 2>/dev/null) && printf '%s=%s\n' "$k" "$v"
+    done >"$RUN/sysctls.tmp"
+    for d in "${SYSTEM_DIRS[@]}"; do [ -e "$d" ] || echo "$d"; done >"$RUN/system-dirs"
+    { iptables-save | awk '/^\*/ { print "ip", substr($1, 2) }'
+      ip6tables-save | awk '/^\*/ { print "ip6", substr($1, 2) }'; } >"$RUN/iptables-tables"
+    mv "$RUN/sysctls.tmp" "$RUN/sysctls"
+}
+
+restore_sysctls() {
+    [ -f "$RUN/sysctls" ] || return 0
+    local line
+    while IFS= read -r line; do
+        [ "$(sysctl -n "${line%%=*}" 2>/dev/null)" = "${line#*=}" ] || sysctl -q -w "$line" >/dev/null || say "could not restore $line"
+    done <"$RUN/sysctls"
+    rm -f "$RUN/sysctls"
+}
+
+# Guard rules, in chains of our own jumped to first: the pod bridge forwards only
+# to itself (pod -> pod, also through a ClusterIP); no packet to or from the pod
+# or Service ranges leaves by another interface (checked after routing and DNAT,
+# in mangle POSTROUTING: filter OUTPUT's -o is the route before kube-proxy's
+# DNAT); and the two cluster ports that listen beyond loopback answer only
+# loopback and pods.
+GUARDS=(filter:INPUT filter:FORWARD filter:OUTPUT mangle:POSTROUTING)
+guards_on() {
+    local ipt g
+    for g in "${GUARDS[@]}"; do
+        iptables -w -t "${g%:*}" -N "FGL-${g#*:}" 2>/dev/null || iptables -w -t "${g%:*}" -F "FGL-${g#*:}"
+    done
+    ip6tables -w -N FGL-INPUT 2>/dev/null || ip6tables -w -F FGL-INPUT
+    for ipt in iptables ip6tables; do
+        $ipt -w -A FGL-INPUT -i lo -j RETURN
+        [ $ipt = ip6tables ] || $ipt -w -A FGL-INPUT -i $BRIDGE -j RETURN
+        $ipt -w -A FGL-INPUT -p tcp -m multiport --dports $APISERVER_PORT,$KUBELET_PORT -j DROP
+    done
+    iptables -w -A FGL-FORWARD -i $BRIDGE -o $BRIDGE -j ACCEPT
+    iptables -w -A FGL-FORWARD -i $BRIDGE -j DROP
+    iptables -w -A FGL-FORWARD -o $BRIDGE -j DROP
+    # After kube-proxy's DNAT a Service address is gone: one still here has no rule (yet).
+    iptables -w -A FGL-OUTPUT -d $SERVICE_CIDR -j REJECT
+    iptables -w -t mangle -A FGL-POSTROUTING -o lo -j RETURN
+    iptables -w -t mangle -A FGL-POSTROUTING -d $SERVICE_CIDR -j DROP
+    iptables -w -t mangle -A FGL-POSTROUTING -d $POD_CIDR ! -o $BRIDGE -j DROP
+    iptables -w -t mangle -A FGL-POSTROUTING -s $POD_CIDR ! -o $BRIDGE -j DROP
+    guards_first
+}
+
+# Our jumps at the top of the built-in chains (kube-proxy and dockerd insert theirs first too).
+guards_first() {
+    local g table chain
+    for g in "${GUARDS[@]}" ip6:filter:INPUT; do
+        local ipt=iptables
+        [[ $g != ip6:* ]] || { ipt=ip6tables; g=${g#ip6:}; }
+        table=${g%:*} chain=${g#*:}
+        while $ipt -w -t "$table" -D "$chain" -j "FGL-$chain" 2>/dev/null; do :; done
+        $ipt -w -t "$table" -I "$chain" 1 -j "FGL-$chain"
+    done
+}
+
+# Every rule and chain the cluster made, in both families: the KUBE-* chains of
+# kube-proxy and the kubelet, ours (FGL-*), and any CNI-* chain of our network.
+# One iptables-restore per family: the jumps to them, then the chains, flushed and deleted.
+iptables_clean() {
+    local ipt save script
+    for ipt in iptables ip6tables; do
+        save=$($ipt-save 2>/dev/null) || continue
+        script=$(awk '
+            FNR == NR {  # first pass: which chains are ours, per table
+                if (/^\*/) t = substr($1, 2)
+                else if (/^:/ && $1 ~ /^:(KUBE-|FGL-)/) ours[t, substr($1, 2)] = 1
+                else if (/^-A CNI-/ && /flask-gevent-lab/) ours[t, $2] = 1
+                next
+            }
+            /^\*/ { t = substr($1, 2); n = 0; next }
+            /^-A / && !((t, $2) in ours) {
+                for (i = 3; i < NF; i++) if (($i == "-j" || $i == "-g") && ((t, $(i + 1)) in ours)) { del[++n] = "-D " substr($0, 4); break }
+            }
+            /^COMMIT/ {
+                chains = ""
+                for (k in ours) { split(k, tc, SUBSEP); if (tc[1] == t) chains = chains " " tc[2] }
+                if (chains == "" && n == 0) next
+                print "*" t
+                for (i = 1; i <= n; i++) print del[i]
+                m = split(chains, c, " ")
+                for (i = 1; i <= m; i++) print "-F " c[i]
+                for (i = 1; i <= m; i++) print "-X " c[i]
+                print "COMMIT"
+            }' <(echo "$save") <(echo "$save"))
+        [ -z "$script" ] || $ipt-restore -w --noflush <<<"$script" || say "$ipt-restore could not remove the cluster's rules"
+    done
+}
+
+# Tables that the cluster's rules brought into being, once empty again (nf_tables keeps them).
+iptables_drop_new_tables() {
+    [ -f "$RUN/iptables-tables" ] || return 0
+    local family ipt table
+    if iptables -V | grep -q nf_tables; then
+        for family in ip ip6; do
+            ipt=iptables
+            [ $family = ip ] || ipt=ip6tables
+            for table in $($ipt-save | awk '/^\*/ { print substr($1, 2) }'); do
+                grep -qx "$family $table" "$RUN/iptables-tables" && continue
+                # Empty: no rule, no chain of its own, no policy but ACCEPT.
+                [ -z "$($ipt-save -t "$table" | grep -E '^-A |^:[^ ]+ [^A]')" ] || continue
+                nft delete table "$family" "$table" || say "could not delete the empty $family table $table"
+            done
+        done
+    fi
+    rm -f "$RUN/iptables-tables"
+}
+
+# ---- configuration ----
+
+render() {  # <template> <output>: @NAME@ -> $NAME
+    local src=$1 dst=$2 line out="" name
+    out=$(cat "$src")
+    for name in $(grep -o '@[A-Z_0-9]*@' "$src" | sort -u | tr -d @); do
+        out=${out//@$name@/${!name}}
+    done
+    printf '%s\n' "$out" >"$dst.tmp" && mv "$dst.tmp" "$dst"
+}
+
+configure() {
+    mkdir -p "$ETC" "$CNI_CONF_DIR" "$LOGS" "$STATE" "$CONTAINERD_ROOT" "$RUNC_ROOT" "$KUBELET_ROOT" "$POD_LOGS_DIR" "$CNI_DATA_DIR"
+    # shellcheck source=cluster/pki.sh
+    source "$HERE/pki.sh"
+    pki_make
+    FAIL_SWAP_ON=true
+    [ -z "$(swapon --noheadings 2>/dev/null)" ] || FAIL_SWAP_ON=false
+    PAUSE_IMAGE="flask-gevent-lab/pause:$(sha256sum "$K8S_BIN/pause" | cut -c1-12)"
+    render "$HERE/containerd.toml" "$ETC/containerd.toml"
+    render "$HERE/cni.conflist" "$CNI_CONF_DIR/10-flask-gevent-lab.conflist"
+    render "$HERE/kubelet.yaml" "$ETC/kubelet.yaml"
+    render "$HERE/kube-proxy.yaml" "$ETC/kube-proxy.yaml"
+}
+
+ctr_() { ctr --address "$CONTAINERD_SOCKET" --namespace k8s.io "$@"; }
+
+# A reference as containerd stores it: the registry-less short form expanded to the default one.
+has_image() {  # <ref>
+    local ref=$1
+    [[ $ref == *:* ]] || ref+=":latest"
+    local all
+    # Listed first: `| grep -q` could stop reading early, and pipefail counts ctr's SIGPIPE as a miss.
+    all=$(ctr_ images ls -q 2>/dev/null) || return 1
+    grep -qE "^([^/]+/)*$(sed 's/[.[\*^$]/\\&/g' <<<"$ref")\$" <<<"$all"
+}
+
+# ---- health ----
+
+kc() { "$K8S_BIN/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" --request-timeout=10s "$@"; }
+
+etcd_healthy() {
+    [[ $(curl -sf --max-time 2 --cacert "$PKI/ca.crt" --cert "$PKI/apiserver-etcd-client.crt" --key "$PKI/apiserver-etcd-client.key" \
+        "https://127.0.0.1:$ETCD_CLIENT_PORT/health") == *'"health":"true"'* ]]
+}
+apiserver_ready() {
+    curl -sf --max-time 2 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+        "https://127.0.0.1:$APISERVER_PORT/readyz" >/dev/null
+}
+# The controller-manager and scheduler serve a self-signed certificate on loopback: -k.
+secure_healthz() { curl -sfk --max-time 2 "https://127.0.0.1:$1/healthz" >/dev/null; }
+plain_healthz() { curl -sf --max-time 2 "http://127.0.0.1:$1/healthz" >/dev/null; }
+node_ready() {
+    [ "$(kc get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]
+}
+default_sa() { kc -n default get serviceaccount default; }
+
+# Healthy: every component runs and answers, and the node is Ready.
+healthy() {
+    local c
+    for c in "${COMPONENTS[@]}"; do alive "$c" || return 1; done
+    etcd_healthy && apiserver_ready && plain_healthz $KUBELET_HEALTHZ_PORT && plain_healthz $PROXY_HEALTHZ_PORT &&
+        secure_healthz $CONTROLLER_MANAGER_PORT && secure_healthz $SCHEDULER_PORT && node_ready
+}
+
+# ---- up ----
+
+start_containerd() {
+    launch containerd /usr/bin/containerd --config "$ETC/containerd.toml"
+    wait_for containerd 30 "answer on $CONTAINERD_SOCKET" ctr_ version
+    if ! has_image "$PAUSE_IMAGE"; then
+        local tar="$CLUSTER/images/pause-${PAUSE_IMAGE##*:}.tar"
+        mkdir -p "$CLUSTER/images"
+        [ -f "$tar" ] || "$HERE/pause-image.sh" "$K8S_BIN/pause" "$PAUSE_IMAGE" "$tar"
+        ctr_ images import "$tar" >/dev/null || { log_tail containerd; die "could not import the sandbox image $tar"; }
+    fi
+}
+
+start_control_plane() {
+    launch etcd "$K8S_BIN/etcd" --name "$NODE_NAME" --data-dir "$ETCD_DATA" \
+        --listen-client-urls "https://127.0.0.1:$ETCD_CLIENT_PORT" --advertise-client-urls "https://127.0.0.1:$ETCD_CLIENT_PORT" \
+        --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+        --initial-cluster "$NODE_NAME=http://127.0.0.1:$ETCD_PEER_PORT" --initial-cluster-state new \
+        --cert-file "$PKI/etcd-server.crt" --key-file "$PKI/etcd-server.key" \
+        --trusted-ca-file "$PKI/ca.crt" --client-cert-auth \
+        --unsafe-no-fsync --log-level warn
+    wait_for etcd 30 "health" etcd_healthy
+    launch kube-apiserver "$K8S_BIN/kube-apiserver" \
+        --advertise-address "$NODE_IP" --bind-address 0.0.0.0 --secure-port "$APISERVER_PORT" \
+        --etcd-servers "https://127.0.0.1:$ETCD_CLIENT_PORT" --etcd-cafile "$PKI/ca.crt" \
+        --etcd-certfile "$PKI/apiserver-etcd-client.crt" --etcd-keyfile "$PKI/apiserver-etcd-client.key" \
+        --client-ca-file "$PKI/ca.crt" --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+        --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
+        --kubelet-certificate-authority "$PKI/ca.crt" --kubelet-preferred-address-types InternalIP \
+        --service-cluster-ip-range "$SERVICE_CIDR" \
+        --service-account-issuer https://kubernetes.default.svc.cluster.local \
+        --service-account-key-file "$PKI/service-account.pub" --service-account-signing-key-file "$PKI/service-account.key" \
+        --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
+        --allow-privileged=true --profiling=false
+    wait_for kube-apiserver 60 "/readyz" apiserver_ready
+    # The apiserver's own client identity, for logs/exec/port-forward through the kubelet.
+    kc create clusterrolebinding flask-gevent-lab:apiserver-kubelet --clusterrole system:kubelet-api-admin \
+        --user kube-apiserver-kubelet-client >/dev/null
+    # Not before /readyz: they exit when RBAC's bootstrap roles are not there yet.
+    local kcm="$KUBECONFIGS/controller-manager.kubeconfig" sched="$KUBECONFIGS/scheduler.kubeconfig"
+    launch kube-controller-manager "$K8S_BIN/kube-controller-manager" --kubeconfig "$kcm" \
+        --authentication-kubeconfig "$kcm" --authorization-kubeconfig "$kcm" \
+        --bind-address 127.0.0.1 --secure-port "$CONTROLLER_MANAGER_PORT" --leader-elect=false \
+        --use-service-account-credentials --service-account-private-key-file "$PKI/service-account.key" \
+        --root-ca-file "$PKI/ca.crt" --cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
+        --service-cluster-ip-range "$SERVICE_CIDR" --cluster-name flask-gevent-lab
+    launch kube-scheduler "$K8S_BIN/kube-scheduler" --kubeconfig "$sched" \
+        --authentication-kubeconfig "$sched" --authorization-kubeconfig "$sched" \
+        --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" --leader-elect=false
+}
+
+start_node() {
+    launch kube-proxy "$K8S_BIN/kube-proxy" --config "$ETC/kube-proxy.yaml"
+    launch kubelet "$K8S_BIN/kubelet" --config "$ETC/kubelet.yaml" --kubeconfig "$KUBECONFIGS/kubelet.kubeconfig" \
+        --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --root-dir "$KUBELET_ROOT"
+    wait_for kube-controller-manager 60 "/healthz" secure_healthz $CONTROLLER_MANAGER_PORT
+    wait_for kube-scheduler 60 "/healthz" secure_healthz $SCHEDULER_PORT
+    wait_for kube-proxy 60 "/healthz" plain_healthz $PROXY_HEALTHZ_PORT
+    wait_for kubelet 60 "/healthz" plain_healthz $KUBELET_HEALTHZ_PORT
+    wait_for kubelet 90 "Ready node" node_ready
+    wait_for kube-controller-manager 60 "default ServiceAccount" default_sa
+}
+
+up() {
+    os_packages
+    kubernetes_bin
+    if healthy; then
+        echo "$ADMIN_KUBECONFIG"; return 0
+    fi
+    if [ -e "$STATE" ]; then
+        say "an earlier cluster is partly there: stopping it first"
+        teardown
+    fi
+    node_ip
+    preflight
+    say "starting the cluster (node $NODE_NAME at $NODE_IP)"
+    local start=$SECONDS
+    trap up_failed EXIT
+    mkdir -p "$RUN"
+    # down and status use the binaries the cluster runs, without building anything.
+    echo "$K8S_BIN" >"$RUN/k8s-bin"
+    save_machine
+    configure
+    guards_on
+    sysctl -q -w net.ipv4.ip_forward=1 >/dev/null
+    start_containerd
+    start_control_plane
+    start_node
+    guards_first
+    trap - EXIT
+    say "up in $((SECONDS - start)) s; KUBECONFIG=$ADMIN_KUBECONFIG"
+    echo "$ADMIN_KUBECONFIG"
+}
+
+# ---- down ----
+
+# Pods first, through the API, so the kubelet stops them as it would (CNI teardown,
+# volumes unmounted); controllers stopped before, so nothing makes new ones.
+stop_workloads() {
+    alive kube-apiserver && alive kubelet && apiserver_ready || return 0
+    [ -n "$(kc get pods -A -o name 2>/dev/null)" ] || return 0
+    stop kube-controller-manager
+    stop kube-scheduler
+    say "stopping the pods"
+    kc delete pods --all -A --grace-period=1 --wait=false >/dev/null 2>&1 || true
+    local deadline=$((SECONDS + 30))
+    while [ $SECONDS -lt $deadline ]; do
+        [ -z "$(kc get pods -A -o name 2>/dev/null)" ] && [ -z "$(ctr_ tasks ls -q 2>/dev/null)" ] && return 0
+        sleep 0.5
+    done
+    say "pods still there after 30 s: killing their containers"
+}
+
+# What the kubelet did not stop: tasks killed, containers (not images) removed.
+stop_containers() {
+    alive containerd || return 0
+    local id
+    for id in $(ctr_ tasks ls -q 2>/dev/null); do
+        ctr_ tasks kill --all --signal SIGKILL "$id" >/dev/null 2>&1 || true
+    done
+    for id in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks delete --force "$id" >/dev/null 2>&1 || true; done
+    for id in $(ctr_ containers ls -q 2>/dev/null); do ctr_ containers delete "$id" >/dev/null 2>&1 || true; done
+}
+
+# containerd's shims outlive it by design: each one's pid file is in its bundle.
+stop_shims() {
+    local f pid
+    for f in "$CONTAINERD_STATE"/io.containerd.runtime.v2.task/*/*/shim.pid; do
+        [ -f "$f" ] || continue
+        pid=$(cat "$f")
+        # Ours only: a recycled pid would not name our socket.
+        [[ $(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") == *"$CONTAINERD_SOCKET"* ]] || continue
+        say "killing a leftover containerd shim ($pid)"
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+}
+
+unmount_ours() {
+    local target i
+    for ((i = 0; i < 3; i++)); do
+        # Deepest first; /proc/self/mountinfo's 5th field is the mount point (octal escapes for spaces).
+        local targets
+        targets=$(awk -v p="$CLUSTER/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | sort -r | uniq)
+        [ -n "$targets" ] || return 0
+        while IFS= read -r target; do
+            target=$(printf '%b' "$target")
+            umount "$target" 2>/dev/null || umount -l "$target" 2>/dev/null || true
+        done <<<"$targets"
+    done
+    say "still mounted: $(awk -v p="$CLUSTER/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | tr '\n' ' ')"
+}
+
+remove_cgroups() {
+    local d
+    for d in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
+        [ -d "$d" ] || continue
+        find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || say "could not remove all of $d (processes left in it?)"
+    done
+}
+
+remove_system_dirs() {
+    local d
+    # The kubelet's links to our pods' logs (a user's kubelet's links point elsewhere).
+    for d in /var/log/containers/*.log; do
+        [ -L "$d" ] && [[ $(readlink "$d") == "$CLUSTER/"* ]] && rm -f "$d"
+    done
+    [ -f "$RUN/system-dirs" ] || return 0
+    while IFS= read -r d; do
+        [ -d "$d" ] || continue
+        [ ! -S "$d/kubelet.sock" ] || rm -f "$d/kubelet.sock"
+        rmdir "$d" 2>/dev/null || say "$d is not empty: left in place"
+    done <"$RUN/system-dirs"
+    rm -f "$RUN/system-dirs"
+}
+
+teardown() {
+    stop_workloads
+    stop kube-controller-manager
+    stop kube-scheduler
+    stop kubelet
+    stop kube-proxy
+    stop_containers
+    stop kube-apiserver 15
+    stop etcd
+    stop containerd
+    stop_shims
+    unmount_ours
+    iptables_clean
+    iptables_drop_new_tables
+    ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE"
+    remove_cgroups
+    restore_sysctls
+    remove_system_dirs
+    rm -rf "$STATE"
+}
+
+down() {
+    local start=$SECONDS
+    K8S_BIN=$(cat "$RUN/k8s-bin" 2>/dev/null || true)
+    teardown
+    rm -f "$RUN/k8s-bin"
+    say "down in $((SECONDS - start)) s"
+}
+
+status() {
+    local c line=""
+    for c in "${COMPONENTS[@]}"; do
+        if alive "$c"; then line+=" $c($(pid_of "$c"))"; else line+=" $c(down)"; fi
+    done
+    echo "components:$line"
+    K8S_BIN=$(cat "$RUN/k8s-bin" 2>/dev/null || true)
+    if [ -n "$K8S_BIN" ] && healthy; then
+        echo "healthy: node $NODE_NAME Ready, apiserver https://127.0.0.1:$APISERVER_PORT ($(kc get --raw /version | grep -o '"gitVersion": *"[^"]*"' | cut -d'"' -f4))"
+        echo "pods: $(kc get pods -A --no-headers 2>/dev/null | wc -l), services: $(kc get services -A --no-headers 2>/dev/null | wc -l)"
+        echo "KUBECONFIG=$ADMIN_KUBECONFIG"
+    else
+        echo "not healthy (scripts/cluster.sh up starts it; logs in $LOGS)"
+        return 1
+    fi
+}
+
+# ---- images ----
+
+# Makes a Docker engine answer: a running one, or /usr/sbin/dockerd started here
+# (and stopped again when this script exits).
+docker_up() {
+    docker info >/dev/null 2>&1 && return 0
+    local dockerd
+    dockerd=$(command -v dockerd || echo /usr/sbin/dockerd)
+    [ -x "$dockerd" ] || die "no Docker engine answers, and no dockerd to start (apt-get install docker.io)"
+    say "starting dockerd (stopped again when done; log $LOGS/dockerd.log)"
+    mkdir -p "$LOGS" "$RUN"
+    launch dockerd "$dockerd"
+    trap 'stop dockerd 30' EXIT
+    local deadline=$((SECONDS + 60))
+    until docker info >/dev/null 2>&1; do
+        alive dockerd || { log_tail dockerd; die "dockerd exited"; }
+        [ $SECONDS -lt $deadline ] || { log_tail dockerd; die "dockerd does not answer after 60 s"; }
+        sleep 0.5
+    done
+}
+
+need_containerd() {
+    alive containerd && ctr_ version >/dev/null 2>&1 || die "the cluster is not up (scripts/cluster.sh up)"
+}
+
+# import_images <docker ref>...: those containerd lacks, in one `docker save` (shared layers once).
+import_images() {
+    local ref missing=()
+    for ref in "$@"; do has_image "$ref" || missing+=("$ref"); done
+    [ ${#missing[@]} -gt 0 ] || return 0
+    docker_up
+    for ref in "${missing[@]}"; do
+        docker image inspect "$ref" >/dev/null 2>&1 || die "no Docker image $ref"
+    done
+    say "importing ${missing[*]} into the cluster"
+    docker save "${missing[@]}" | ctr_ images import - >/dev/null
+    for ref in "${missing[@]}"; do has_image "$ref" || die "$ref is not in the cluster's containerd after the import"; done
+}
+
+images() {
+    need_containerd
+    local base app tag refs=() key
+    # The base's tag is keyed by its recipe (scripts/base-image.sh); the apps' by
+    # python-apps/ and the base, so an edit of either gives new tags.
+    base="fgl-base:$(sha256sum <"$ROOT/scripts/base-image.sh" | cut -c1-12)"
+    # (python-apps/.dockerignore leaves bytecode out of the build: out of the key too.)
+    key=$( { echo "$base"; cd "$ROOT/python-apps" && find . -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 |
+        sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-12)
+    refs=("base=$base")
+    for app in slow_api flask_app psycopg2_app; do refs+=("$app=flask-gevent-lab/$app:$key"); done
+    local missing=0 r
+    for r in "${refs[@]}"; do has_image "${r#*=}" || missing=1; done
+    if [ $missing = 1 ]; then
+        docker_up
+        local built
+        built=$("$ROOT/scripts/base-image.sh")
+        [ "$built" = "$base" ] || die "scripts/base-image.sh made $built, expected $base"
+        for r in "${refs[@]:1}"; do
+            app=${r%%=*} tag=${r#*=}
+            docker image inspect "$tag" >/dev/null 2>&1 && continue
+            say "building $tag"
+            DOCKER_BUILDKIT=0 docker build --network host -q -f "$ROOT/python-apps/Dockerfile" --build-arg "APP=$app" \
+                --build-arg "PYTHON_IMAGE=$base" -t "$tag" "$ROOT/python-apps" >/dev/null
+        done
+        import_images "${refs[@]#*=}"
+    fi
+    printf '%s\n' "${refs[@]}"
+}
+
+# ---- main ----
+
+cmd=${1:-help}
+shift || true
+case "$cmd" in
+    up | down | status | images | image | kubectl) ;;
+    *)
+        awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
+        [ "$cmd" = help ]; exit ;;
+esac
+[ "$(id -u)" = 0 ] || die "the cluster needs root (containerd, iptables, mounts)"
+mkdir -p "$CLUSTER"
+if [ "$cmd" = kubectl ]; then
+    kubernetes_bin
+    exec "$K8S_BIN/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" "$@"
+fi
+# One of up/down/images at a time (status reads only).
+if [ "$cmd" != status ]; then
+    exec 9>"$CLUSTER/lock"
+    flock -w 900 9 || die "another scripts/cluster.sh holds $CLUSTER/lock"
+fi
+case "$cmd" in
+    up) up ;;
+    down) down ;;
+    status) status ;;
+    images) images ;;
+    image)
+        [ $# -gt 0 ] || die "usage: scripts/cluster.sh image <docker image ref>..."
+        need_containerd
+        import_images "$@" ;;
+esac

@@ -1,0 +1,55 @@
+// The Kubernetes suite's cluster: the project's own (scripts/cluster.sh),
+// started for the suite unless it already runs, and then stopped again.
+import { execFileSync, spawnSync } from "child_process";
+import * as path from "path";
+import { projectCluster } from "../../lib/cache";
+import { ROOT } from "../e2e/stack";
+
+const CLUSTER = path.join(ROOT, "scripts", "cluster.sh");
+
+export function clusterRunning(): boolean {
+    return spawnSync(CLUSTER, ["status"], { stdio: "ignore" }).status === 0;
+}
+
+/** Starts the project's cluster if it isn't running; returns whether this call started it. */
+export function startCluster(): boolean {
+    if (clusterRunning()) return false;
+    execFileSync(CLUSTER, ["up"], { stdio: ["ignore", "ignore", "inherit"], timeout: 15 * 60_000 });
+    return true;
+}
+
+export function stopCluster(): void {
+    execFileSync(CLUSTER, ["down"], { stdio: ["ignore", "ignore", "inherit"], timeout: 5 * 60_000 });
+}
+
+/** kubectl against the project's cluster; its stdout. */
+export function kubectl(...args: string[]): string {
+    const own = projectCluster();
+    return execFileSync(own.kubectl, ["--kubeconfig", own.kubeconfig, ...args], { encoding: "utf8", timeout: 60_000 });
+}
+
+/** What a stopped cluster must not leave behind: its processes, mounts, iptables chains and rules, interfaces. */
+export function clusterTraces(): string[] {
+    const traces: string[] = [];
+    const cache = path.dirname(projectCluster().kubeconfig);
+    const ps = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
+    for (const line of ps.split("\n")) {
+        if (/\b(kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|etcd|containerd-shim)\b/.test(line) || line.includes(cache)) {
+            traces.push(`process: ${line.trim()}`);
+        }
+    }
+    for (const line of execFileSync("cat", ["/proc/self/mounts"], { encoding: "utf8" }).split("\n")) {
+        if (line.includes(cache) || line.includes("/run/netns/cni-")) traces.push(`mount: ${line}`);
+    }
+    for (const table of ["filter", "nat", "mangle"]) {
+        const rules = spawnSync("iptables-save", ["-t", table], { encoding: "utf8" }).stdout ?? "";
+        for (const line of rules.split("\n")) {
+            if (/KUBE-|CNI-|10\.(96|244)\.|fgl/i.test(line)) traces.push(`iptables ${table}: ${line}`);
+        }
+    }
+    const links = execFileSync("ip", ["-o", "link"], { encoding: "utf8" });
+    for (const line of links.split("\n")) {
+        if (/\b(cni0|veth\w+)@?/.test(line)) traces.push(`interface: ${line.split(":").slice(1, 2).join("").trim()}`);
+    }
+    return traces;
+}

@@ -1,0 +1,87 @@
+// End to end on a real cluster: the project's own single-node Kubernetes
+// (scripts/cluster.sh), the real engine and the real pulumi-kubernetes
+// provider. Scenarios deploy as Deployments + Services in their namespace, the
+// load runs as a 2-pod Indexed Job, the figures come back as outputs; destroy
+// leaves no namespace, pod or Service rule; the cluster stops cleanly.
+import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import { Stack } from "@pulumi/pulumi/automation";
+import { httpGet } from "../httpGet";
+import { removeStack, testStack, upOutputs } from "../e2e/stack";
+import { clusterTraces, kubectl, startCluster, stopCluster } from "./cluster";
+
+/** Small and quick, but enough clients for two pods to share. */
+const LOAD = { platform: "kubernetes", loadRequests: "200", loadConcurrency: "50", loadDelay: "0.5", loadParallelism: "2", baseline: "false" };
+
+function kubeStack(scenario: string, overrides: Record<string, string> = {}): Promise<Stack> {
+    return testStack(`k8s-${scenario}`, scenario, { ...LOAD, ...overrides });
+}
+
+/** The iptables rules kube-proxy keeps for a namespace's Services (their comments name namespace/service). */
+function serviceRules(namespace: string): string[] {
+    return execFileSync("iptables-save", ["-t", "nat"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(`${namespace}/`));
+}
+
+describe("kubernetes: the project's cluster, the real provider", function () {
+    this.timeout(30 * 60_000);
+    let started = false;
+
+    before(() => {
+        started = startCluster();
+    });
+
+    after(function () {
+        if (!started) return;
+        stopCluster();
+        assert.deepEqual(clusterTraces(), [], "the stopped cluster left these behind");
+    });
+
+    for (const scenario of ["uwsgi-gevent", "nginx-uwsgi", "psycopg2-psycogreen"]) {
+        it(`${scenario}: deploys, serves through its entry Service, loads with a 2-pod Job, destroys to nothing`, async () => {
+            const stack = await kubeStack(scenario);
+            const namespace = `fgl-k8s-${scenario}`;
+            try {
+                const out = await upOutputs(stack);
+                assert.equal(out.platformKind, "kubernetes");
+                const deployments = kubectl("get", "deployments", "-n", namespace, "-o", "jsonpath={.items[*].metadata.name}").split(" ").sort();
+                const expected = ["flask-app", "slow-api", ...(scenario.startsWith("nginx") ? ["nginx"] : []), ...(scenario.startsWith("psycopg2") ? ["postgres"] : [])];
+                assert.deepEqual(deployments, expected.sort());
+                // A real request through the entry Service's ClusterIP.
+                const answer = await httpGet(`${out.url}?delay=0`);
+                assert.equal(answer.status, 200);
+                assert.match(answer.body, /Hi there! slow api response/);
+                // The figures of a load split over two pods, merged.
+                assert.equal(out.completeRequests, 200);
+                assert.equal(out.failedRequests, 0);
+                assert.ok(out.requestsPerSecond > 0);
+                assert.equal(out.result.platform, "kubernetes");
+                assert.deepEqual(out.result.pods.map((p: { index: number }) => p.index), [0, 1]);
+                assert.ok(out.result.pods.every((p: { node: string }) => p.node), "every load pod ran on a node");
+                assert.ok(out.p50Ms >= 500, `p50 ${out.p50Ms} ms is below the slow API's 0.5 s`);
+                assert.ok(serviceRules(namespace).length > 0, "kube-proxy has rules for the stack's Services");
+            } finally {
+                await removeStack(stack);
+            }
+            assert.equal(kubectl("get", "namespaces", "-o", "name").split("\n").filter((n) => n === `namespace/${namespace}`).length, 0,
+                `namespace ${namespace} is left`);
+            assert.deepEqual(serviceRules(namespace), [], "kube-proxy's rules for the stack's Services are left");
+        });
+    }
+
+    it("replicas: 2 spreads the requests over both app pods", async () => {
+        const stack = await kubeStack("uwsgi-gevent", { replicas: "2" });
+        try {
+            const out = await upOutputs(stack);
+            assert.equal(out.failedRequests, 0);
+            // The limit counts both pods' async cores; uWSGI logs each request it serves.
+            const pods = kubectl("get", "pods", "-n", "fgl-k8s-uwsgi-gevent", "-l", "app.kubernetes.io/name=flask-app", "-o", "jsonpath={.items[*].metadata.name}").split(" ");
+            assert.equal(pods.length, 2);
+            const served = pods.map((pod) => kubectl("logs", "-n", "fgl-k8s-uwsgi-gevent", pod).split("\n").filter((l) => l.includes("GET /?delay=0.5")).length);
+            assert.equal(served[0] + served[1], 200, `requests logged per pod: ${served.join(", ")}`);
+            // kube-proxy picks an endpoint at random per connection: each pod gets far more than a few.
+            assert.ok(Math.min(...served) >= 40, `requests per pod: ${served.join(", ")}`);
+        } finally {
+            await removeStack(stack);
+        }
+    });
+});

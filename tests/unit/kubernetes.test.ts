@@ -1,0 +1,179 @@
+// The kubernetes platform without a cluster: the pure objects of lib/kubernetes.ts
+// (the pod's command run in a real shell), and every scenario's Kubernetes
+// resources under Pulumi's mocks.
+import { strict as assert } from "assert";
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { Scenario } from "../../components/scenario";
+import { namespaceFor, parseCpuQuantities, parseKubeImages, podCommand, podPaths, preStopCommand } from "../../lib/kubernetes";
+import { flaskAppSpec, ServiceSpec } from "../../lib/services";
+import { resolveSettings } from "../../lib/settings";
+import { listScenarios, readStackConfig } from "../../lib/stacks";
+import { KubernetesPlatform } from "../../platforms/kubernetes";
+
+const ROOT = path.join(__dirname, "..", "..");
+const IMAGES = "base=reg/base:1 slow_api=reg/slow_api:1 flask_app=reg/flask_app:1 psycopg2_app=reg/psycopg2_app:1";
+
+interface Declared { type: string; name: string; inputs: any; provider?: string }
+
+function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => output.apply((v) => { resolve(v); return v; }));
+}
+
+/** Every resource a stack with `config` declares on the kubernetes platform; ClusterIPs 10.0.0.<n>. */
+async function declare(stack: string, config: Record<string, string>) {
+    const declared: Declared[] = [];
+    await pulumi.runtime.setMocks({
+        newResource(args) {
+            declared.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
+            const services = declared.filter((d) => d.type === "kubernetes:core/v1:Service").length;
+            const state = args.type === "kubernetes:core/v1:Service" ? { ...args.inputs, spec: { ...args.inputs.spec, clusterIP: `10.0.0.${services}` } }
+                : args.type === "kubernetes:batch/v1:Job" ? { ...args.inputs, metadata: { ...args.inputs.metadata, name: `${args.name}-x`, uid: "u1" } }
+                : args.inputs.jobUid !== undefined ? { ...args.inputs, result: { requestsPerSecond: 1, failed: 0 } }
+                : args.type === "pulumi-nodejs:dynamic/kubernetes:ClusterImages" ? { ...args.inputs, images: parseKubeImages(IMAGES) }
+                : args.inputs;
+            return { id: `${args.name}-id`, state };
+        },
+        call: (args) => args.inputs,
+    }, "flask-gevent-lab", stack, false);
+    const settings = resolveSettings((k) => ({ platform: "kubernetes", ...config })[k]);
+    const platform = new KubernetesPlatform(stack, {
+        kubeconfig: settings.kube.kubeconfig, images: settings.kube.images, cpuRequests: settings.kube.cpuRequests, cpuLimits: settings.kube.cpuLimits,
+    });
+    const scenario = new Scenario(stack, { settings, platform, resultsDir: `/results/${stack}` });
+    const url = await promiseOf(scenario.url);
+    await promiseOf(scenario.result);
+    const of = (type: string) => declared.filter((d) => d.type === `kubernetes:${type}`);
+    const deployment = (name: string) => of("apps/v1:Deployment").find((d) => d.inputs.metadata.name === name)?.inputs;
+    return { declared, of, deployment, url, settings };
+}
+
+describe("kubernetes objects (pure)", () => {
+    it("parses CPU quantities and images, refusing what Kubernetes would", () => {
+        assert.deepEqual(parseCpuQuantities("app=500m driver=1.5"), { app: "500m", driver: "1.5" });
+        assert.throws(() => parseCpuQuantities("app=lots"), /lots is not a CPU quantity/);
+        assert.throws(() => parseCpuQuantities("web=1"), /"web=1" is not name=value with a name among driver, upstream/);
+        assert.throws(() => parseKubeImages("base=a slow_api=b"), /no image for flask_app, psycopg2_app/);
+        assert.deepEqual(parseKubeImages(""), {});
+    });
+
+    it("names a stack's namespace as a DNS label", () => {
+        assert.equal(namespaceFor("uwsgi-gevent"), "fgl-uwsgi-gevent");
+        assert.equal(namespaceFor("My_Stack."), "fgl-my-stack");
+        assert.ok(namespaceFor("x".repeat(80)).length <= 63);
+    });
+
+    it("runs a service as its spec says, and stops it with the spec's own signal before Kubernetes sends SIGTERM", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fgl-pod-"));
+        const spec: ServiceSpec = {
+            name: "svc", cwd: path.join(dir, "run"), port: 1, env: {}, files: {}, user: "", code: [], ready: { kind: "tcp" },
+            setup: [["sh", "-c", "echo set-up > setup.txt"]],
+            // Records SIGINT (the spec's signal) and exits; a SIGTERM would end it without a trace.
+            argv: ["sh", "-c", "trap 'echo got-int > signal.txt; exit 7' INT; echo started > started.txt; while :; do sleep 0.05; done"],
+            stopSignal: "SIGINT",
+        };
+        const [command, ...args] = podCommand(spec);
+        const pod = spawn(command, args, { stdio: "ignore" });
+        const exited = new Promise<number | null>((resolve) => pod.once("exit", (c) => resolve(c)));
+        try {
+            const started = path.join(spec.cwd, "started.txt");
+            for (let i = 0; i < 100 && !fs.existsSync(started); i++) await new Promise((r) => setTimeout(r, 50));
+            assert.equal(fs.readFileSync(path.join(spec.cwd, "setup.txt"), "utf8"), "set-up\n");
+            // The hook, aimed at the service's pid (in a pod: 1, the service itself after exec).
+            const [hook, ...hookArgs] = preStopCommand(spec, String(pod.pid));
+            const stop = spawn(hook, hookArgs, { stdio: "ignore" });
+            const hookDone = new Promise<number | null>((resolve) => stop.once("exit", (c) => resolve(c)));
+            assert.equal(await exited, 7, "the service itself ran (exec), and exited on its own signal");
+            assert.equal(fs.readFileSync(path.join(spec.cwd, "signal.txt"), "utf8"), "got-int\n");
+            assert.equal(await hookDone, 0, "the hook returns once the service has exited");
+        } finally {
+            pod.kill("SIGKILL");
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
+
+describe("scenario stacks on kubernetes (Pulumi mocks)", () => {
+    for (const stack of listScenarios(ROOT)) {
+        it(`${stack}: a Deployment + Service per service in the stack's namespace, the load a 2-pod Indexed Job`, async () => {
+            const { declared, of, deployment, url, settings } = await declare(stack, { ...readStackConfig(ROOT, stack), kubeImages: IMAGES });
+            const names = ["flask-app", "slow-api", ...(settings.database ? ["postgres"] : []), ...(settings.ingress === "nginx" ? ["nginx"] : [])].sort();
+            assert.deepEqual(of("core/v1:Namespace").map((n) => n.inputs.metadata.name), [`fgl-${stack}`]);
+            assert.deepEqual(of("apps/v1:Deployment").map((d) => d.inputs.metadata.name).sort(), names);
+            assert.deepEqual(of("core/v1:Service").map((d) => d.inputs.metadata.name).sort(), names);
+            for (const d of [...of("apps/v1:Deployment"), ...of("core/v1:Service"), ...of("core/v1:ConfigMap"), ...of("batch/v1:Job")]) {
+                assert.equal(d.inputs.metadata.namespace, `fgl-${stack}`);
+                assert.match(d.provider ?? "", /kubernetes::.*-cluster::/, `${d.name} goes through the stack's provider`);
+            }
+            // No leases: each pod has its own network, and the tutorial's ports.
+            assert.equal(declared.filter((d) => d.type.endsWith(":PortLease")).length, 0);
+            const app = deployment("flask-app").spec.template.spec.containers[0];
+            assert.equal(app.image, settings.database ? "reg/psycopg2_app:1" : "reg/flask_app:1");
+            assert.equal(app.imagePullPolicy, "IfNotPresent");
+            // The same server command as on the other platforms (the same spec builder), after the pod's wrapper.
+            const { argv } = flaskAppSpec("flask-app", {
+                serverMode: settings.serverMode, shape: settings.shape, protocol: settings.protocol, port: 3000,
+                upstream: { host: "x", port: 4000 }, database: settings.database ? { host: "y", port: 5432 } : undefined, psycogreen: settings.psycogreen,
+            }, podPaths());
+            assert.deepEqual(app.command.slice(-argv.length), argv);
+            assert.deepEqual(app.resources, { requests: { cpu: "100m" } });
+            assert.ok(app.readinessProbe.httpGet || app.readinessProbe.tcpSocket);
+            const entry = settings.ingress === "nginx" ? "nginx" : "flask-app";
+            const entryIp = `10.0.0.${of("core/v1:Service").findIndex((s) => s.inputs.metadata.name === entry) + 1}`;
+            assert.equal(url, `http://${entryIp}:${settings.ingress === "nginx" ? 80 : 3000}/`);
+            // The app reaches the slow API by its ClusterIP.
+            const apiIp = `10.0.0.${of("core/v1:Service").findIndex((s) => s.inputs.metadata.name === "slow-api") + 1}`;
+            const env = Object.fromEntries(app.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+            assert.deepEqual([env.API_HOST, env.PORT_API], [apiIp, "4000"]);
+            const jobs = of("batch/v1:Job");
+            assert.equal(jobs.length, 2, "the load and the baseline");
+            for (const job of jobs) {
+                assert.equal(job.inputs.spec.completionMode, "Indexed");
+                assert.equal(job.inputs.spec.completions, 2);
+                assert.equal(job.inputs.spec.parallelism, 2);
+                assert.equal(job.inputs.spec.template.spec.containers[0].image, "reg/base:1");
+            }
+            const runs = declared.filter((d) => d.inputs.jobUid !== undefined);
+            assert.deepEqual(runs.map((r) => r.inputs.parts), [2, 2]);
+        });
+    }
+
+    it("runs replicas of the app, and counts their capacity in the limit", async () => {
+        const one = await declare("uwsgi-gevent", { serverMode: "uwsgi-gevent", kubeImages: IMAGES });
+        const two = await declare("uwsgi-gevent", { serverMode: "uwsgi-gevent", kubeImages: IMAGES, replicas: "2" });
+        assert.equal(two.deployment("flask-app").spec.replicas, 2);
+        assert.equal(two.deployment("slow-api").spec.replicas, 1);
+        const capacity = (d: typeof one) => d.declared.find((r) => r.inputs.jobUid !== undefined && r.name.includes("-load-"))!.inputs.capacity;
+        assert.equal(capacity(two), 2 * capacity(one));
+    });
+
+    it("mounts nginx's config from a ConfigMap and rolls its pods when the config changes", async () => {
+        const { of, deployment } = await declare("nginx-uwsgi", { ...readStackConfig(ROOT, "nginx-uwsgi"), kubeImages: IMAGES });
+        const conf = of("core/v1:ConfigMap").find((c) => c.inputs.metadata.name === "nginx-files")!.inputs.data["nginx.conf"];
+        assert.match(conf, /uwsgi_pass app;/);
+        assert.match(conf, /server 10\.0\.0\.\d+:3000;/);
+        const template = deployment("nginx").spec.template;
+        assert.equal(template.spec.volumes[0].configMap.name, "nginx-files");
+        assert.ok(template.metadata.annotations["flask-gevent-lab/files"], "a hash of the files on the pod template");
+    });
+
+    it("loads its images into the project's cluster when no images are named, and never pulls them", async () => {
+        const { declared, deployment } = await declare("uwsgi-gevent", { serverMode: "uwsgi-gevent" });
+        const images = declared.filter((d) => d.type === "pulumi-nodejs:dynamic/kubernetes:ClusterImages");
+        assert.equal(images.length, 1);
+        assert.match(images[0].inputs.script, /scripts\/cluster\.sh$/);
+        assert.equal(deployment("flask-app").spec.template.spec.containers[0].imagePullPolicy, "Never");
+    });
+
+    it("refuses settings that mean nothing on a cluster, or only on one", () => {
+        assert.throws(() => resolveSettings((k) => ({ replicas: "2" } as Record<string, string>)[k]), /replicas: 2 app pods need platform kubernetes/);
+        assert.throws(() => resolveSettings((k) => ({ platform: "kubernetes", loadDriver: "k6" } as Record<string, string>)[k]), /loadDriver: k6 does not run in the cluster/);
+        assert.throws(() => resolveSettings((k) => ({ platform: "kubernetes", loadParallelism: "300" } as Record<string, string>)[k]), /loadParallelism: 300 pods for 200 clients/);
+        assert.throws(() => resolveSettings((k) => ({ platform: "kubernetes", kubeCpuLimits: "app=x" } as Record<string, string>)[k]), /kubeCpuLimits: "app=x"/);
+        assert.equal(resolveSettings((k) => ({ platform: "kubernetes" } as Record<string, string>)[k]).kube.loadParallelism, 2);
+        assert.equal(resolveSettings(() => undefined).kube.loadParallelism, 1);
+    });
+});

@@ -1,0 +1,348 @@
+import { strict as assert } from "assert";
+import { execFile } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as os from "os";
+import * as path from "path";
+import { AddressInfo } from "net";
+import { parseAbOutput } from "../../lib/load/ab";
+import { k6Argv, k6ExecutionSegment, k6SegmentArgv } from "../../lib/load/k6";
+import { mergePodResults } from "../../lib/load/merge";
+import { parseOhaOutput } from "../../lib/load/oha";
+import { loadPodArgv, LoadPodSpec, splitCeilingRps, splitLoad } from "../../lib/load/split";
+import { which } from "../../platforms/localTools";
+
+const FIXTURES = path.join(__dirname, "fixtures", "load-pods");
+const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name), "utf8");
+const line = (log: string) => JSON.parse(log.trim());
+
+/** The per-request times as the drivers wrote them, in ms: ab -g's ttime column; oha's SQLite durations. */
+function rawAbMs(i: number): number[] {
+    return fixture(`ab-${i}.tsv`).trim().split("\n").slice(1).map((row) => Number(row.split("\t")[4]));
+}
+function rawOhaMs(i: number): number[] {
+    return fixture(`oha-${i}.durations`).trim().split("\n").map((s) => Number(s) * 1000);
+}
+
+/** The value that at least p % of the times are at or below, counted the drivers' way: the (floor(n p / 100) + 1)-th smallest. */
+function nthSmallest(times: number[], p: number): number {
+    const sorted = [...times].sort((a, b) => a - b);
+    const wanted = Math.floor((sorted.length * p) / 100) + 1;
+    return sorted.find((_, i) => i + 1 === Math.min(wanted, sorted.length))!;
+}
+
+/** A hand-made ab pod line: the report fields the merge reads, and the times. */
+function abLine(index: number, start: number, taken: number, times: [number, number][], failed = 0): string {
+    const complete = times.reduce((s, [, n]) => s + n, 0);
+    const report = `Time taken for tests:   ${taken.toFixed(3)} seconds\nComplete requests:      ${complete}\n` +
+        `Failed requests:        ${failed}\nRequests per second:    ${(complete / taken).toFixed(2)} [#/sec] (mean)\n`;
+    return JSON.stringify({
+        fgl: "load-pod/1", index, driver: "ab", host: `load-${index}`, node: "n1", version: "This is ApacheBench, Version 2.3 <$Revision$>",
+        start, end: start + taken + 0.01, report, unit: "ms", times,
+    });
+}
+
+describe("load split over pods", () => {
+    it("gives each pod n/N requests and c/N clients", () => {
+        assert.deepEqual(splitLoad(2000, 200, 2), [{ requests: 1000, concurrency: 100 }, { requests: 1000, concurrency: 100 }]);
+        assert.deepEqual(splitLoad(2000, 200, 1), [{ requests: 2000, concurrency: 200 }]);
+    });
+
+    it("spreads the remainders over the first pods, each with at least one request and one client", () => {
+        assert.deepEqual(splitLoad(11, 7, 3), [{ requests: 4, concurrency: 3 }, { requests: 4, concurrency: 2 }, { requests: 3, concurrency: 2 }]);
+        assert.deepEqual(splitLoad(3, 3, 3), [1, 1, 1].map(() => ({ requests: 1, concurrency: 1 })));
+        const parts = splitLoad(1001, 13, 5);
+        assert.deepEqual(parts.map((p) => p.requests), [201, 200, 200, 200, 200]);
+        assert.deepEqual(parts.map((p) => p.concurrency), [3, 3, 3, 2, 2]);
+    });
+
+    it("refuses more pods than clients or requests, naming loadParallelism", () => {
+        assert.throws(() => splitLoad(100, 2, 3), /loadParallelism 3 is more than the 2 clients \(concurrency\).*lower loadParallelism to 2/);
+        assert.throws(() => splitLoad(2, 10, 3), /loadParallelism 3 is more than the 2 requests/);
+        assert.throws(() => splitLoad(100, 10, 0), /loadParallelism must be a whole number of pods, 1 or more \(got 0\)/);
+        assert.throws(() => splitLoad(100, 10, 1.5), /loadParallelism must be a whole number/);
+    });
+
+    it("gives k6 the execution segments of k6's distributed-execution docs", () => {
+        // The docs' examples for two, three and four machines.
+        assert.deepEqual([0, 1].map((i) => k6ExecutionSegment(i, 2)), [
+            { segment: "0:1/2", sequence: "0,1/2,1" }, { segment: "1/2:1", sequence: "0,1/2,1" }]);
+        assert.deepEqual([0, 1, 2].map((i) => k6ExecutionSegment(i, 3).segment), ["0:1/3", "1/3:2/3", "2/3:1"]);
+        assert.equal(k6ExecutionSegment(2, 3).sequence, "0,1/3,2/3,1");
+        assert.deepEqual([0, 1, 2, 3].map((i) => k6ExecutionSegment(i, 4).segment), ["0:1/4", "1/4:2/4", "2/4:3/4", "3/4:1"]);
+        assert.equal(k6ExecutionSegment(0, 4).sequence, "0,1/4,2/4,3/4,1");
+        assert.deepEqual(k6ExecutionSegment(0, 1), { segment: "0:1", sequence: "0,1" });
+        assert.throws(() => k6ExecutionSegment(2, 2), /no such part/);
+    });
+
+    it("runs k6 on its segment of the whole load, the flags before the script", () => {
+        const load = { url: "http://10.0.0.1/?delay=1", requests: 2000, concurrency: 200, timeoutSeconds: 60 };
+        const argv = k6SegmentArgv("/k6", "/s/load.js", load, "/tmp/s.json", 1, 2);
+        const whole = k6Argv("/k6", "/s/load.js", load, "/tmp/s.json");
+        assert.deepEqual(argv.slice(-5), ["--execution-segment", "1/2:1", "--execution-segment-sequence", "0,1/2,1", "/s/load.js"]);
+        // k6 scales the whole load's VUs and iterations to the segment itself.
+        assert.deepEqual(argv.slice(0, -5), whole.slice(0, -1));
+        assert.ok(argv.includes("VUS=200") && argv.includes("ITERATIONS=2000"));
+        assert.throws(() => k6SegmentArgv("/k6", "/s/load.js", { ...load, concurrency: 1 }, "/tmp/s.json", 0, 2), /loadParallelism 2/);
+    });
+
+    it("gives every pod the same command, holding each share's driver line", () => {
+        const argv = loadPodArgv({ driver: "ab", url: "http://10.0.0.1:80/?delay=1", expectBody: "Hi", requests: 5, concurrency: 3, parts: 2, timeoutSeconds: 60 });
+        assert.equal(argv[0], "python3");
+        assert.equal(argv[1], "-c");
+        const config = JSON.parse(argv[3]);
+        assert.deepEqual(config.argvs, [
+            ["/usr/bin/ab", "-r", "-l", "-s", "60", "-n", "3", "-c", "2", "-g", "requests.tsv", "http://10.0.0.1:80/?delay=1"],
+            ["/usr/bin/ab", "-r", "-l", "-s", "60", "-n", "2", "-c", "1", "-g", "requests.tsv", "http://10.0.0.1:80/?delay=1"],
+        ]);
+        const oha = JSON.parse(loadPodArgv({ driver: "oha", url: "http://s/", expectBody: "Hi", requests: 4, concurrency: 2, parts: 2, timeoutSeconds: 9 })[3]);
+        assert.deepEqual(oha.argvs[1], ["/usr/local/bin/oha", "--no-tui", "--output-format", "json", "--disable-keepalive",
+            "-t", "9s", "--connect-timeout", "9s", "-n", "2", "-c", "1", "--db-url", "requests.db", "http://s/"]);
+        assert.throws(() => loadPodArgv({ driver: "ab", url: "http://s/", expectBody: "", requests: 4, concurrency: 2, parts: 3, timeoutSeconds: 9 }),
+            /loadParallelism 3/);
+    });
+
+    it("gives the ceiling of the slowest share, the pods side by side", () => {
+        const near = (a: number | null, b: number) => assert.ok(a !== null && Math.abs(a - b) < 1e-9, `${a} vs ${b}`);
+        // ab: 1 + ceil((n - 1) / c) rounds of the delay; 11 requests over 3 + 3 clients: 6 in 1 + 2 rounds, 5 in 1 + 2 rounds.
+        near(splitCeilingRps("ab", splitLoad(11, 6, 2), 0.5), 11 / (3 * 0.5));
+        // 2000 requests, 200 clients, 3 pods: 667 over 67 clients twice (1 + 10 rounds), and the slowest, 666 over 66 (1 + 11 rounds).
+        near(splitCeilingRps("ab", splitLoad(2000, 200, 3), 1), 2000 / 12);
+        // oha starts all its clients at once: ceil(n / c) rounds; 667 over 67: 10, 666 over 66: 11.
+        near(splitCeilingRps("oha", splitLoad(2000, 200, 3), 1), 2000 / 11);
+        assert.equal(splitCeilingRps("ab", splitLoad(10, 2, 2), 0), null);
+    });
+});
+
+describe("load pods' merge, from recorded pods (tests/unit/fixtures/load-pods, record.ts)", () => {
+    const ab = [fixture("ab-0.log"), fixture("ab-1.log")];
+    const oha = [fixture("oha-0.log"), fixture("oha-1.log")];
+
+    it("ab: sums the counts and takes the percentiles of every request of both pods", () => {
+        const merged = mergePodResults(ab, { driver: "ab", parts: 2 });
+        const own = ab.map((log) => parseAbOutput(line(log).report));
+        const times = [...rawAbMs(0), ...rawAbMs(1)];
+        // 401: n x p / 100 is no whole number, so the rank's rounding shows.
+        assert.equal(times.length, 401);
+        assert.equal(merged.complete, 401);
+        assert.equal(merged.failed, own[0].failed + own[1].failed);
+        assert.ok(merged.failed > 0, "the recording has 500s");
+        for (const [key, p] of [["p50", 50], ["p90", 90], ["p95", 95], ["p99", 99]] as const) {
+            assert.equal(merged.latencyMs[key], nthSmallest(times, p), key);
+        }
+        assert.equal(merged.latencyMs.max, Math.max(...times));
+        assert.equal(merged.latencyMs.p999, null);
+    });
+
+    it("ab: times the union of the pods' runs", () => {
+        const merged = mergePodResults(ab, { driver: "ab", parts: 2 });
+        const lines = ab.map(line);
+        const own = ab.map((log) => parseAbOutput(line(log).report));
+        // At least the longer pod, at most from the first start to the last pod's exit.
+        assert.ok(merged.timeTakenSeconds >= Math.max(...own.map((f) => f.timeTakenSeconds)));
+        const wall = Math.max(...lines.map((l) => l.end)) - Math.min(...lines.map((l) => l.start));
+        assert.ok(merged.timeTakenSeconds <= wall + 0.0005, `${merged.timeTakenSeconds} within ${wall}`);
+        assert.ok(Math.abs(merged.requestsPerSecond - 401 / merged.timeTakenSeconds) <= 401 * 0.0005 / merged.timeTakenSeconds ** 2 + 0.005);
+        assert.deepEqual(merged.pods.map((p) => [p.index, p.complete, p.host, p.startedAt]),
+            lines.map((l, i) => [i, [201, 200][i], l.host, new Date(l.start * 1000).toISOString()]));
+        assert.equal(merged.driverVersion, "2.3");
+    });
+
+    it("ab: one pod gives ab's own figures", () => {
+        const merged = mergePodResults([ab[0]], { driver: "ab", parts: 1 });
+        const own = parseAbOutput(line(ab[0]).report);
+        assert.equal(merged.complete, own.complete);
+        assert.equal(merged.failed, own.failed);
+        assert.equal(merged.timeTakenSeconds, own.timeTakenSeconds);
+        // ab divides by its unrounded time; the report shows it to the ms.
+        const slack = (own.complete * 0.0005) / own.timeTakenSeconds ** 2 + 0.005;
+        assert.ok(Math.abs(merged.requestsPerSecond - own.requestsPerSecond) <= slack, `${merged.requestsPerSecond} vs ${own.requestsPerSecond}`);
+        assert.deepEqual(merged.latencyMs, own.latencyMs);
+    });
+
+    it("oha: sums counts, statuses and errors, and takes the percentiles of every answered request", () => {
+        const merged = mergePodResults(oha, { driver: "oha", parts: 2 });
+        const own = oha.map((log) => parseOhaOutput(JSON.stringify(line(log).report)));
+        const times = [...rawOhaMs(0), ...rawOhaMs(1)];
+        assert.equal(merged.complete, 401);
+        assert.deepEqual(merged.statusCodes, { 200: own[0].statusCodes![200] + own[1].statusCodes![200], 500: own[0].statusCodes![500] + own[1].statusCodes![500] });
+        const errors = Object.values(merged.errors!).reduce((a, b) => a + b, 0);
+        assert.equal(times.length + errors, 401, "every request is answered or an error");
+        assert.equal(merged.failed, merged.statusCodes![500] + errors);
+        for (const [key, p] of [["p50", 50], ["p90", 90], ["p95", 95], ["p99", 99], ["p999", 99.9]] as const) {
+            assert.ok(Math.abs(merged.latencyMs[key]! - nthSmallest(times, p)) <= 0.05, `${key}: ${merged.latencyMs[key]} vs ${nthSmallest(times, p)}`);
+        }
+        assert.ok(Math.abs(merged.latencyMs.max! - Math.max(...times)) <= 0.05);
+    });
+
+    it("oha: one pod gives oha's own figures", () => {
+        const merged = mergePodResults([oha[0]], { driver: "oha", parts: 1 });
+        const own = parseOhaOutput(JSON.stringify(line(oha[0]).report));
+        const { latencyMs, requestsPerSecond, driverVersion, pods, ...counts } = merged;
+        const { latencyMs: ownLatency, requestsPerSecond: ownRps, ...ownCounts } = own;
+        assert.equal(driverVersion, "1.16.0");
+        assert.equal(pods.length, 1);
+        assert.deepEqual(counts, ownCounts);
+        assert.ok(Math.abs(requestsPerSecond - ownRps) <= (own.complete * 0.0005) / own.timeTakenSeconds ** 2 + 0.005);
+        for (const key of Object.keys(ownLatency) as (keyof typeof ownLatency)[]) {
+            assert.ok(Math.abs(latencyMs[key]! - ownLatency[key]!) <= 0.1, `${key}: ${latencyMs[key]} vs ${ownLatency[key]}`);
+        }
+    });
+});
+
+describe("load pods' merge, hand-checked", () => {
+    it("ranks the union of the pods' times, never averaging their percentiles", () => {
+        // Pod 0 took 10, 20 ms; pod 1 took 30, 30 ms: 4 times, the median is the 3rd smallest (ab: 50 % of 4 = rank 2 from 0),
+        // where the mean of the pods' own medians (20 and 30) would say 25.
+        const merged = mergePodResults([abLine(0, 1000, 0.5, [[10, 1], [20, 1]]), abLine(1, 1000.25, 0.5, [[30, 2]], 1)], { driver: "ab", parts: 2 });
+        assert.deepEqual(merged.latencyMs, { p50: 30, p90: 30, p95: 30, p99: 30, p999: null, max: 30 });
+        assert.equal(merged.complete, 4);
+        assert.equal(merged.failed, 1);
+        // From 1000 to 1000.25 + 0.5.
+        assert.equal(merged.timeTakenSeconds, 0.75);
+        assert.equal(merged.requestsPerSecond, 5.33);
+        assert.deepEqual(merged.pods.map((p) => [p.host, p.node, p.startedAt, p.timeTakenSeconds, p.failed]),
+            [["load-0", "n1", new Date(1000_000).toISOString(), 0.5, 0], ["load-1", "n1", new Date(1000_250).toISOString(), 0.5, 1]]);
+    });
+
+    it("takes ab's percentile from 100 times as ab does: the (p+1)-th smallest", () => {
+        const times: [number, number][] = Array.from({ length: 100 }, (_, i) => [i + 1, 1]);
+        const merged = mergePodResults([abLine(0, 5, 1, times.slice(0, 50)), abLine(1, 5, 1, times.slice(50))], { driver: "ab", parts: 2 });
+        assert.deepEqual(merged.latencyMs, { p50: 51, p90: 91, p95: 96, p99: 100, p999: null, max: 100 });
+    });
+
+    it("rounds the rank down, as ab and oha do", () => {
+        // 7 times: 50 % of 7 is 3.5, rank 3 from 0: the 4th smallest; 99.9 % is 6.99: the 7th.
+        const times: [number, number][] = [[1, 1], [2, 1], [3, 1], [4, 1], [5, 1], [6, 1], [7, 1]];
+        const merged = mergePodResults([abLine(0, 5, 1, times.slice(0, 3)), abLine(1, 5, 1, times.slice(3))], { driver: "ab", parts: 2 });
+        assert.deepEqual(merged.latencyMs, { p50: 4, p90: 7, p95: 7, p99: 7, p999: null, max: 7 });
+    });
+
+    it("gives no percentiles when no request was timed", () => {
+        const merged = mergePodResults([abLine(0, 5, 1, [])], { driver: "ab", parts: 1 });
+        assert.deepEqual(merged.latencyMs, { p50: null, p90: null, p95: null, p99: null, p999: null, max: null });
+    });
+});
+
+describe("load pods' merge, refusals", () => {
+    const good = [abLine(0, 1, 1, [[5, 2]]), abLine(1, 1, 1, [[6, 2]])];
+
+    it("names a missing pod", () => {
+        assert.throws(() => mergePodResults([good[0]], { driver: "ab", parts: 2 }), /expected the logs of 2 load pods, got 1/);
+        assert.throws(() => mergePodResults([good[0], ""], { driver: "ab", parts: 2 }), /load pod 1 printed no result line .*its log is empty/);
+        assert.throws(() => mergePodResults([good[0], "Error from server (NotFound): pods \"x\" not found\n"], { driver: "ab", parts: 2 }),
+            /load pod 1 printed no result line .*ends with:\nError from server \(NotFound\)/s);
+    });
+
+    it("finds the line among other output, and refuses a bad one", () => {
+        assert.equal(mergePodResults([`Benchmarking 10.0.0.1\n${good[0]}\n`, good[1]], { driver: "ab", parts: 2 }).complete, 4);
+        assert.throws(() => mergePodResults([good[0], good[1].slice(0, 60)], { driver: "ab", parts: 2 }), /load pod 1: its result line is not JSON \(cut short\?\)/);
+        assert.throws(() => mergePodResults([good[0], good[1].replace("load-pod/1", "load-pod/9")], { driver: "ab", parts: 2 }),
+            /load pod 1: its result line is "load-pod\/9", expected "load-pod\/1"/);
+        assert.throws(() => mergePodResults([good[1], good[0]], { driver: "ab", parts: 2 }), /load pod 0: its log holds the result of pod 1/);
+        assert.throws(() => mergePodResults(good, { driver: "oha", parts: 2 }), /load pod 0 ran ab, expected oha/);
+        assert.throws(() => mergePodResults([good[0], good[1].replace('"times":[[6,2]]', '"times":[[6,1]]')], { driver: "ab", parts: 2 }),
+            /load pod 1: 1 request times for 2 requests/);
+        assert.throws(() => mergePodResults([good[0], good[1].replace('"times":[[6,2]]', '"times":[[6]]')], { driver: "ab", parts: 2 }),
+            /load pod 1: its times are not \[\[time, count\], \.\.\.\]/);
+        assert.throws(() => mergePodResults([good[0], good[1].replace("Complete requests", "Completed")], { driver: "ab", parts: 2 }),
+            /load pod 1: ApacheBench: no 'Complete requests'/);
+    });
+
+    it("passes on a pod's own failure", () => {
+        const failed = JSON.stringify({ fgl: "load-pod/1", index: 1, driver: "ab", host: "p", error: "ab exited with 22: apr_pollset_poll: The timeout specified has expired (70007)" });
+        assert.throws(() => mergePodResults([good[0], failed], { driver: "ab", parts: 2 }), /load pod 1 failed: ab exited with 22: apr_pollset_poll/);
+    });
+});
+
+/** A loopback server answering after 3 ms. */
+async function withServer(body: (url: string) => Promise<void>) {
+    const server = http.createServer((_req, res) => setTimeout(() => res.end("Hi there! slow api response"), 3));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+        await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}/?delay=0.003`);
+    } finally {
+        server.close();
+    }
+}
+
+/** Runs a pod's command here, as the pod with JOB_COMPLETION_INDEX `index` (none: unset). */
+function runPod(argv: string[], index: string | undefined, dir?: string): Promise<{ code: number; stdout: string }> {
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_NAME: "node-a", ...(dir ? { FGL_LOAD_DIR: dir } : {}) };
+    if (index === undefined) delete env.JOB_COMPLETION_INDEX;
+    else env.JOB_COMPLETION_INDEX = index;
+    return new Promise((resolve) => {
+        execFile(argv[0], argv.slice(1), { env, encoding: "utf8" }, (e, stdout) => resolve({ code: e ? Number(e.code) : 0, stdout }));
+    });
+}
+
+describe("load pods' command, run here against a loopback server", () => {
+    let work: string;
+    beforeEach(() => (work = fs.mkdtempSync(path.join(os.tmpdir(), "load-pods-"))));
+    afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
+
+    const spec = (url: string, more: Partial<LoadPodSpec> = {}): LoadPodSpec => ({
+        driver: "ab", url, expectBody: "slow api", requests: 61, concurrency: 6, parts: 2, timeoutSeconds: 10, driverPath: which("ab"), ...more,
+    });
+
+    it("ab: two pods at once, one JSON line each, merged", async () => {
+        await withServer(async (url) => {
+            const argv = loadPodArgv(spec(url));
+            const runs = await Promise.all(["0", "1"].map((i) => runPod(argv, i, path.join(work, i))));
+            assert.deepEqual(runs.map((r) => r.code), [0, 0]);
+            assert.deepEqual(runs.map((r) => r.stdout.split("\n").length), [2, 2], "one line each, newline-terminated");
+            const merged = mergePodResults(runs.map((r) => r.stdout), { driver: "ab", parts: 2 });
+            assert.equal(merged.complete, 61);
+            assert.equal(merged.failed, 0);
+            assert.deepEqual(merged.pods.map((p) => [p.complete, p.node]), [[31, "node-a"], [30, "node-a"]]);
+            // ab's -g file, kept in FGL_LOAD_DIR, has a row for each request of its share.
+            assert.equal(fs.readFileSync(path.join(work, "0", "requests.tsv"), "utf8").trim().split("\n").length, 1 + 31);
+            assert.ok(merged.latencyMs.p50! >= 3 && merged.latencyMs.max! >= merged.latencyMs.p99!);
+        });
+    });
+
+    it("oha: two pods at once, merged (skipped where scripts/oha.sh has not built oha)", async function () {
+        const oha = path.join(process.env.FGL_CACHE ?? path.join(os.homedir(), ".cache", "flask-gevent-lab"), "oha-1.16.0", "bin", "oha");
+        if (!fs.existsSync(oha)) this.skip();
+        await withServer(async (url) => {
+            const argv = loadPodArgv(spec(url, { driver: "oha", driverPath: oha }));
+            const runs = await Promise.all(["0", "1"].map((i) => runPod(argv, i, path.join(work, i))));
+            assert.deepEqual(runs.map((r) => r.code), [0, 0], runs.map((r) => r.stdout).join("\n"));
+            const merged = mergePodResults(runs.map((r) => r.stdout), { driver: "oha", parts: 2 });
+            assert.equal(merged.complete, 61);
+            assert.deepEqual(merged.statusCodes, { 200: 61 });
+            assert.ok(merged.latencyMs.p50! >= 3 && merged.latencyMs.p999! <= merged.latencyMs.max!);
+        });
+    });
+
+    it("fails clearly, in its line, on a wrong answer, no answer, or no index", async () => {
+        await withServer(async (url) => {
+            const wrong = await runPod(loadPodArgv(spec(url, { expectBody: "Goodbye" })), "1");
+            assert.equal(wrong.code, 1);
+            assert.throws(() => mergePodResults([wrong.stdout], { driver: "ab", parts: 1 }),
+                /load pod 0 failed: check http:\/\/127\.0\.0\.1:\d+\/\?delay=0\.003: expected status 200 and a body containing "Goodbye", got status 200 and body: Hi there/);
+            const noIndex = await runPod(loadPodArgv(spec(url)), undefined);
+            assert.equal(noIndex.code, 1);
+            assert.match(line(noIndex.stdout).error, /JOB_COMPLETION_INDEX is '', expected 0 to 1 \(an Indexed Job sets it\)/);
+            assert.match(line((await runPod(loadPodArgv(spec(url)), "2")).stdout).error, /JOB_COMPLETION_INDEX is '2'/);
+            // A driver that stops half-way, as ab does on a reset connection without -r.
+            const broken = path.join(work, "ab");
+            fs.writeFileSync(broken, '#!/bin/sh\n[ "$1" = -V ] && exec echo "This is ApacheBench, Version 2.3"\n' +
+                'echo "apr_socket_recv: Connection reset by peer (104)" >&2\nexit 22\n', { mode: 0o755 });
+            const stopped = await runPod(loadPodArgv(spec(url, { driverPath: broken })), "0");
+            assert.equal(stopped.code, 1);
+            assert.throws(() => mergePodResults([stopped.stdout], { driver: "ab", parts: 1 }),
+                /load pod 0 failed: ab exited with 22: apr_socket_recv: Connection reset by peer \(104\)/);
+        });
+        // The server is closed: nothing listens on its port.
+        const closed = await new Promise<number>((resolve) => {
+            const s = http.createServer().listen(0, "127.0.0.1", () => {
+                const port = (s.address() as AddressInfo).port;
+                s.close(() => resolve(port));
+            });
+        });
+        const refused = await runPod(loadPodArgv(spec(`http://127.0.0.1:${closed}/`)), "0");
+        assert.equal(refused.code, 1);
+        assert.match(line(refused.stdout).error, /^check http:\/\/127\.0\.0\.1:\d+\/: .*[Cc]onnection refused/);
+    });
+});
