@@ -14,6 +14,10 @@
  * export const rps = load.result.requestsPerSecond;
  * ```
  *
+ * The same on Kubernetes: `new KubernetesPlatform("lab", { kubeconfig })`, with
+ * `replicas` on the app and `platform` + `parallelism` on the LoadTest (the load
+ * then runs as an Indexed Job in the cluster).
+ *
  * @packageDocumentation
  */
 export { FlaskApp, FlaskAppArgs } from "./components/flaskApp";
@@ -23,10 +27,13 @@ export { Postgres, PostgresArgs } from "./components/postgres";
 export { Scenario, ScenarioArgs } from "./components/scenario";
 export { SlowApi, SlowApiArgs } from "./components/slowApi";
 export { DockerPlatform, DockerPlatformArgs } from "./platforms/docker";
+export { KubernetesPlatform, KubernetesPlatformArgs } from "./platforms/kubernetes";
 export { LocalPlatform, LocalPlatformArgs } from "./platforms/local";
 export { LoadDriver } from "./platforms/localTools";
-export { DeployedService, Platform } from "./platforms/platform";
+export { DeployedService, Platform, PlatformLoad, ServiceHosts } from "./platforms/platform";
 export { Bottleneck, CpuRole, CpuUsage } from "./lib/load/cpu";
+export { CpuQuantities, KubeImages } from "./lib/kubernetes";
+export { PodRun } from "./lib/load/merge";
 export { DriverName, LoadResult } from "./lib/load/result";
 export { ThreadsProbe } from "./lib/procfs";
 export { MODES, Protocol, SERVER_MODES, ServerMode, ServerShape } from "./lib/serverModes";

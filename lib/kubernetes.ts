@@ -131,7 +131,7 @@ export function resourcesOf(role: CpuRole, ctx: KubeContext): { requests?: Recor
 /** A Deployment of one service: `replicas` pods, ready when the spec's readiness check passes. */
 export function deploymentManifest(spec: ServiceSpec, role: CpuRole, image: string, replicas: number, configMap: string | undefined, ctx: KubeContext) {
     const probe = spec.ready.kind === "http"
-        ? { httpGet: { path: spec.ready.path.split("?")[0], port: spec.port } }
+        ? { httpGet: { path: spec.ready.path, port: spec.port } }
         : { tcpSocket: { port: spec.port } };
     return {
         metadata: { name: spec.name, namespace: ctx.namespace, labels: labelsOf(spec.name, ctx.stack) },

@@ -79,7 +79,6 @@ export class KubernetesPlatform implements Platform {
             ? new ClusterImages(`${name}-images`, {
                 script: path.join(PROJECT_ROOT, "scripts", "cluster.sh"),
                 code: codeHash([path.join(PROJECT_ROOT, "python-apps"), path.join(PROJECT_ROOT, "scripts", "base-image.sh")]),
-                cluster: clusterIdentity(),
             }, { customTimeouts: { create: "30m", update: "30m" } }).images
             : pulumi.output(args.images!);
         this.ctx = {
@@ -158,15 +157,6 @@ export class KubernetesPlatform implements Platform {
     }
 }
 
-/** The project's cluster's identity (scripts/cluster.sh writes one per cluster); "" for none. */
-function clusterIdentity(): string {
-    try {
-        return fs.readFileSync(path.join(path.dirname(projectCluster().kubeconfig), "id"), "utf8").trim();
-    } catch {
-        return "";
-    }
-}
-
 /** Refuses, before anything is declared, a cluster that isn't there: the project's not started, a kubeconfig that doesn't exist. */
 export function checkCluster(kube: Pick<KubeSettings, "kubeconfig" | "context">): void {
     const own = projectCluster();
@@ -178,7 +168,7 @@ export function checkCluster(kube: Pick<KubeSettings, "kubeconfig" | "context">)
         throw new Error(kube.kubeconfig ? `kubeconfig: ${kubeconfig} does not exist (fix: pulumi config set kubeconfig <path of a kubeconfig>)` : notRunning);
     }
     if (!kubectl || !fs.existsSync(kubectl)) {
-        throw new Error("kubectl is needed to collect the load's results: put it on PATH (scripts/kubernetes.sh builds the pinned one)");
+        throw new Error(kube.kubeconfig ? "kubectl is needed to collect the load's results: put it on PATH (scripts/kubernetes.sh builds the pinned one)" : notRunning);
     }
     try {
         execFileSync(kubectl, ["--kubeconfig", kubeconfig, ...(kube.context ? ["--context", kube.context] : []), "get", "--raw", "/readyz"],

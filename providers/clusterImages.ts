@@ -1,7 +1,7 @@
 // The project's images in the project's own cluster, as a Node.js dynamic
 // resource: built from python-apps/Dockerfile and imported into the cluster's
 // container runtime (no registry) by scripts/cluster.sh, again whenever what
-// they are built from changes or the cluster is a new one.
+// they are built from changes. A new cluster keeps the images the last one had.
 import { execFile } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { IMAGE_NAMES, KubeImages } from "../lib/kubernetes";
@@ -11,8 +11,6 @@ export interface ClusterImagesInputs {
     script: string;
     /** Hash of what the images are built from (python-apps/, the base image's recipe). */
     code: string;
-    /** The cluster's identity (a new cluster has none of the images). */
-    cluster: string;
 }
 
 /** `name=ref` lines -> the images; throws naming what is missing. */
@@ -46,7 +44,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
         return { id: `images-${inputs.code}`, outs: { ...inputs, images } };
     },
     async diff(_id: string, olds: ClusterImagesInputs, news: ClusterImagesInputs) {
-        return { changes: olds.code !== news.code || olds.cluster !== news.cluster || olds.script !== news.script };
+        return { changes: olds.code !== news.code || olds.script !== news.script };
     },
     async update(_id: string, _olds: ClusterImagesInputs, news: ClusterImagesInputs) {
         return { outs: { ...news, images: await load(news) } };

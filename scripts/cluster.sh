@@ -64,7 +64,7 @@ KUBELET_ROOT="$STATE/kubelet"
 POD_LOGS_DIR="$STATE/pod-logs"
 CNI_DATA_DIR="$STATE/cni"
 ETCD_DATA="$STATE/etcd"
-# Pid files ("<pid> <start time>"), the sysctls to restore, the system folders to remove.
+# Pid files ("<pid> <start time>"), the binaries' folder, what down puts back (save_machine).
 RUN="$CLUSTER/run"
 
 CNI_BIN_DIR=/usr/lib/cni
@@ -89,6 +89,7 @@ die() { say "$*"; exit 1; }
 start_time() {
     local stat
     stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    # shellcheck disable=SC2086 # the fields after "(comm) ", split on purpose
     set -- ${stat##*) }
     [ "$1" != Z ] || return 1
     echo "${20}"
@@ -97,7 +98,8 @@ start_time() {
 alive() {  # <component>
     local pid start
     read -r pid start 2>/dev/null <"$RUN/$1.pid" || return 1
-    [ "$(start_time "$pid" 2>/dev/null)" = "$start" ]
+    # No start time recorded: the process was gone before launch could read it.
+    [ -n "$start" ] && [ "$(start_time "$pid" 2>/dev/null)" = "$start" ]
 }
 
 pid_of() { cut -d' ' -f1 "$RUN/$1.pid"; }
@@ -218,7 +220,6 @@ preflight() {
     [ ${#CONTAINERD_SOCKET} -lt 100 ] || die "$CONTAINERD_SOCKET is too long for a socket path: set FGL_CACHE to a shorter folder"
 }
 
-# The sysctls as they were before the cluster: recorded once, restored by down.
 # The machine as it was before the cluster, recorded once, for down to put back: sysctls,
 # missing system folders, and which iptables tables existed (nf_tables keeps empty ones).
 save_machine() {
@@ -321,7 +322,7 @@ iptables_clean() {
 iptables_drop_new_tables() {
     [ -f "$RUN/iptables-tables" ] || return 0
     local family ipt table
-    if iptables -V | grep -q nf_tables; then
+    if [[ $(iptables -V) == *nf_tables* ]]; then
         for family in ip ip6; do
             ipt=iptables
             [ $family = ip ] || ipt=ip6tables
@@ -339,7 +340,7 @@ iptables_drop_new_tables() {
 # ---- configuration ----
 
 render() {  # <template> <output>: @NAME@ -> $NAME
-    local src=$1 dst=$2 line out="" name
+    local src=$1 dst=$2 out name
     out=$(cat "$src")
     for name in $(grep -o '@[A-Z_0-9]*@' "$src" | sort -u | tr -d @); do
         out=${out//@$name@/${!name}}
@@ -363,7 +364,8 @@ configure() {
 
 ctr_() { ctr --address "$CONTAINERD_SOCKET" --namespace k8s.io "$@"; }
 
-# A reference as containerd stores it: the registry-less short form expanded to the default one.
+# Whether containerd holds <ref>: it stores short names expanded (default registry,
+# library/ path), so any leading path components match.
 has_image() {  # <ref>
     local ref=$1
     [[ $ref == *:* ]] || ref+=":latest"
@@ -441,14 +443,17 @@ start_control_plane() {
         --user kube-apiserver-kubelet-client >/dev/null
     # Not before /readyz: they exit when RBAC's bootstrap roles are not there yet.
     local kcm="$KUBECONFIGS/controller-manager.kubeconfig" sched="$KUBECONFIGS/scheduler.kubeconfig"
+    # Their own client CA, no lookup of a front proxy's (this cluster has none).
     launch kube-controller-manager "$K8S_BIN/kube-controller-manager" --kubeconfig "$kcm" \
         --authentication-kubeconfig "$kcm" --authorization-kubeconfig "$kcm" \
+        --client-ca-file "$PKI/ca.crt" --authentication-skip-lookup \
         --bind-address 127.0.0.1 --secure-port "$CONTROLLER_MANAGER_PORT" --leader-elect=false \
         --use-service-account-credentials --service-account-private-key-file "$PKI/service-account.key" \
         --root-ca-file "$PKI/ca.crt" --cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
         --service-cluster-ip-range "$SERVICE_CIDR" --cluster-name flask-gevent-lab
     launch kube-scheduler "$K8S_BIN/kube-scheduler" --kubeconfig "$sched" \
         --authentication-kubeconfig "$sched" --authorization-kubeconfig "$sched" \
+        --client-ca-file "$PKI/ca.crt" --authentication-skip-lookup \
         --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" --leader-elect=false
 }
 
@@ -672,9 +677,9 @@ images() {
         sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-12)
     refs=("base=$base")
     for app in slow_api flask_app psycopg2_app; do refs+=("$app=flask-gevent-lab/$app:$key"); done
-    local missing=0 r
-    for r in "${refs[@]}"; do has_image "${r#*=}" || missing=1; done
-    if [ $missing = 1 ]; then
+    local complete=1 r
+    for r in "${refs[@]}"; do has_image "${r#*=}" || complete=0; done
+    if [ $complete = 0 ]; then
         docker_up
         local built
         built=$("$ROOT/scripts/base-image.sh")

@@ -8,6 +8,8 @@
 //                [--sweep a,b] [--levels 50,200,1000,2000] [--waves 5] [--no-charts]
 //                [--set scenario:key=value ...]   (one scenario's config, e.g. to try a variant)
 //                [--driver ab|oha|k6]             (every stack's loadDriver)
+//                [--platform local|docker|kubernetes]   (every stack's platform; kubernetes: ./lab cluster up first)
+//                [--replicas N] [--parallelism N]       (kubernetes: app pods, load pods)
 //                [--cpu-affinity "driver=0 upstream=1 app=1"]   (every stack's cpuAffinity)
 //                [--sweep-split "driver=0 upstream=1 app=1"]    (each sweep level without, then with this split)
 import { execFileSync } from "child_process";
@@ -50,6 +52,9 @@ function parseArgs(argv: string[]): Options {
             case "--waves": opts.waves = Number(value()); break;
             case "--no-charts": opts.charts = false; break;
             case "--driver": opts.load.loadDriver = value(); break;
+            case "--platform": opts.load.platform = value(); break;
+            case "--replicas": opts.load.replicas = value(); break;
+            case "--parallelism": opts.load.loadParallelism = value(); break;
             case "--cpu-affinity": opts.load.cpuAffinity = value(); break;
             case "--sweep-split": opts.sweepSplit = value(); break;
             case "--set": {
@@ -117,7 +122,7 @@ async function destroy(stack: Stack, log: fs.WriteStream): Promise<number> {
     return seconds(t);
 }
 
-function environment(driver: string): Record<string, string> {
+function environment(driver: string, platform: string): Record<string, string> {
     const run = (cmd: string, args: string[]) => {
         try {
             return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim().split("\n")[0];
@@ -139,6 +144,7 @@ function environment(driver: string): Record<string, string> {
         pulumi: run("pulumi", ["version"]),
         node: process.version,
         "load driver": driver,
+        platform,
     };
 }
 
@@ -309,7 +315,7 @@ async function main() {
     const results: MatrixResults = {
         startedAt: startedAt.toISOString(),
         wallSeconds: seconds(startedAt.getTime()),
-        environment: environment(driver ? `${driver.driver} ${driver.driverVersion}` : "none ran"),
+        environment: environment(driver ? `${driver.driver} ${driver.driverVersion}` : "none ran", opts.load.platform ?? "local"),
         loadOverrides: opts.load,
         rows,
         sweep,

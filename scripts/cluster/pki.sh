@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/cluster.sh: the cluster's certificates and kubeconfigs, made
 # with openssl. One CA (kept while it is valid) signs every certificate; EC P-256
 # keys, quick to make. Needs PKI, KUBECONFIGS, ADMIN_KUBECONFIG, NODE_IP,

@@ -44,12 +44,12 @@ export function clusterTraces(): string[] {
     for (const table of ["filter", "nat", "mangle"]) {
         const rules = spawnSync("iptables-save", ["-t", table], { encoding: "utf8" }).stdout ?? "";
         for (const line of rules.split("\n")) {
-            if (/KUBE-|CNI-|10\.(96|244)\.|fgl/i.test(line)) traces.push(`iptables ${table}: ${line}`);
+            if (/KUBE-|CNI-|10\.21[34]\.|fgl/i.test(line)) traces.push(`iptables ${table}: ${line}`);
         }
     }
     const links = execFileSync("ip", ["-o", "link"], { encoding: "utf8" });
     for (const line of links.split("\n")) {
-        if (/\b(cni0|veth\w+)@?/.test(line)) traces.push(`interface: ${line.split(":").slice(1, 2).join("").trim()}`);
+        if (/\bfgl0\b|master fgl0/.test(line)) traces.push(`interface: ${line.split(":").slice(1, 2).join("").trim()}`);
     }
     return traces;
 }
