@@ -55,7 +55,8 @@ const fixedPorts: FixedPort[] = [
     ...(settings.ingress === "nginx" ? [{ service: "nginx", port: settings.ports.ingress, key: "ingressPort" }] : []),
     ...(settings.database ? [{ service: "postgres", port: settings.ports.postgres, key: "postgresPort" }] : []),
 ].filter((p): p is FixedPort => p.port !== undefined);
-userError(() => checkPortsFree(platform, fixedPorts));
+// Pods have ports of their own, not this machine's.
+if (!platform.ownNetwork) userError(() => checkPortsFree(platform, fixedPorts));
 
 const scenario = new Scenario(stack, {
     settings, platform, driver: tools.driver,

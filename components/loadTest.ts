@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { codeHash } from "../lib/codeHash";
 import { CpuAffinity, CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
+import { checkParallelism } from "../lib/load/split";
 import { ThreadsProbe } from "../lib/procfs";
 import { LoadDriverChoice } from "../lib/settings";
 import { findDriver, LoadDriver } from "../platforms/localTools";
@@ -69,10 +70,17 @@ export class LoadTest extends pulumi.ComponentResource {
             ...(!(delaySeconds >= 0) ? [`delaySeconds: ${delaySeconds} is not a number >= 0`] : []),
         ];
         const parallelism = args.parallelism ?? 1;
-        if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > concurrency) {
-            problems.push(`parallelism: ${parallelism} is not a whole number from 1 to concurrency (${concurrency})`);
+        try {
+            checkParallelism(requests, concurrency, parallelism);
+        } catch (e) {
+            problems.push(`parallelism: ${(e as Error).message}`);
         }
-        if (parallelism > 1 && !args.platform?.runLoad) problems.push(`parallelism: ${parallelism} needs a platform that runs loads itself (KubernetesPlatform)`);
+        if (args.platform?.runLoad) {
+            const driver = typeof args.driver === "object" ? args.driver.name : args.driver ?? "auto";
+            if (driver !== "auto" && driver !== "ab") problems.push(`driver: ${driver} does not run in ${args.platform.kind}'s load pods, which run ab`);
+        } else if (parallelism > 1) {
+            problems.push(`parallelism: ${parallelism} needs a platform that runs loads itself (KubernetesPlatform)`);
+        }
         if (problems.length) throw new Error(`LoadTest ${name}: invalid arguments:\n  - ${problems.join("\n  - ")}`);
         const capacity = args.capacity ?? Infinity;
         const url = pulumi.interpolate`${args.url}?delay=${delaySeconds}`;

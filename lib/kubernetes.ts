@@ -130,7 +130,7 @@ export function resourcesOf(role: CpuRole, ctx: KubeContext): { requests?: Recor
 
 /** A Deployment of one service: `replicas` pods, ready when the spec's readiness check passes. */
 export function deploymentManifest(spec: ServiceSpec, role: CpuRole, image: string, replicas: number, configMap: string | undefined, ctx: KubeContext) {
-    const probe = spec.ready.kind === "http"
+    const check = spec.ready.kind === "http"
         ? { httpGet: { path: spec.ready.path, port: spec.port } }
         : { tcpSocket: { port: spec.port } };
     return {
@@ -153,9 +153,11 @@ export function deploymentManifest(spec: ServiceSpec, role: CpuRole, image: stri
                         lifecycle: { preStop: { exec: { command: preStopCommand(spec) } } },
                         env: Object.entries(spec.env).map(([name, value]) => ({ name, value })),
                         ports: [{ containerPort: spec.port, name: "service" }],
-                        readinessProbe: { ...probe, periodSeconds: 1, failureThreshold: 3 },
-                        // Down for this long before the first readiness pass: it is restarted.
-                        startupProbe: { tcpSocket: { port: spec.port }, periodSeconds: 1, failureThreshold: ctx.readyTimeoutSeconds },
+                        // The spec's own check, until it first passes; a pod that never answers is restarted.
+                        startupProbe: { ...check, periodSeconds: 1, failureThreshold: ctx.readyTimeoutSeconds },
+                        // Then only a TCP accept, which the kernel answers even while every worker is busy: an
+                        // HTTP check would drop a busy one-request-at-a-time server from its Service mid-load.
+                        readinessProbe: { tcpSocket: { port: spec.port }, periodSeconds: 2, timeoutSeconds: 5, failureThreshold: 3 },
                         resources: resourcesOf(role, ctx),
                         ...(configMap ? { volumeMounts: [{ name: "files", mountPath: FILES_MOUNT, readOnly: true }] } : {}),
                     }],
@@ -217,8 +219,9 @@ export function jobManifest(p: LoadJobParams) {
     return {
         metadata: {
             namespace: p.namespace, labels: loadLabels(p.stack),
-            // The load's own resource waits for the Job and reads its pods' results.
-            annotations: { "pulumi.com/skipAwait": "true" },
+            // The load's own resource waits for the Job and reads its pods' results; a Job that did
+            // not complete is replaced at the next up, so the load runs again.
+            annotations: { "pulumi.com/skipAwait": "true", "pulumi.com/replaceUnready": "true" },
         },
         spec: {
             completionMode: "Indexed",

@@ -2,6 +2,7 @@
 // seed's values per server mode), and every bad value is refused here, before
 // a single resource is declared.
 import { CpuAffinity, parseCpuAffinity } from "./load/cpu";
+import { checkParallelism } from "./load/split";
 import { CpuQuantities, KubeImages, parseCpuQuantities, parseKubeImages } from "./kubernetes";
 import { MODES, Protocol, resolveServer, ServerMode, ServerShape } from "./serverModes";
 
@@ -283,8 +284,12 @@ export function resolveSettings(read: ConfigReader): Settings {
             problems.push(`cpuAffinity: pods are not pinned to this machine's CPUs (fix: pulumi config rm cpuAffinity; kubeCpuRequests and kubeCpuLimits set their CPU)`);
         }
     }
-    if (platform === "kubernetes" && kube.loadParallelism > load.concurrency) {
-        problems.push(`loadParallelism: ${kube.loadParallelism} pods for ${load.concurrency} clients leaves a pod without a client (fix: pulumi config set loadParallelism ${load.concurrency})`);
+    if (platform === "kubernetes") {
+        try {
+            checkParallelism(load.requests, load.concurrency, kube.loadParallelism);
+        } catch (e) {
+            problems.push(`loadParallelism: ${(e as Error).message} (fix: pulumi config set loadParallelism ${Math.min(load.requests, load.concurrency)})`);
+        }
     }
 
     const settings: Settings = {

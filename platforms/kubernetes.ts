@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { projectCluster } from "../lib/cache";
+import { cacheDir } from "../lib/cache";
 import { codeHash } from "../lib/codeHash";
 import {
     configMapManifest, CpuQuantities, deploymentManifest, imageOf, jobManifest, KubeContext, KubeImages, namespaceFor, podPaths,
@@ -62,24 +62,29 @@ export class KubernetesPlatform implements Platform {
 
     /** `name` names the platform's resources (provider, namespace, images); the namespace defaults to fgl-<stack>. */
     constructor(name: string, args: KubernetesPlatformArgs = {}) {
-        const own = projectCluster();
-        this.kubeconfig = args.kubeconfig || own.kubeconfig;
+        const cluster = resolveCluster(args.kubeconfig ?? "");
+        this.kubeconfig = cluster.kubeconfig;
         this.context = args.context ?? "";
-        this.kubectl = args.kubectl ?? (this.kubeconfig === own.kubeconfig ? own.kubectl : "kubectl");
+        this.kubectl = args.kubectl ?? cluster.kubectl;
+        const ownImages = !args.images || Object.keys(args.images).length === 0;
+        if (ownImages && !cluster.own) {
+            throw new Error(`images: another cluster's nodes can't run images loaded into the project's own: name them (kubeImages)`);
+        }
         this.provider = new k8s.Provider(`${name}-cluster`, {
             kubeconfig: this.kubeconfig,
             ...(this.context ? { context: this.context } : {}),
+            // The project's cluster starts empty after every restart: what it can't reach is gone.
+            ...(cluster.own ? { deleteUnreachable: true } : {}),
         });
         const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
             metadata: { name: args.namespace || namespaceFor(pulumi.getStack()) },
         }, { provider: this.provider });
         this.namespace = namespace.metadata.name;
-        const ownImages = !args.images || Object.keys(args.images).length === 0;
         this.images = ownImages
             ? new ClusterImages(`${name}-images`, {
                 script: path.join(PROJECT_ROOT, "scripts", "cluster.sh"),
                 code: codeHash([path.join(PROJECT_ROOT, "python-apps"), path.join(PROJECT_ROOT, "scripts", "base-image.sh")]),
-            }, { customTimeouts: { create: "30m", update: "30m" } }).images
+            }).images
             : pulumi.output(args.images!);
         this.ctx = {
             namespace: "", // set per object from this.namespace, which only the cluster knows
@@ -149,32 +154,52 @@ export class KubernetesPlatform implements Platform {
             namespace: this.namespace, job: jobResource.metadata.name, jobUid: jobResource.metadata.uid,
             url: load.url, requests: load.requests, concurrency: load.concurrency, delaySeconds: load.delaySeconds,
             driver, parts: shares.length, timeoutSeconds: load.timeoutSeconds,
-            ceilingRps: splitCeilingRps(driver, shares, load.delaySeconds) ?? -1,
+            ceilingRps: splitCeilingRps(shares, load.delaySeconds) ?? -1,
             capacity: Number.isFinite(load.capacity) ? load.capacity : -1,
             maxFailedRequests: load.maxFailedRequests, resultsDir: load.resultsDir,
-        }, { ...opts, customTimeouts: { create: `${load.timeoutSeconds + 180}s`, update: `${load.timeoutSeconds + 180}s` } });
+        }, opts);
         return run.result;
     }
 }
 
-/** Refuses, before anything is declared, a cluster that isn't there: the project's not started, a kubeconfig that doesn't exist. */
-export function checkCluster(kube: Pick<KubeSettings, "kubeconfig" | "context">): void {
-    const own = projectCluster();
-    const kubeconfig = kube.kubeconfig || own.kubeconfig;
-    const kubectl = kube.kubeconfig ? which("kubectl") : own.kubectl;
+/** The cluster a kubeconfig names ("": the project's own), and the kubectl that talks to it ("" for none). */
+export function resolveCluster(kubeconfig: string): { kubeconfig: string; kubectl: string; own: boolean } {
+    const dir = path.join(cacheDir(), "cluster");
+    const ownConfig = path.join(dir, "kubeconfig");
+    if (kubeconfig && path.resolve(kubeconfig) !== ownConfig) return { kubeconfig, kubectl: which("kubectl") ?? "", own: false };
+    let bin = "";
+    try {
+        // scripts/cluster.sh records its binaries' folder while the cluster is up.
+        bin = fs.readFileSync(path.join(dir, "run", "k8s-bin"), "utf8").trim();
+    } catch {
+        // Down.
+    }
+    return { kubeconfig: ownConfig, kubectl: bin && path.join(bin, "kubectl"), own: true };
+}
+
+/**
+ * Refuses, before anything is declared, a cluster that isn't there (the project's not started, a
+ * kubeconfig that doesn't exist or doesn't answer), and another cluster without images named.
+ */
+export function checkCluster(kube: Pick<KubeSettings, "kubeconfig" | "context" | "images">): void {
+    const { kubeconfig, kubectl, own } = resolveCluster(kube.kubeconfig);
     const notRunning = "the project's Kubernetes cluster is not running: start it with ./lab cluster up " +
         "(or use another cluster: pulumi config set kubeconfig <path>)";
     if (!fs.existsSync(kubeconfig)) {
-        throw new Error(kube.kubeconfig ? `kubeconfig: ${kubeconfig} does not exist (fix: pulumi config set kubeconfig <path of a kubeconfig>)` : notRunning);
+        throw new Error(own ? notRunning : `kubeconfig: ${kubeconfig} does not exist (fix: pulumi config set kubeconfig <path of a kubeconfig>)`);
     }
     if (!kubectl || !fs.existsSync(kubectl)) {
-        throw new Error(kube.kubeconfig ? "kubectl is needed to collect the load's results: put it on PATH (scripts/kubernetes.sh builds the pinned one)" : notRunning);
+        throw new Error(own ? notRunning : "kubectl is needed to collect the load's results: put it on PATH (scripts/kubernetes.sh builds the pinned one)");
+    }
+    if (!own && Object.keys(kube.images).length === 0) {
+        throw new Error(`kubeImages: another cluster can't run the images loaded into the project's own; build them (scripts/cluster.sh images), ` +
+            `push them to a registry it pulls from, and name them (fix: pulumi config set kubeImages "base=<ref> slow_api=<ref> flask_app=<ref> psycopg2_app=<ref>")`);
     }
     try {
         execFileSync(kubectl, ["--kubeconfig", kubeconfig, ...(kube.context ? ["--context", kube.context] : []), "get", "--raw", "/readyz"],
             { stdio: ["ignore", "ignore", "pipe"], timeout: 15_000 });
     } catch (e) {
         const why = ((e as { stderr?: Buffer }).stderr?.toString() || (e as Error).message).trim().split("\n").slice(-2).join(" ");
-        throw new Error(kube.kubeconfig ? `the cluster of kubeconfig ${kubeconfig} does not answer: ${why}` : `${notRunning} (${why})`);
+        throw new Error(own ? `${notRunning} (${why})` : `the cluster of kubeconfig ${kubeconfig} does not answer: ${why}`);
     }
 }

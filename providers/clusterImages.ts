@@ -27,7 +27,8 @@ export function parseImageLines(text: string): KubeImages {
 
 function load(inputs: ClusterImagesInputs): Promise<KubeImages> {
     return new Promise((resolve, reject) => {
-        execFile(inputs.script, ["images"], { maxBuffer: 16 * 2 ** 20 }, (error, stdout, stderr) => {
+        // Cold, the base image and three app images are built first: minutes, bounded here.
+        execFile(inputs.script, ["images"], { maxBuffer: 16 * 2 ** 20, timeout: 40 * 60_000 }, (error, stdout, stderr) => {
             if (error) return reject(new Error(`${inputs.script} images failed: ${error.message}\n${stderr.slice(-3000)}`));
             try {
                 resolve(parseImageLines(stdout));

@@ -9,7 +9,8 @@ import { execFile } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { mergePodResults } from "../lib/load/merge";
 import { PodDriver } from "../lib/load/split";
-import { efficiency, LoadResult, recordResult, round, thresholdExceeded, throughputLimit } from "../lib/load/result";
+import { efficiency, LoadResult, round, thresholdExceeded, throughputLimit } from "../lib/load/result";
+import { recordResult } from "./results";
 
 export interface KubeLoadRunInputs {
     kubectl: string;
@@ -54,19 +55,50 @@ interface JobStatus {
     conditions?: { type: string; status: string; reason?: string; message?: string }[];
 }
 
-/** Waits until every pod of the Job has succeeded; on a failure, the error holds the pods' state and logs. */
+/** Container states a pod does not leave by waiting: its image can't be had, or its spec is wrong. */
+const STUCK = ["ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"];
+
+/** Why the Job can't succeed, if its status or a pod's says so. */
+function jobFailure(status: JobStatus, pods: Pod[]): string | undefined {
+    const failed = status.conditions?.find((c) => c.type === "Failed" && c.status === "True");
+    if (failed) return `failed (${failed.reason}: ${failed.message})`;
+    for (const pod of pods) {
+        const waiting = pod.status?.containerStatuses?.find((c) => STUCK.includes(c.state?.waiting?.reason ?? ""))?.state?.waiting;
+        if (waiting) return `can't start pod ${pod.metadata.name}: ${waiting.reason}: ${waiting.message ?? ""}`;
+    }
+    return undefined;
+}
+
+/**
+ * Waits until every pod of the Job has succeeded, polling every 2 s (this machine may be the node
+ * under load); on a failure, the error holds the pods' state and logs. A kubectl that fails now
+ * and then (an API server busy with the load) is tried again until the deadline.
+ */
 async function waitForJob(inputs: KubeLoadRunInputs): Promise<void> {
     const deadline = Date.now() + (inputs.timeoutSeconds + 150) * 1000;
+    let lastError = "";
     for (;;) {
-        const status = (JSON.parse(await kubectl(inputs, ["get", "job", inputs.job, "-o", "json"])).status ?? {}) as JobStatus;
-        if ((status.succeeded ?? 0) >= inputs.parts) return;
-        const failed = status.conditions?.find((c) => c.type === "Failed" && c.status === "True");
-        if (failed || Date.now() > deadline) {
-            const why = failed ? `failed (${failed.reason}: ${failed.message})` : `did not finish within ${inputs.timeoutSeconds + 150} s`;
-            throw new Error(`load job ${inputs.namespace}/${inputs.job} ${why}\n${await diagnose(inputs)}`);
+        try {
+            const status = (JSON.parse(await kubectl(inputs, ["get", "job", inputs.job, "-o", "json"])).status ?? {}) as JobStatus;
+            if ((status.succeeded ?? 0) >= inputs.parts) return;
+            const why = jobFailure(status, await jobPods(inputs));
+            if (why) throw new JobFailed(why);
+        } catch (e) {
+            if (e instanceof JobFailed) throw new Error(`load job ${inputs.namespace}/${inputs.job} ${e.message}\n${await diagnose(inputs)}`);
+            lastError = (e as Error).message;
         }
-        await new Promise((r) => setTimeout(r, 1000));
+        if (Date.now() > deadline) {
+            throw new Error(`load job ${inputs.namespace}/${inputs.job} did not finish within ${inputs.timeoutSeconds + 150} s` +
+                `${lastError ? ` (last error: ${lastError})` : ""}\n${await diagnose(inputs)}`);
+        }
+        await new Promise((r) => setTimeout(r, 2000));
     }
+}
+
+class JobFailed extends Error {}
+
+async function jobPods(inputs: KubeLoadRunInputs): Promise<Pod[]> {
+    return JSON.parse(await kubectl(inputs, ["get", "pods", "-l", `batch.kubernetes.io/job-name=${inputs.job}`, "-o", "json"])).items as Pod[];
 }
 
 /** The pods' phases, the namespace's recent warnings and each pod's log tail: why a load did not run. */
@@ -87,11 +119,12 @@ async function diagnose(inputs: KubeLoadRunInputs): Promise<string> {
 
 interface Pod {
     metadata: { name: string; annotations?: Record<string, string> };
+    status?: { containerStatuses?: { state?: { waiting?: { reason?: string; message?: string } } }[] };
 }
 
 /** Each pod's log, by completion index ("" for an index without a pod). */
 async function collect(inputs: KubeLoadRunInputs): Promise<string[]> {
-    const pods = JSON.parse(await kubectl(inputs, ["get", "pods", "-l", `batch.kubernetes.io/job-name=${inputs.job}`, "-o", "json"])).items as Pod[];
+    const pods = await jobPods(inputs);
     const logs = Array.from({ length: inputs.parts }, () => "");
     for (const pod of pods) {
         const index = Number(pod.metadata.annotations?.["batch.kubernetes.io/job-completion-index"]);
@@ -146,8 +179,9 @@ const provider: pulumi.dynamic.ResourceProvider = {
         try {
             await kubectl(state, ["get", "job", state.job, "-o", "name"]);
             return { id, props: state };
-        } catch {
-            return { id: "" };
+        } catch (e) {
+            if (/NotFound|not found/.test((e as Error).message)) return { id: "" };
+            throw e;
         }
     },
     async delete() {

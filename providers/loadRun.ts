@@ -22,10 +22,11 @@ import { bottleneck, CpuAffinity, CpuRole, CpuSnapshot, RoleLimit, summarizeCpu 
 import { k6Argv, parseK6Summary } from "../lib/load/k6";
 import { ohaArgv, parseOhaOutput } from "../lib/load/oha";
 import {
-    allClientsCeilingRps, DriverName, efficiency, LoadResult, reachedShare, recordResult, round, thresholdExceeded, throughputLimit,
+    allClientsCeilingRps, DriverName, efficiency, LoadResult, reachedShare, round, thresholdExceeded, throughputLimit,
 } from "../lib/load/result";
 import { countThreads, isAlive, localTargets, readCpuSnapshot, ThreadsProbe, withCpuAffinity, withRaisedFileLimit } from "../lib/procfs";
 import { MARKERS, markedTargets, stopProcesses } from "./processScope";
+import { recordResult } from "./results";
 
 export interface LoadRunInputs {
     /** Target, query string included (?delay=). */

@@ -2,7 +2,6 @@
 // handleSummary data). It starts every VU at once: allClientsCeilingRps.
 import { LoadRequest } from "./ab";
 import { DriverFigures, requireNumber, round } from "./result";
-import { checkParallelism } from "./split";
 
 /** `k6 run` of k6/load.js with the load in __ENV; the summary goes to `summaryPath`. */
 export function k6Argv(k6Path: string, script: string, load: LoadRequest, summaryPath: string): string[] {
@@ -15,30 +14,6 @@ export function k6Argv(k6Path: string, script: string, load: LoadRequest, summar
     };
     return [k6Path, "run", "--quiet", "--no-usage-report",
         ...Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]), script];
-}
-
-/**
- * Part `index` of `parts` equal k6 execution segments, in the form of k6's
- * distributed-execution docs: "1/4:2/4" and the sequence "0,1/4,2/4,3/4,1".
- */
-export function k6ExecutionSegment(index: number, parts: number): { segment: string; sequence: string } {
-    if (!Number.isInteger(index) || index < 0 || index >= parts) throw new Error(`k6 segment ${index} of ${parts}: no such part`);
-    const point = (i: number) => (i === 0 ? "0" : i === parts ? "1" : `${i}/${parts}`);
-    return {
-        segment: `${point(index)}:${point(index + 1)}`,
-        sequence: Array.from({ length: parts + 1 }, (_, i) => point(i)).join(","),
-    };
-}
-
-/**
- * k6Argv for one of `parts` k6 instances: the same whole load (k6 scales the
- * VUs and iterations to the segment itself) run on segment `index`.
- */
-export function k6SegmentArgv(k6Path: string, script: string, load: LoadRequest, summaryPath: string, index: number, parts: number): string[] {
-    checkParallelism(load.requests, load.concurrency, parts);
-    const { segment, sequence } = k6ExecutionSegment(index, parts);
-    const argv = k6Argv(k6Path, script, load, summaryPath);
-    return [...argv.slice(0, -1), "--execution-segment", segment, "--execution-segment-sequence", sequence, script];
 }
 
 /** Parses the JSON that k6/load.js's handleSummary writes; throws on anything else. */

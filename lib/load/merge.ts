@@ -1,9 +1,8 @@
 // The exact merge of a load split over pods (lib/load/split.ts): counts are
 // summed, the time is the union of the pods' runs, and the percentiles are
-// taken from the union of every request's time, with the driver's own rule,
-// never from the pods' percentiles.
+// taken from the union of every request's time, with ab's own rule, never
+// from the pods' percentiles.
 import { parseAbCounts, parseAbVersion } from "./ab";
-import { parseOhaOutput, parseOhaVersion } from "./oha";
 import { DriverFigures, requireNumber, round } from "./result";
 import { POD_RECORDING, POD_RESULT_FORMAT, PodDriver } from "./split";
 
@@ -42,13 +41,12 @@ interface PodLine {
 }
 
 /**
- * The 0-based rank, in n sorted times, of a driver's p-th percentile: both
- * take the value at floor(n x p / 100) (the "nearest rank, rounded up" kind),
- * each with its own arithmetic: ab in integers (ab.c: done * percs[i] / 100),
- * oha in floating point (oha's percentile_iter: (p / 100.0 * n) as usize).
+ * The 0-based rank, in n sorted times, of ab's p-th percentile: the value at
+ * floor(n x p / 100) (the "nearest rank, rounded up" kind), in ab's integer
+ * arithmetic (ab.c: done * percs[i] / 100).
  */
-function percentileRank(driver: PodDriver, n: number, p: number): number {
-    return Math.min(n - 1, driver === "ab" ? Math.floor((n * p) / 100) : Math.floor((p / 100) * n));
+function percentileRank(n: number, p: number): number {
+    return Math.min(n - 1, Math.floor((n * p) / 100));
 }
 
 /** The value at 0-based `rank` of the times that `sorted` counts. */
@@ -87,22 +85,16 @@ function podLine(log: string, index: number, driver: PodDriver): PodLine {
     return line as PodLine;
 }
 
-/** A pod's own figures, from its driver's report. */
+/** A pod's own figures, from ab's report. */
 function podFigures(line: PodLine): Omit<DriverFigures, "latencyMs"> {
     try {
-        return line.driver === "ab" ? parseAbCounts(String(line.report)) : parseOhaOutput(JSON.stringify(line.report));
+        return parseAbCounts(String(line.report));
     } catch (e) {
         throw new Error(`load pod ${line.index}: ${(e as Error).message}`);
     }
 }
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
-
-function addCounts(maps: (Record<string, number> | undefined)[]): Record<string, number> {
-    const total: Record<string, number> = {};
-    for (const map of maps) for (const [key, n] of Object.entries(map ?? {})) total[key] = (total[key] ?? 0) + n;
-    return total;
-}
 
 /**
  * One result from the logs of the `parts` pods of a split load (logs[i]: the
@@ -119,20 +111,19 @@ export function mergePodResults(logs: string[], expected: { driver: PodDriver; p
     const figures = lines.map(podFigures);
     const times = new Map<number, number>();
     lines.forEach((line, i) => {
+        // ab times every request it completed.
         const counted = sum(line.times.map(([, n]) => n));
-        // ab times every request it completed; oha every one that got an answer.
-        const timed = figures[i].complete - sum(Object.values(figures[i].errors ?? {}));
+        const timed = figures[i].complete;
         if (counted !== timed) throw new Error(`load pod ${i}: ${counted} request times for ${timed} requests (its line was cut short?)`);
         for (const [time, n] of line.times) times.set(time, (times.get(time) ?? 0) + n);
     });
     const sorted = [...times.entries()].sort((a, b) => a[0] - b[0]);
     const n = sum(sorted.map(([, count]) => count));
-    const ms = driver === "ab" ? (t: number) => t : (ns: number) => round((ns / 1e9) * 1000, 1);
-    const percentile = (p: number) => (n === 0 ? null : ms(atRank(sorted, percentileRank(driver, n, p))));
+    const percentile = (p: number) => (n === 0 ? null : atRank(sorted, percentileRank(n, p)));
 
     const start = Math.min(...lines.map((l) => l.start));
     const end = Math.max(...lines.map((l, i) => l.start + figures[i].timeTakenSeconds));
-    // At least 1 ms: the drivers' own resolution.
+    // At least 1 ms: ab's own resolution.
     const seconds = Math.max(end - start, 0.001);
     const complete = sum(figures.map((f) => f.complete));
     return {
@@ -143,15 +134,10 @@ export function mergePodResults(logs: string[], expected: { driver: PodDriver; p
         latencyMs: {
             p50: percentile(50), p90: percentile(90), p95: percentile(95), p99: percentile(99),
             // ab reports no p99.9 (result.ts): the same here as on every other platform.
-            p999: driver === "ab" ? null : percentile(99.9),
-            max: n === 0 ? null : ms(sorted[sorted.length - 1][0]),
+            p999: null,
+            max: n === 0 ? null : sorted[sorted.length - 1][0],
         },
-        ...(driver === "oha" ? {
-            statusCodes: addCounts(figures.map((f) => f.statusCodes)),
-            errors: addCounts(figures.map((f) => f.errors)),
-            timeouts: sum(figures.map((f) => f.timeouts ?? 0)),
-        } : {}),
-        driverVersion: (driver === "ab" ? parseAbVersion : parseOhaVersion)(String(lines[0].version)),
+        driverVersion: parseAbVersion(String(lines[0].version)),
         pods: lines.map((line, i) => ({
             index: line.index, host: String(line.host), node: line.node ?? null,
             startedAt: new Date(line.start * 1000).toISOString(),

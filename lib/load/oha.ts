@@ -16,16 +16,6 @@ export function ohaArgv(ohaPath: string, load: LoadRequest): string[] {
         "-n", String(load.requests), "-c", String(load.concurrency), load.url];
 }
 
-/**
- * ohaArgv that also stores every answered request (any status; not the
- * failed connections) in the SQLite file `dbPath`, table `oha`, column
- * `duration` in seconds: the values its percentiles are taken from.
- */
-export function ohaRecordingArgv(ohaPath: string, load: LoadRequest, dbPath: string): string[] {
-    const argv = ohaArgv(ohaPath, load);
-    return [...argv.slice(0, -1), "--db-url", dbPath, load.url];
-}
-
 const TIMEOUT = /time(d)? ?out/i;
 
 /** Parses `oha --output-format json` (times in seconds); throws on truncated or foreign output. */

@@ -1,6 +1,4 @@
 // One normalized result for every load driver, with the limits it is judged by.
-import * as fs from "fs";
-import * as path from "path";
 import type { PodRun } from "./merge";
 import { Bottleneck, CpuAffinity, CpuUsage } from "./cpu";
 
@@ -93,10 +91,4 @@ export function thresholdExceeded(result: LoadResult, maxFailedRequests: number,
     if (maxFailedRequests < 0 || result.failed <= maxFailedRequests) return undefined;
     return `load test: ${result.failed} of ${result.requests} requests failed (maxFailedRequests is ${maxFailedRequests}); ` +
         `${result.requestsPerSecond} req/s in ${result.timeTakenSeconds} s against ${result.url}; result kept in ${resultsDir}`;
-}
-
-/** Appends one run to a results folder, as <startedAt>.json. */
-export function recordResult(dir: string, result: LoadResult): void {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, `${result.startedAt.replace(/[:.]/g, "-")}.json`), JSON.stringify(result, null, 2) + "\n");
 }

@@ -3,8 +3,6 @@
 // for all: a pod finds its share by JOB_COMPLETION_INDEX). lib/load/merge.ts
 // reads back the one JSON line each pod prints.
 import { abCeilingRps, abRecordingArgv } from "./ab";
-import { ohaRecordingArgv } from "./oha";
-import { allClientsCeilingRps } from "./result";
 
 export interface LoadShare {
     requests: number;
@@ -31,30 +29,28 @@ export function splitLoad(requests: number, concurrency: number, parts: number):
 
 /**
  * The best the pods can do together against an ideal server (each share's
- * driver ceiling, side by side): the whole load over its slowest share's
- * least time; null without a delay.
+ * ab ceiling, side by side): the whole load over its slowest share's least
+ * time; null without a delay.
  */
-export function splitCeilingRps(driver: PodDriver, shares: LoadShare[], delaySeconds: number): number | null {
+export function splitCeilingRps(shares: LoadShare[], delaySeconds: number): number | null {
     if (delaySeconds <= 0) return null;
-    const ceiling = driver === "ab" ? abCeilingRps : allClientsCeilingRps;
-    const least = shares.map((s) => s.requests / ceiling(s.requests, s.concurrency, delaySeconds)!);
+    const least = shares.map((s) => s.requests / abCeilingRps(s.requests, s.concurrency, delaySeconds)!);
     return shares.reduce((n, s) => n + s.requests, 0) / Math.max(...least);
 }
 
 /** The `fgl` field of a pod's result line; a new format gets a new one. */
 export const POD_RESULT_FORMAT = "load-pod/1";
 
-export type PodDriver = "ab" | "oha";
+/** The pods run ab only: the project's base image holds it (apache2-utils). */
+export type PodDriver = "ab";
 
-/** Where the drivers are in the project's base image (apache2-utils; oha where the image has it). */
-export const POD_DRIVER_PATHS: Record<PodDriver, string> = { ab: "/usr/bin/ab", oha: "/usr/local/bin/oha" };
+/** Where the driver is in the project's base image. */
+export const POD_DRIVER_PATHS: Record<PodDriver, string> = { ab: "/usr/bin/ab" };
 
-/** Each driver's per-request file (in the pod's work folder) and the unit of the times the pod prints from it. */
-export const POD_RECORDING: Record<PodDriver, { file: string; unit: "ms" | "ns" }> = {
+/** The driver's per-request file (in the pod's work folder) and the unit of the times the pod prints from it. */
+export const POD_RECORDING: Record<PodDriver, { file: string; unit: "ms" }> = {
     // ab -g: whole ms, the values of ab's own percentile table.
     ab: { file: "requests.tsv", unit: "ms" },
-    // oha's SQLite seconds, printed as whole ns so that they stay exact and short.
-    oha: { file: "requests.db", unit: "ns" },
 };
 
 export interface LoadPodSpec {
@@ -86,23 +82,19 @@ export interface LoadPodSpec {
 export function loadPodArgv(spec: LoadPodSpec): string[] {
     const driverPath = spec.driverPath ?? POD_DRIVER_PATHS[spec.driver];
     const { file, unit } = POD_RECORDING[spec.driver];
-    const argvs = splitLoad(spec.requests, spec.concurrency, spec.parts).map((share) => {
-        const load = { url: spec.url, timeoutSeconds: spec.timeoutSeconds, ...share };
-        return spec.driver === "ab" ? abRecordingArgv(driverPath, load, file) : ohaRecordingArgv(driverPath, load, file);
-    });
+    const argvs = splitLoad(spec.requests, spec.concurrency, spec.parts).map((share) =>
+        abRecordingArgv(driverPath, { url: spec.url, timeoutSeconds: spec.timeoutSeconds, ...share }, file));
     const config = {
         format: POD_RESULT_FORMAT, driver: spec.driver, url: spec.url, expect: spec.expectBody, timeout: spec.timeoutSeconds,
-        version: [driverPath, spec.driver === "ab" ? "-V" : "--version"], record: file, unit, argvs,
+        version: [driverPath, "-V"], record: file, unit, argvs,
     };
     return ["python3", "-c", POD_SCRIPT, JSON.stringify(config)];
 }
 
 // The pod's program. Its line: fgl, index, driver, host (the pod's name), node,
-// then either error, or version (the first line of the driver's -V/--version),
-// start and end (epoch seconds around the driver's run), report (ab's stdout;
-// or oha's JSON, cut to what parseOhaOutput reads), unit and times:
-// [[time, count], ...] by time, one count per request (ab: ttime of -g; oha:
-// duration of every answered request).
+// then either error, or version (the first line of ab -V), start and end
+// (epoch seconds around the driver's run), report (ab's stdout), unit and
+// times: [[time, count], ...] by time, one count per request (ttime of ab -g).
 const POD_SCRIPT = String.raw`
 import collections, json, os, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
 
@@ -151,8 +143,6 @@ def run(index):
     work = os.environ.get("FGL_LOAD_DIR") or tempfile.mkdtemp(prefix="fgl-load-")
     os.makedirs(work, exist_ok=True)
     record = os.path.join(work, cfg["record"])
-    if os.path.exists(record):
-        os.remove(record)  # oha adds to an existing database
     start = time.time()
     done = subprocess.run(cfg["argvs"][index], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     end = time.time()
@@ -161,22 +151,11 @@ def run(index):
         tail = (done.stderr.decode("utf-8", "replace") + out).strip()[-1500:]
         raise Failure("%s exited with %d: %s" % (cfg["driver"], done.returncode, tail))
     times = collections.Counter()
-    if cfg["driver"] == "ab":
-        with open(record) as rows:
-            next(rows)  # starttime seconds ctime dtime ttime wait
-            for row in rows:
-                times[int(row.split("\t")[4])] += 1
-        report = out
-    else:
-        import sqlite3
-        db = sqlite3.connect(record)
-        for (seconds,) in db.execute("SELECT duration FROM oha"):
-            times[round(seconds * 1e9)] += 1
-        db.close()
-        full = json.loads(out)
-        report = {key: full.get(key) for key in ("latencyPercentiles", "statusCodeDistribution", "errorDistribution")}
-        report["summary"] = {key: full["summary"].get(key) for key in ("total", "slowest", "requestsPerSec")}
-    return {"version": driver_version, "start": start, "end": end, "report": report, "unit": cfg["unit"],
+    with open(record) as rows:
+        next(rows)  # starttime seconds ctime dtime ttime wait
+        for row in rows:
+            times[int(row.split("\t")[4])] += 1
+    return {"version": driver_version, "start": start, "end": end, "report": out, "unit": cfg["unit"],
             "times": sorted([t, n] for t, n in times.items())}
 
 

@@ -2,7 +2,7 @@
 // started for the suite unless it already runs, and then stopped again.
 import { execFileSync, spawnSync } from "child_process";
 import * as path from "path";
-import { projectCluster } from "../../lib/cache";
+import { resolveCluster } from "../../platforms/kubernetes";
 import { ROOT } from "../e2e/stack";
 
 const CLUSTER = path.join(ROOT, "scripts", "cluster.sh");
@@ -14,7 +14,8 @@ export function clusterRunning(): boolean {
 /** Starts the project's cluster if it isn't running; returns whether this call started it. */
 export function startCluster(): boolean {
     if (clusterRunning()) return false;
-    execFileSync(CLUSTER, ["up"], { stdio: ["ignore", "ignore", "inherit"], timeout: 15 * 60_000 });
+    // A first start builds Kubernetes from source (scripts/kubernetes.sh: ~12 min cold on 2 cores).
+    execFileSync(CLUSTER, ["up"], { stdio: ["ignore", "ignore", "inherit"], timeout: 40 * 60_000 });
     return true;
 }
 
@@ -24,14 +25,14 @@ export function stopCluster(): void {
 
 /** kubectl against the project's cluster; its stdout. */
 export function kubectl(...args: string[]): string {
-    const own = projectCluster();
+    const own = resolveCluster("");
     return execFileSync(own.kubectl, ["--kubeconfig", own.kubeconfig, ...args], { encoding: "utf8", timeout: 60_000 });
 }
 
 /** What a stopped cluster must not leave behind: its processes, mounts, iptables chains and rules, interfaces. */
 export function clusterTraces(): string[] {
     const traces: string[] = [];
-    const cache = path.dirname(projectCluster().kubeconfig);
+    const cache = path.dirname(resolveCluster("").kubeconfig);
     const ps = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
     for (const line of ps.split("\n")) {
         if (/\b(kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|etcd|containerd-shim)\b/.test(line) || line.includes(cache)) {
@@ -44,7 +45,7 @@ export function clusterTraces(): string[] {
     for (const table of ["filter", "nat", "mangle"]) {
         const rules = spawnSync("iptables-save", ["-t", table], { encoding: "utf8" }).stdout ?? "";
         for (const line of rules.split("\n")) {
-            if (/KUBE-|CNI-|10\.21[34]\.|fgl/i.test(line)) traces.push(`iptables ${table}: ${line}`);
+            if (/KUBE-|CNI-|FGL-|10\.21[34]\.|fgl0/.test(line)) traces.push(`iptables ${table}: ${line}`);
         }
     }
     const links = execFileSync("ip", ["-o", "link"], { encoding: "utf8" });

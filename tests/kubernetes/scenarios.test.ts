@@ -7,7 +7,8 @@ import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import { Stack } from "@pulumi/pulumi/automation";
 import { httpGet } from "../httpGet";
-import { removeStack, testStack, upOutputs } from "../e2e/stack";
+import * as path from "path";
+import { removeStack, ROOT, testStack, upOutputs } from "../e2e/stack";
 import { clusterTraces, kubectl, startCluster, stopCluster } from "./cluster";
 
 /** Small and quick, but enough clients for two pods to share. */
@@ -23,11 +24,14 @@ function serviceRules(namespace: string): string[] {
 }
 
 describe("kubernetes: the project's cluster, the real provider", function () {
-    this.timeout(30 * 60_000);
+    // The first start may build Kubernetes, and the apps' images, from source.
+    this.timeout(60 * 60_000);
     let started = false;
 
     before(() => {
         started = startCluster();
+        // Built (cold: minutes) and loaded once here, so each test's time is its own.
+        execFileSync(path.join(ROOT, "scripts", "cluster.sh"), ["images"], { stdio: ["ignore", "ignore", "inherit"], timeout: 40 * 60_000 });
     });
 
     after(function () {
@@ -67,6 +71,19 @@ describe("kubernetes: the project's cluster, the real provider", function () {
             assert.deepEqual(serviceRules(namespace), [], "kube-proxy's rules for the stack's Services are left");
         });
     }
+
+    it("psycopg2-blocking: a server busy with one request at a time stays in its Service through the load", async () => {
+        // Every request holds the one blocking worker for the delay: readiness must not ask the app itself.
+        const stack = await kubeStack("psycopg2-blocking", { loadRequests: "12", loadConcurrency: "4", loadDelay: "0.5" });
+        try {
+            const out = await upOutputs(stack);
+            assert.equal(out.completeRequests, 12);
+            assert.equal(out.failedRequests, 0);
+            assert.ok(out.timeTakenSeconds >= 12 * 0.5 * 0.9, `${out.timeTakenSeconds} s: the requests were served one at a time`);
+        } finally {
+            await removeStack(stack);
+        }
+    });
 
     it("replicas: 2 spreads the requests over both app pods", async () => {
         const stack = await kubeStack("uwsgi-gevent", { replicas: "2" });

@@ -120,7 +120,10 @@ describe("scenario stacks on kubernetes (Pulumi mocks)", () => {
             }, podPaths());
             assert.deepEqual(app.command.slice(-argv.length), argv);
             assert.deepEqual(app.resources, { requests: { cpu: "100m" } });
-            assert.ok(app.readinessProbe.httpGet || app.readinessProbe.tcpSocket);
+            // Started when its own check first passes (uwsgi protocol: no HTTP, a TCP accept); then ready while it accepts.
+            assert.deepEqual(app.startupProbe.httpGet ?? app.startupProbe.tcpSocket,
+                settings.protocol === "uwsgi" ? { port: 3000 } : { path: "/?delay=0", port: 3000 });
+            assert.deepEqual(app.readinessProbe.tcpSocket, { port: 3000 });
             const entry = settings.ingress === "nginx" ? "nginx" : "flask-app";
             const entryIp = `10.0.0.${of("core/v1:Service").findIndex((s) => s.inputs.metadata.name === entry) + 1}`;
             assert.equal(url, `http://${entryIp}:${settings.ingress === "nginx" ? 80 : 3000}/`);
@@ -147,7 +150,8 @@ describe("scenario stacks on kubernetes (Pulumi mocks)", () => {
         assert.equal(two.deployment("flask-app").spec.replicas, 2);
         assert.equal(two.deployment("slow-api").spec.replicas, 1);
         const capacity = (d: typeof one) => d.declared.find((r) => r.inputs.jobUid !== undefined && r.name.includes("-load-"))!.inputs.capacity;
-        assert.equal(capacity(two), 2 * capacity(one));
+        // The tutorial's uWSGI: 2 workers x 2000 async cores per pod.
+        assert.deepEqual([capacity(one), capacity(two)], [4000, 8000]);
     });
 
     it("mounts nginx's config from a ConfigMap and rolls its pods when the config changes", async () => {
@@ -171,7 +175,7 @@ describe("scenario stacks on kubernetes (Pulumi mocks)", () => {
     it("refuses settings that mean nothing on a cluster, or only on one", () => {
         assert.throws(() => resolveSettings((k) => ({ replicas: "2" } as Record<string, string>)[k]), /replicas: 2 app pods need platform kubernetes/);
         assert.throws(() => resolveSettings((k) => ({ platform: "kubernetes", loadDriver: "k6" } as Record<string, string>)[k]), /loadDriver: k6 does not run in the cluster/);
-        assert.throws(() => resolveSettings((k) => ({ platform: "kubernetes", loadParallelism: "300" } as Record<string, string>)[k]), /loadParallelism: 300 pods for 200 clients/);
+        assert.throws(() => resolveSettings((k) => ({ platform: "kubernetes", loadParallelism: "300" } as Record<string, string>)[k]), /loadParallelism 300 is more than the 200 clients/);
         assert.throws(() => resolveSettings((k) => ({ platform: "kubernetes", kubeCpuLimits: "app=x" } as Record<string, string>)[k]), /kubeCpuLimits: "app=x"/);
         assert.equal(resolveSettings((k) => ({ platform: "kubernetes" } as Record<string, string>)[k]).kube.loadParallelism, 2);
         assert.equal(resolveSettings(() => undefined).kube.loadParallelism, 1);
