@@ -9,8 +9,8 @@ import { execFile } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { mergePodResults } from "../lib/load/merge";
 import { PodDriver } from "../lib/load/split";
-import { efficiency, LoadResult, round, thresholdExceeded, throughputLimit } from "../lib/load/result";
-import { recordResult } from "./results";
+import { efficiency, LoadResult, round, throughputLimit } from "../lib/load/result";
+import { keepResult, replaceOnChange } from "./results";
 
 export interface KubeLoadRunInputs {
     kubectl: string;
@@ -164,15 +164,11 @@ export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult>
 const provider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: KubeLoadRunInputs) {
         const result = await measureJob(inputs);
-        recordResult(inputs.resultsDir, result);
-        const exceeded = thresholdExceeded(result, inputs.maxFailedRequests, inputs.resultsDir);
-        if (exceeded) throw new Error(exceeded);
+        keepResult(inputs.resultsDir, result, inputs.maxFailedRequests);
         return { id: `${inputs.job}-${result.startedAt}`, outs: { ...inputs, result } };
     },
     async diff(_id: string, olds: KubeLoadRunInputs, news: KubeLoadRunInputs) {
-        const keys = Object.keys(news) as (keyof KubeLoadRunInputs)[];
-        const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-        return { changes: changed.length > 0, replaces: changed };
+        return replaceOnChange(olds, news);
     },
     async read(id: string, state: KubeLoadRunInputs) {
         // Its Job gone (the namespace deleted by hand, a new cluster): the next up measures again.

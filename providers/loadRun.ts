@@ -22,11 +22,11 @@ import { bottleneck, CpuAffinity, CpuRole, CpuSnapshot, RoleLimit, summarizeCpu 
 import { k6Argv, parseK6Summary } from "../lib/load/k6";
 import { ohaArgv, parseOhaOutput } from "../lib/load/oha";
 import {
-    allClientsCeilingRps, DriverName, efficiency, LoadResult, reachedShare, round, thresholdExceeded, throughputLimit,
+    allClientsCeilingRps, DriverName, efficiency, LoadResult, reachedShare, round, throughputLimit,
 } from "../lib/load/result";
 import { countThreads, isAlive, localTargets, readCpuSnapshot, ThreadsProbe, withCpuAffinity, withRaisedFileLimit } from "../lib/procfs";
 import { MARKERS, markedTargets, stopProcesses } from "./processScope";
-import { recordResult } from "./results";
+import { keepResult, replaceOnChange } from "./results";
 
 export interface LoadRunInputs {
     /** Target, query string included (?delay=). */
@@ -193,15 +193,11 @@ const provider: pulumi.dynamic.ResourceProvider = {
         // A driver an interrupted up left running would share the machine with this run.
         await stopProcesses(`${inputs.driver} of an earlier run`, () => markedTargets(MARKERS.load, loadMarker(inputs)));
         const result = await measure(inputs);
-        recordResult(inputs.resultsDir, result);
-        const exceeded = thresholdExceeded(result, inputs.maxFailedRequests, inputs.resultsDir);
-        if (exceeded) throw new Error(exceeded);
+        keepResult(inputs.resultsDir, result, inputs.maxFailedRequests);
         return { id: `${result.driver}-${result.startedAt}`, outs: { ...inputs, result } };
     },
     async diff(_id: string, olds: LoadRunInputs, news: LoadRunInputs) {
-        const keys = Object.keys(news) as (keyof LoadRunInputs)[];
-        const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-        return { changes: changed.length > 0, replaces: changed };
+        return replaceOnChange(olds, news);
     },
     async read(id: string, state: LoadRunInputs) {
         // No id: the engine drops the run from the state, and the next up measures again.

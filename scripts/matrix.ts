@@ -84,7 +84,8 @@ function loadTimer() {
     return {
         onEvent(e: EngineEvent) {
             const urn = e.resourcePreEvent?.metadata.urn ?? e.resOutputsEvent?.metadata.urn;
-            if (!urn || !urn.includes("dynamic/load:Run")) return;
+            // This machine's driver, or a cluster's load Job as its result resource waits for it.
+            if (!urn || !/dynamic\/(load:Run|kubernetes:LoadRun)::/.test(urn)) return;
             if (e.resourcePreEvent) started.set(urn, Date.now());
             if (e.resOutputsEvent && started.has(urn)) total += seconds(started.get(urn)!);
         },

@@ -35,6 +35,8 @@ export function clusterTraces(): string[] {
     const cache = path.dirname(resolveCluster("").kubeconfig);
     const ps = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
     for (const line of ps.split("\n")) {
+        // A zombie is gone but for its entry (here nothing reaps what is reparented to pid 1).
+        if (line.includes("<defunct>")) continue;
         if (/\b(kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|etcd|containerd-shim)\b/.test(line) || line.includes(cache)) {
             traces.push(`process: ${line.trim()}`);
         }

@@ -72,9 +72,9 @@ describe("kubernetes: the project's cluster, the real provider", function () {
         });
     }
 
-    it("psycopg2-blocking: a server busy with one request at a time stays in its Service through the load", async () => {
-        // Every request holds the one blocking worker for the delay: readiness must not ask the app itself.
-        const stack = await kubeStack("psycopg2-blocking", { loadRequests: "12", loadConcurrency: "4", loadDelay: "0.5" });
+    it("devserver: a server busy with one request at a time stays in its Service through the load", async () => {
+        // The dev server's one thread holds each request for the delay: readiness must not wait for the app itself.
+        const stack = await kubeStack("devserver", { loadRequests: "12", loadConcurrency: "4", loadDelay: "0.5" });
         try {
             const out = await upOutputs(stack);
             assert.equal(out.completeRequests, 12);
