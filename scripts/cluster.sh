@@ -218,6 +218,11 @@ preflight() {
         [ -z "$route" ] || die "the cluster's range $cidr overlaps a route of this machine: $route"
     done
     [ ${#CONTAINERD_SOCKET} -lt 100 ] || die "$CONTAINERD_SOCKET is too long for a socket path: set FGL_CACHE to a shorter folder"
+    # down removes every KUBE-* chain: refuse to share the machine with another kubelet or kube-proxy.
+    if { iptables-save; ip6tables-save; } 2>/dev/null | grep -q '^:KUBE-'; then
+        die "iptables holds KUBE-* chains of another Kubernetes on this machine, which this cluster would clash with:" \
+            "stop it, or use it (pulumi config set kubeconfig <its kubeconfig>); if they are this project's, left by a crash, ./lab cluster down removes them"
+    fi
 }
 
 # The machine as it was before the cluster, recorded once, for down to put back: sysctls,
