@@ -40,11 +40,11 @@ const runDir = path.join(PROJECT_ROOT, ".lab", stack);
 const platform: Platform = local
     ? new LocalPlatform(stack, { runDir, tools, readyTimeoutSeconds: settings.readyTimeoutSeconds })
     : kube
-        ? new KubernetesPlatform(stack, {
+        ? userError(() => new KubernetesPlatform(stack, {
             kubeconfig: settings.kube.kubeconfig, context: settings.kube.context, namespace: settings.kube.namespace,
             images: settings.kube.images, cpuRequests: settings.kube.cpuRequests, cpuLimits: settings.kube.cpuLimits,
             readyTimeoutSeconds: settings.readyTimeoutSeconds,
-        })
+        }))
         : new DockerPlatform(stack, {
             network: settings.dockerNetwork, pythonImage: settings.pythonImage, nginxImage: settings.nginxImage,
             postgresImage: settings.postgresImage, readyTimeoutSeconds: settings.readyTimeoutSeconds,

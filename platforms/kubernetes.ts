@@ -68,7 +68,8 @@ export class KubernetesPlatform implements Platform {
         this.kubectl = args.kubectl ?? cluster.kubectl;
         const ownImages = !args.images || Object.keys(args.images).length === 0;
         if (ownImages && !cluster.own) {
-            throw new Error(`images: another cluster's nodes can't run images loaded into the project's own: name them (kubeImages)`);
+            throw new Error(`kubeImages: another cluster can't run the images loaded into the project's own; build them (scripts/cluster.sh images), ` +
+                `push them to a registry it pulls from, and name them (fix: pulumi config set kubeImages "base=<ref> slow_api=<ref> flask_app=<ref> psycopg2_app=<ref>")`);
         }
         this.provider = new k8s.Provider(`${name}-cluster`, {
             kubeconfig: this.kubeconfig,
@@ -177,11 +178,8 @@ export function resolveCluster(kubeconfig: string): { kubeconfig: string; kubect
     return { kubeconfig: ownConfig, kubectl: bin && path.join(bin, "kubectl"), own: true };
 }
 
-/**
- * Refuses, before anything is declared, a cluster that isn't there (the project's not started, a
- * kubeconfig that doesn't exist or doesn't answer), and another cluster without images named.
- */
-export function checkCluster(kube: Pick<KubeSettings, "kubeconfig" | "context" | "images">): void {
+/** Refuses, before anything is declared, a cluster that isn't there: the project's not started, a kubeconfig that doesn't exist or doesn't answer. */
+export function checkCluster(kube: Pick<KubeSettings, "kubeconfig" | "context">): void {
     const { kubeconfig, kubectl, own } = resolveCluster(kube.kubeconfig);
     const notRunning = "the project's Kubernetes cluster is not running: start it with ./lab cluster up " +
         "(or use another cluster: pulumi config set kubeconfig <path>)";
@@ -190,10 +188,6 @@ export function checkCluster(kube: Pick<KubeSettings, "kubeconfig" | "context" |
     }
     if (!kubectl || !fs.existsSync(kubectl)) {
         throw new Error(own ? notRunning : "kubectl is needed to collect the load's results: put it on PATH (scripts/kubernetes.sh builds the pinned one)");
-    }
-    if (!own && Object.keys(kube.images).length === 0) {
-        throw new Error(`kubeImages: another cluster can't run the images loaded into the project's own; build them (scripts/cluster.sh images), ` +
-            `push them to a registry it pulls from, and name them (fix: pulumi config set kubeImages "base=<ref> slow_api=<ref> flask_app=<ref> psycopg2_app=<ref>")`);
     }
     try {
         execFileSync(kubectl, ["--kubeconfig", kubeconfig, ...(kube.context ? ["--context", kube.context] : []), "get", "--raw", "/readyz"],
