@@ -98,10 +98,12 @@ describe("the tutorial's findings, measured (real engine)", function () {
         allServed(out, load.n);
         const pool = 4 * 50;
         const held = out.threadsPeak - out.threadsBefore;
+        console.log(`      ${held} threads held at once, ${out.requestsPerSecond} req/s, median ${out.p50Ms} ms, p95 ${out.p95Ms} ms`);
         assert.ok(held <= pool + 10, `${held} threads at once for ${load.c} clients: more than the pool's ${pool}`);
         assert.ok(held >= 0.75 * pool, `${held} threads at once for ${load.c} clients: the pool never filled`);
         assert.ok(out.requestsPerSecond <= (1.1 * pool) / load.delay, `${out.requestsPerSecond} req/s above the pool's ${pool / load.delay}`);
-        // Queued a whole delay: half the clients wait for a thread.
-        assert.ok(out.p50Ms >= 1.8 * load.delay * 1000, `median ${out.p50Ms} ms`);
+        // Queued: with twice the pool's clients, requests wait for a thread a whole delay and more. The median is
+        // no measure of it (1.5 to 2.2 s measured: 4 workers accept unevenly); the slowest twentieth is (3.9 to 4.1 s).
+        assert.ok(out.p95Ms >= 2 * load.delay * 1000, `p95 ${out.p95Ms} ms: requests did not queue for the pool`);
     });
 });
