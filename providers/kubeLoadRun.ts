@@ -3,7 +3,8 @@
 // wait), reads each pod's one-line result from its log, merges them exactly
 // into one normalized result, appends it under results/<stack>/, and fails the
 // up if more requests failed than allowed. A new Job (a new target, a new run
-// id) is a new result. kubectl talks to the cluster: the kubeconfig's
+// id) is a new result; a result over the failure threshold deletes its Job, so
+// the next up (after a refresh) measures again as on the other platforms. kubectl talks to the cluster: the kubeconfig's
 // credentials are whatever it supports.
 import { execFile } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
@@ -86,6 +87,10 @@ async function waitForJob(inputs: KubeLoadRunInputs): Promise<void> {
         } catch (e) {
             if (e instanceof JobFailed) throw new Error(`load job ${inputs.namespace}/${inputs.job} ${e.message}\n${await diagnose(inputs)}`);
             lastError = (e as Error).message;
+            if (NOT_FOUND.test(lastError)) {
+                throw new Error(`load job ${inputs.namespace}/${inputs.job} is gone (deleted after a load that failed, or by hand): ` +
+                    "a refresh recreates it, so `./lab up` or `pulumi up --refresh` measures again");
+            }
         }
         if (Date.now() > deadline) {
             throw new Error(`load job ${inputs.namespace}/${inputs.job} did not finish within ${inputs.timeoutSeconds + 150} s` +
@@ -96,6 +101,8 @@ async function waitForJob(inputs: KubeLoadRunInputs): Promise<void> {
 }
 
 class JobFailed extends Error {}
+
+const NOT_FOUND = /NotFound|not found/;
 
 async function jobPods(inputs: KubeLoadRunInputs): Promise<Pod[]> {
     return JSON.parse(await kubectl(inputs, ["get", "pods", "-l", `batch.kubernetes.io/job-name=${inputs.job}`, "-o", "json"])).items as Pod[];
@@ -164,7 +171,13 @@ export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult>
 const provider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: KubeLoadRunInputs) {
         const result = await measureJob(inputs);
-        keepResult(inputs.resultsDir, result, inputs.maxFailedRequests);
+        try {
+            keepResult(inputs.resultsDir, result, inputs.maxFailedRequests);
+        } catch (e) {
+            // A Job runs once: left in place, the next up would read this same result again instead of measuring.
+            await kubectl(inputs, ["delete", "job", inputs.job, "--ignore-not-found", "--wait=true"]);
+            throw new Error(`${(e as Error).message}; its Job is deleted, so \`./lab up\` (or \`pulumi up --refresh\`) measures again`);
+        }
         return { id: `${inputs.job}-${result.startedAt}`, outs: { ...inputs, result } };
     },
     async diff(_id: string, olds: KubeLoadRunInputs, news: KubeLoadRunInputs) {
@@ -176,7 +189,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
             await kubectl(state, ["get", "job", state.job, "-o", "name"]);
             return { id, props: state };
         } catch (e) {
-            if (/NotFound|not found/.test((e as Error).message)) return { id: "" };
+            if (NOT_FOUND.test((e as Error).message)) return { id: "" };
             throw e;
         }
     },

@@ -14,6 +14,13 @@ import { clusterTraces, kubectl, startCluster, stopCluster } from "./cluster";
 /** Small and quick, but enough clients for two pods to share. */
 const LOAD = { platform: "kubernetes", loadRequests: "200", loadConcurrency: "50", loadDelay: "0.5", loadParallelism: "2", baseline: "false" };
 
+/** Polls `ready` every half second until it holds; fails naming `what` after `ms`. */
+async function until(ready: () => boolean, ms: number, what: string): Promise<void> {
+    for (const deadline = Date.now() + ms; !ready(); await new Promise((r) => setTimeout(r, 500))) {
+        if (Date.now() > deadline) throw new Error(`waited ${ms / 1000} s for ${what}`);
+    }
+}
+
 function kubeStack(scenario: string, overrides: Record<string, string> = {}): Promise<Stack> {
     return testStack(`k8s-${scenario}`, scenario, { ...LOAD, ...overrides });
 }
@@ -80,6 +87,38 @@ describe("kubernetes: the project's cluster, the real provider", function () {
             assert.equal(out.completeRequests, 12);
             assert.equal(out.failedRequests, 0);
             assert.ok(out.timeTakenSeconds >= 12 * 0.5 * 0.9, `${out.timeTakenSeconds} s: the requests were served one at a time`);
+        } finally {
+            await removeStack(stack);
+        }
+    });
+
+    it("a load over maxFailedRequests fails the up, and the next up measures again rather than re-reading it", async () => {
+        // 6 clients for 10 s; the slow API's pod is deleted while they run: the app answers 500 until its new pod is ready.
+        const stack = await kubeStack("uwsgi-gevent", { loadRequests: "60", loadConcurrency: "6", loadDelay: "1", maxFailedRequests: "0" });
+        const namespace = "fgl-k8s-uwsgi-gevent";
+        try {
+            const up = upOutputs(stack);
+            up.catch(() => undefined);
+            await until(() => kubectl("get", "pods", "-n", namespace, "-l", "batch.kubernetes.io/job-name",
+                "-o", "jsonpath={.items[*].status.phase}").includes("Running"), 5 * 60_000, "the load's pods to run");
+            await new Promise((r) => setTimeout(r, 3000));
+            kubectl("delete", "pod", "-n", namespace, "-l", "app.kubernetes.io/name=slow-api", "--wait=false");
+            await assert.rejects(up, (e: Error) => {
+                console.log(`      ${/load test: .*? failed/.exec(e.message)?.[0]}`);
+                return /requests failed \(maxFailedRequests is 0\).*its Job is deleted/s.test(e.message);
+            });
+            assert.equal(kubectl("get", "jobs", "-n", namespace, "-o", "name").trim(), "", "the failed load's Job is left");
+            // Without a refresh the engine still believes in the Job: the up says what to do, at once.
+            let started = Date.now();
+            await assert.rejects(stack.up(), /is gone .*pulumi up --refresh/s);
+            console.log(`      an up without a refresh failed in ${(Date.now() - started) / 1000} s`);
+            started = Date.now();
+            await stack.refresh();
+            const out = await upOutputs(stack);
+            console.log(`      refresh and up, measured again in ${(Date.now() - started) / 1000} s`);
+            // A re-read of the first result would have failed again.
+            assert.equal(out.completeRequests, 60);
+            assert.equal(out.failedRequests, 0);
         } finally {
             await removeStack(stack);
         }
