@@ -90,6 +90,7 @@ export class LoadTest extends pulumi.ComponentResource {
             this.result = args.platform.runLoad(`${name}-run`, {
                 url, expectBody, requests, concurrency, delaySeconds, timeoutSeconds, capacity, parallelism,
                 maxFailedRequests: args.maxFailedRequests ?? -1, resultsDir, target: args.target ?? "", runId: args.runId ?? "",
+                threads: args.threads ?? { kind: "none" }, roles: args.roles ?? {}, roleProcessCores: args.roleProcessCores ?? {},
             }, { parent: this });
             this.registerOutputs({ result: this.result });
             return;

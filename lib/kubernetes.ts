@@ -16,6 +16,25 @@ export type KubeImages = Partial<Record<ImageName, string>>;
 
 const QUANTITY = /^(\d+(\.\d+)?|\.\d+)m?$/;
 
+/** Cores a CPU quantity stands for: "500m" -> 0.5, "2" -> 2. */
+export function cpuCores(quantity: string): number {
+    return quantity.endsWith("m") ? Number(quantity.slice(0, -1)) / 1000 : Number(quantity);
+}
+
+/**
+ * The environment variable every container of a stack carries, naming its namespace and CPU role: on a node
+ * that is this machine, the load's sampler finds each role's processes by it (lib/procfs.ts, "marked").
+ */
+export const ROLE_MARKER = "FGL_ROLE";
+
+export function roleMarker(namespace: string, role: CpuRole): { key: string; value: string } {
+    return { key: ROLE_MARKER, value: `${namespace}/${role}` };
+}
+
+function markerEnv(namespace: string, role: CpuRole): { name: string; value: string } {
+    return { name: ROLE_MARKER, value: roleMarker(namespace, role).value };
+}
+
 /** Parses "app=500m driver=1" (roles: CPU_ROLES); "" sets nothing. */
 export function parseCpuQuantities(text: string): CpuQuantities {
     const out: CpuQuantities = {};
@@ -151,7 +170,7 @@ export function deploymentManifest(spec: ServiceSpec, role: CpuRole, image: stri
                         imagePullPolicy: ctx.imagePullPolicy,
                         command: podCommand(spec),
                         lifecycle: { preStop: { exec: { command: preStopCommand(spec) } } },
-                        env: Object.entries(spec.env).map(([name, value]) => ({ name, value })),
+                        env: [...Object.entries(spec.env).map(([name, value]) => ({ name, value })), markerEnv(ctx.namespace, role)],
                         ports: [{ containerPort: spec.port, name: "service" }],
                         // The spec's own check, until it first passes; a pod that never answers is restarted.
                         startupProbe: { ...check, periodSeconds: 1, failureThreshold: ctx.readyTimeoutSeconds },
@@ -238,7 +257,7 @@ export function jobManifest(p: LoadJobParams) {
                     containers: [{
                         name: "driver", image: p.image, imagePullPolicy: p.imagePullPolicy, command: p.command, resources: p.resources,
                         // Recorded with the pod's result: where each share ran.
-                        env: [{ name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }],
+                        env: [{ name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }, markerEnv(p.namespace, "driver")],
                     }],
                     // With several nodes, the drivers keep off the nodes of the services they measure.
                     affinity: {

@@ -1,6 +1,7 @@
 // Thread counts and CPU time from /proc: the tutorial's `top -H` observations as numbers.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as path from "path";
 import { CpuRole, CpuSnapshot, parseProcStatCpu } from "./load/cpu";
 
 export interface ProcStat {
@@ -66,8 +67,9 @@ function clockTicks(): number {
 
 /**
  * CPU time of each role's processes and of the machine, now: a "group" probe
- * is a process group, the driver the process tree under `driverPid`; a
- * container's processes are not read here (null).
+ * is a process group, a "marked" one the processes with its environment
+ * marker, the driver the process tree under `driverPid`; a container's
+ * processes are not read here (null).
  */
 export function readCpuSnapshot(probes: Partial<Record<CpuRole, ThreadsProbe>>, driverPid?: number): CpuSnapshot {
     const table = processTable();
@@ -76,10 +78,58 @@ export function readCpuSnapshot(probes: Partial<Record<CpuRole, ThreadsProbe>>, 
     const roles: CpuSnapshot["roles"] = {};
     for (const [role, probe] of Object.entries(probes) as [CpuRole, ThreadsProbe][]) {
         if (probe.kind === "group") roles[role] = seconds(table.filter((p) => p.pgrp === probe.pgid));
+        else if (probe.kind === "marked") roles[role] = seconds(table.filter((p) => hasMarker(p, probe)));
         else if (probe.kind === "container") roles[role] = null;
     }
     if (driverPid !== undefined) roles.driver = seconds(processTree(table, driverPid));
     return { at: performance.now() / 1000, machine: parseProcStatCpu(fs.readFileSync("/proc/stat", "utf8")), roles };
+}
+
+/**
+ * Each process's value of an environment key, by key and pid + start time: a process's environment is read once.
+ * Made at first use: a dynamic provider's closure is serialized, and a Map captured there arrives as a plain object.
+ */
+let markerCache: Map<string, string | null> | undefined;
+
+/**
+ * Whether `p` carries the probe's key=value: in its environment, or else, with `bundles`, in its container's
+ * (a process may rewrite its own: nginx overwrites it with its process titles). Unreadable: no.
+ */
+function hasMarker(p: ProcStat, probe: { key: string; value: string; bundles?: string }): boolean {
+    const id = `${probe.key}\0${p.pid}:${p.startTime}`;
+    markerCache ??= new Map();
+    if (!markerCache.has(id)) {
+        let value = readOr(() => parseEnviron(fs.readFileSync(`/proc/${p.pid}/environ`, "utf8")).get(probe.key));
+        if (value === undefined && probe.bundles) {
+            const container = readOr(() => containerIdOf(fs.readFileSync(`/proc/${p.pid}/cgroup`, "utf8")));
+            if (container) value = containerEnv(probe.bundles, container, probe.key);
+        }
+        markerCache.set(id, value ?? null);
+    }
+    return markerCache.get(id) === probe.value;
+}
+
+function readOr<T>(read: () => T): T | undefined {
+    try {
+        return read();
+    } catch {
+        return undefined;
+    }
+}
+
+/** The container a process runs in, from its /proc/<pid>/cgroup: the 64-hex id that ends a path (cgroupfs or systemd). */
+export function containerIdOf(cgroups: string): string | undefined {
+    for (const line of cgroups.split("\n")) {
+        const id = /(?:^|[/-])([0-9a-f]{64})(?:\.scope)?$/.exec(line.trim())?.[1];
+        if (id) return id;
+    }
+    return undefined;
+}
+
+/** A variable of a container's environment as its runtime was given it: <bundles>/<id>/config.json's process.env (OCI). */
+function containerEnv(bundles: string, container: string, key: string): string | undefined {
+    const env: string[] = readOr(() => JSON.parse(fs.readFileSync(path.join(bundles, container, "config.json"), "utf8")).process?.env) ?? [];
+    return parseEnviron(env.join("\0")).get(key);
 }
 
 /** Process `root` and every process descended from it, out of `table`. */
@@ -102,8 +152,14 @@ export function threadsInGroup(pgid: number): number {
     return groupProcesses(pgid).reduce((sum, p) => sum + p.threads, 0);
 }
 
-/** Whose threads a load test counts: a local process group, a container's processes, or nobody's. */
-export type ThreadsProbe = { kind: "none" } | { kind: "group"; pgid: number } | { kind: "container"; name: string };
+/**
+ * Whose threads a load test counts: a local process group, a container's processes, the processes on this
+ * machine whose environment has key=value (a pod's, whose node is this machine; `bundles`: the folder of the
+ * containers' OCI bundles, for a process that rewrote its own environment), or nobody's.
+ */
+export type ThreadsProbe =
+    | { kind: "none" } | { kind: "group"; pgid: number } | { kind: "container"; name: string }
+    | { kind: "marked"; key: string; value: string; bundles?: string };
 
 /** Sums the NLWP column of `docker top <container> -eo pid,nlwp`. */
 export function parseDockerTopThreads(text: string): number {
@@ -117,6 +173,10 @@ export function countThreads(probe: ThreadsProbe): number | null {
     switch (probe.kind) {
         case "none": return null;
         case "group": return threadsInGroup(probe.pgid);
+        case "marked": {
+            const marked = processTable().filter((p) => p.state !== "Z" && hasMarker(p, probe));
+            return marked.length ? marked.reduce((sum, p) => sum + p.threads, 0) : null;
+        }
         case "container":
             return parseDockerTopThreads(execFileSync("docker", ["top", probe.name, "-eo", "pid,nlwp"], { encoding: "utf8" }));
     }

@@ -12,9 +12,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { cacheDir } from "../lib/cache";
 import { codeHash } from "../lib/codeHash";
 import {
-    configMapManifest, CpuQuantities, deploymentManifest, imageOf, jobManifest, KubeContext, KubeImages, namespaceFor, podPaths,
-    resourcesOf, serviceManifest,
+    configMapManifest, cpuCores, CpuQuantities, deploymentManifest, imageOf, jobManifest, KubeContext, KubeImages, namespaceFor, podPaths,
+    resourcesOf, roleMarker, serviceManifest,
 } from "../lib/kubernetes";
+import { CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
 import { loadPodArgv, PodDriver, splitCeilingRps, splitLoad } from "../lib/load/split";
 import { ThreadsProbe } from "../lib/procfs";
@@ -59,6 +60,12 @@ export class KubernetesPlatform implements Platform {
     private readonly kubeconfig: string;
     private readonly context: string;
     private readonly names = new Set<string>();
+    /** The project's cluster runs on this machine: its pods' processes are sampled from /proc. */
+    private readonly sampled: boolean;
+    /** Where its containerd keeps each running container's OCI bundle. */
+    private readonly bundles: string;
+    /** Pods per role, for the roles' CPU limits in all. */
+    private readonly pods: Partial<Record<CpuRole, number>> = {};
 
     /** `name` names the platform's resources (provider, namespace, images); the namespace defaults to fgl-<stack>. */
     constructor(name: string, args: KubernetesPlatformArgs = {}) {
@@ -66,6 +73,8 @@ export class KubernetesPlatform implements Platform {
         this.kubeconfig = cluster.kubeconfig;
         this.context = args.context ?? "";
         this.kubectl = args.kubectl ?? cluster.kubectl;
+        this.sampled = cluster.own;
+        this.bundles = cluster.bundles;
         const ownImages = !args.images || Object.keys(args.images).length === 0;
         if (ownImages && !cluster.own) {
             throw new Error(`kubeImages: another cluster can't run the images loaded into the project's own; build them (scripts/cluster.sh images), ` +
@@ -99,6 +108,7 @@ export class KubernetesPlatform implements Platform {
 
     deploy(name: string, role: ServiceRole, spec: pulumi.Input<ServiceSpec>, opts: pulumi.CustomResourceOptions): DeployedService {
         claimName(this.names, role, Infinity);
+        this.pods[role.kind] = (this.pods[role.kind] ?? 0) + (role.replicas ?? 1);
         const objects = pulumi.all([spec, this.images, this.namespace]).apply(([s, images, namespace]) => {
             const ctx = { ...this.ctx, namespace };
             const files = configMapManifest(s as ServiceSpec, ctx);
@@ -121,10 +131,16 @@ export class KubernetesPlatform implements Platform {
         });
         return {
             resource: service,
-            threads: pulumi.output<ThreadsProbe>({ kind: "none" }),
+            threads: this.probe(role.kind),
             identity: pulumi.interpolate`${role.name}:${deployment.metadata.uid}:${deployment.metadata.generation}`,
             hosts: service.spec.clusterIP.apply((ip) => ({ local: ip, service: ip })),
         };
+    }
+
+    /** A role's processes on this machine, by the marker its containers carry; nobody's where the nodes are other machines. */
+    private probe(role: CpuRole): pulumi.Output<ThreadsProbe> {
+        if (!this.sampled) return pulumi.output<ThreadsProbe>({ kind: "none" });
+        return this.namespace.apply((namespace): ThreadsProbe => ({ kind: "marked", ...roleMarker(namespace, role), bundles: this.bundles }));
     }
 
     isRunning(): boolean {
@@ -158,16 +174,31 @@ export class KubernetesPlatform implements Platform {
             ceilingRps: splitCeilingRps(shares, load.delaySeconds) ?? -1,
             capacity: Number.isFinite(load.capacity) ? load.capacity : -1,
             maxFailedRequests: load.maxFailedRequests, resultsDir: load.resultsDir,
+            threads: load.threads,
+            roles: this.sampled ? pulumi.all([load.roles, this.probe("driver")]).apply(([roles, driver]) => ({ ...roles, driver })) : {},
+            // ab is one single-threaded process per pod.
+            roleProcessCores: { driver: 1, ...load.roleProcessCores },
+            roleCores: this.roleCores({ ...this.pods, driver: shares.length }),
         }, opts);
         return run.result;
     }
+
+    /** Each limited role's CPU limit in cores, over all its pods. */
+    private roleCores(pods: Partial<Record<CpuRole, number>>): Partial<Record<CpuRole, number>> {
+        return Object.fromEntries(Object.entries(this.ctx.cpuLimits).map(([role, quantity]) =>
+            [role, cpuCores(quantity!) * (pods[role as CpuRole] ?? 1)]));
+    }
 }
 
-/** The cluster a kubeconfig names ("": the project's own), and the kubectl that talks to it ("" for none). */
-export function resolveCluster(kubeconfig: string): { kubeconfig: string; kubectl: string; own: boolean } {
+/**
+ * The cluster a kubeconfig names ("": the project's own), the kubectl that talks to it ("" for none), and
+ * for the project's own where its containerd keeps the containers' OCI bundles (scripts/cluster.sh: CONTAINERD_STATE).
+ */
+export function resolveCluster(kubeconfig: string): { kubeconfig: string; kubectl: string; own: boolean; bundles: string } {
     const dir = path.join(cacheDir(), "cluster");
     const ownConfig = path.join(dir, "kubeconfig");
-    if (kubeconfig && path.resolve(kubeconfig) !== ownConfig) return { kubeconfig, kubectl: which("kubectl") ?? "", own: false };
+    if (kubeconfig && path.resolve(kubeconfig) !== ownConfig) return { kubeconfig, kubectl: which("kubectl") ?? "", own: false, bundles: "" };
+    const bundles = path.join(dir, "state", "containerd", "io.containerd.runtime.v2.task", "k8s.io");
     let bin = "";
     try {
         // scripts/cluster.sh records its binaries' folder while the cluster is up.
@@ -175,7 +206,7 @@ export function resolveCluster(kubeconfig: string): { kubeconfig: string; kubect
     } catch {
         // Down.
     }
-    return { kubeconfig: ownConfig, kubectl: bin && path.join(bin, "kubectl"), own: true };
+    return { kubeconfig: ownConfig, kubectl: bin && path.join(bin, "kubectl"), own: true, bundles };
 }
 
 /** Refuses, before anything is declared, a cluster that isn't there: the project's not started, a kubeconfig that doesn't exist or doesn't answer. */

@@ -3,6 +3,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { PACKAGE_ROOT } from "../lib/packageRoot";
+import { CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
 import { ThreadsProbe } from "../lib/procfs";
 import { PortLease } from "../providers/portLease";
@@ -52,6 +53,12 @@ export interface PlatformLoad {
     /** Identity of what is measured: a new one re-runs the load. */
     target: pulumi.Input<string>;
     runId: string;
+    /** Whose threads are counted before and during the load (DeployedService.threads). */
+    threads: pulumi.Input<ThreadsProbe>;
+    /** Each service role's processes, whose CPU is sampled during the load where the platform can see them. */
+    roles: pulumi.Input<Partial<Record<Exclude<CpuRole, "driver">, pulumi.Input<ThreadsProbe>>>>;
+    /** The most cores one process of each role can keep busy (1 for GIL-bound Python). */
+    roleProcessCores: Partial<Record<CpuRole, number>>;
 }
 
 export interface Platform {

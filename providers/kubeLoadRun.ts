@@ -4,13 +4,19 @@
 // into one normalized result, appends it under results/<stack>/, and fails the
 // up if more requests failed than allowed. A new Job (a new target, a new run
 // id) is a new result; a result over the failure threshold deletes its Job, so
-// the next up (after a refresh) measures again as on the other platforms. kubectl talks to the cluster: the kubeconfig's
+// the next up (after a refresh) measures again as on the other platforms. Where
+// the pods' node is this machine, each role's threads and CPU are sampled from
+// /proc while the Job runs (by the marker every container carries), so the
+// result names who ran out first, as on this machine. kubectl talks to the cluster: the kubeconfig's
 // credentials are whatever it supports.
 import { execFile } from "child_process";
+import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
-import { mergePodResults } from "../lib/load/merge";
+import { bottleneck, CpuRole, CpuSnapshot, CpuUsage, RoleLimit, snapshotsSpanning, summarizeCpu, unseenUnreadable } from "../lib/load/cpu";
+import { mergePodResults, PodRun } from "../lib/load/merge";
 import { PodDriver } from "../lib/load/split";
-import { efficiency, LoadResult, round, throughputLimit } from "../lib/load/result";
+import { efficiency, LoadResult, reachedShare, round, throughputLimit } from "../lib/load/result";
+import { countThreads, readCpuSnapshot, ThreadsProbe } from "../lib/procfs";
 import { keepResult, replaceOnChange } from "./results";
 
 export interface KubeLoadRunInputs {
@@ -38,6 +44,55 @@ export interface KubeLoadRunInputs {
     /** -1 for never. */
     maxFailedRequests: number;
     resultsDir: string;
+    /** Whose threads are counted before and during the load (the app's pods, where their node is this machine). */
+    threads: ThreadsProbe;
+    /** Each role's processes, the load's pods' included, sampled during the Job where their node is this machine; {}: none. */
+    roles: Partial<Record<CpuRole, ThreadsProbe>>;
+    /** The most cores one process of a role can use (1 for GIL-bound Python and for ab). */
+    roleProcessCores: Partial<Record<CpuRole, number>>;
+    /** A role's CPU limit in cores, over all its pods; absent: none. */
+    roleCores: Partial<Record<CpuRole, number>>;
+}
+
+/** How often threads and CPU times are read while the Job runs, as on this machine (providers/loadRun.ts). */
+const SAMPLE_MS = 250;
+
+/** Threads and CPU of the roles' processes, read every SAMPLE_MS from now until stop(). */
+function startSampling(inputs: KubeLoadRunInputs) {
+    const snapshots: CpuSnapshot[] = [];
+    let threadsPeak: number | null = null;
+    const sample = () => {
+        snapshots.push(readCpuSnapshot(inputs.roles));
+        const now = countThreads(inputs.threads);
+        if (now !== null) threadsPeak = Math.max(threadsPeak ?? 0, now);
+    };
+    const sampled = Object.keys(inputs.roles).length > 0;
+    if (sampled) sample();
+    const timer = sampled ? setInterval(sample, SAMPLE_MS) : undefined;
+    return {
+        snapshots,
+        threadsPeak: () => threadsPeak,
+        stop: () => clearInterval(timer),
+    };
+}
+
+/** Epoch seconds on the snapshots' clock (performance.now). */
+function onSnapshotClock(epochSeconds: number): number {
+    return (epochSeconds * 1000 - performance.timeOrigin) / 1000;
+}
+
+/**
+ * CPU per role over the pods' run, from the snapshots spanning it; null when none of the roles' processes
+ * was seen here (the cluster's nodes are other machines) or nothing was sampled.
+ */
+function cpuOfRun(inputs: KubeLoadRunInputs, snapshots: CpuSnapshot[], pods: PodRun[]): CpuUsage | null {
+    const start = Math.min(...pods.map((p) => Date.parse(p.startedAt) / 1000));
+    const end = Math.max(...pods.map((p) => Date.parse(p.startedAt) / 1000 + p.timeTakenSeconds));
+    const spanning = unseenUnreadable(snapshotsSpanning(snapshots, onSnapshotClock(start), onSnapshotClock(end)));
+    if (!spanning.length || Object.values(spanning[0].roles).every((r) => r === null)) return null;
+    const limits = Object.fromEntries((Object.keys(inputs.roles) as CpuRole[]).map((role) =>
+        [role, { cores: inputs.roleCores[role], processCores: inputs.roleProcessCores[role] }])) as Partial<Record<CpuRole, RoleLimit>>;
+    return summarizeCpu(spanning, os.cpus().length, limits);
 }
 
 function kubectl(inputs: KubeLoadRunInputs, args: string[]): Promise<string> {
@@ -141,10 +196,19 @@ async function collect(inputs: KubeLoadRunInputs): Promise<string[]> {
 }
 
 export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult> {
-    await waitForJob(inputs);
+    const threadsBefore = countThreads(inputs.threads);
+    const sampling = startSampling(inputs);
+    try {
+        await waitForJob(inputs);
+    } finally {
+        sampling.stop();
+    }
     const { pods, driverVersion, ...figures } = mergePodResults(await collect(inputs), { driver: inputs.driver, parts: inputs.parts });
     const capacity = inputs.capacity < 0 ? Infinity : inputs.capacity;
     const limitRps = throughputLimit(inputs.concurrency, capacity, inputs.delaySeconds);
+    const ceilingRps = inputs.ceilingRps < 0 ? null : inputs.ceilingRps;
+    const cpu = cpuOfRun(inputs, sampling.snapshots, pods);
+    const threadsPeak = sampling.threadsPeak();
     return {
         driver: inputs.driver,
         driverVersion,
@@ -155,12 +219,11 @@ export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult>
         ...figures,
         limitRps: limitRps === null ? null : round(limitRps, 2),
         efficiency: efficiency(figures.requestsPerSecond, limitRps),
-        driverCeilingRps: inputs.ceilingRps < 0 ? null : round(inputs.ceilingRps, 2),
-        // Inside pods, this machine's process tree is not the services': no threads or CPU are sampled.
-        threadsBefore: null,
-        threadsPeak: null,
-        cpu: null,
-        bottleneck: null,
+        driverCeilingRps: ceilingRps === null ? null : round(ceilingRps, 2),
+        threadsBefore,
+        threadsPeak: threadsPeak === null ? null : Math.max(threadsPeak, threadsBefore ?? 0),
+        cpu,
+        bottleneck: cpu && bottleneck(cpu, reachedShare(figures.requestsPerSecond, limitRps, ceilingRps)),
         cpuAffinity: {},
         startedAt: pods.map((p) => p.startedAt).sort()[0],
         platform: "kubernetes",

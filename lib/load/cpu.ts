@@ -54,9 +54,13 @@ export interface Bottleneck {
     rule: string;
 }
 
-/** What a role may use: its pinned CPUs (unset: all), and per process at most `processCores` (1 for GIL-bound or single-threaded programs). */
+/**
+ * What a role may use: its pinned CPUs (unset: all), at most `cores` in all (a CPU quota: Kubernetes limits, summed over
+ * its pods), and per process at most `processCores` (1 for GIL-bound or single-threaded programs).
+ */
 export interface RoleLimit {
     cpus?: string;
+    cores?: number;
     processCores?: number;
 }
 
@@ -102,9 +106,28 @@ export function formatCpuAffinity(affinity: CpuAffinity): string {
     return CPU_ROLES.filter((r) => affinity[r] !== undefined).map((r) => `${r}=${affinity[r]}`).join(" ");
 }
 
-/** Cores a role may run on, on a machine with `cores` CPUs: its pinned ones there, or all. */
+/** Cores a role may use, on a machine with `cores` CPUs: its pinned ones there, or all; no more than its quota. */
 export function usableCores(limit: RoleLimit, cores: number): number {
-    return limit.cpus === undefined ? cores : cpuList(limit.cpus).filter((c) => c < cores).length;
+    const cpus = limit.cpus === undefined ? cores : cpuList(limit.cpus).filter((c) => c < cores).length;
+    return Math.min(cpus, limit.cores ?? Infinity);
+}
+
+/** The snapshots spanning [from, to] on their clock: the last at or before `from` through the first at or after `to`. */
+export function snapshotsSpanning(snapshots: CpuSnapshot[], from: number, to: number): CpuSnapshot[] {
+    let first = 0;
+    while (first + 1 < snapshots.length && snapshots[first + 1].at <= from) first++;
+    const after = snapshots.findIndex((s) => s.at >= to);
+    return snapshots.slice(first, after < 0 ? snapshots.length : after + 1);
+}
+
+/**
+ * The snapshots with every role that had no process in any of them made unreadable (null): its processes run
+ * where this machine can't see them (another node), which is not the same as using no CPU.
+ */
+export function unseenUnreadable(snapshots: CpuSnapshot[]): CpuSnapshot[] {
+    const roles = new Set(snapshots.flatMap((s) => Object.keys(s.roles) as CpuRole[]));
+    const unseen = [...roles].filter((role) => snapshots.every((s) => Object.keys(s.roles[role] ?? {}).length === 0));
+    return snapshots.map((s) => ({ ...s, roles: { ...s.roles, ...Object.fromEntries(unseen.map((role) => [role, null])) } }));
 }
 
 /**

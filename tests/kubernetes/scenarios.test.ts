@@ -69,6 +69,17 @@ describe("kubernetes: the project's cluster, the real provider", function () {
                 assert.deepEqual(out.result.pods.map((p: { index: number }) => p.index), [0, 1]);
                 assert.ok(out.result.pods.every((p: { node: string }) => p.node), "every load pod ran on a node");
                 assert.ok(out.p50Ms >= 500, `p50 ${out.p50Ms} ms is below the slow API's 0.5 s`);
+                // The node is this machine: each role's processes found by their pods' marker, threads and CPU sampled.
+                const roles = ["driver", "upstream", "app", ...(scenario.startsWith("nginx") ? ["ingress"] : []), ...(scenario.startsWith("psycopg2") ? ["postgres"] : [])];
+                assert.deepEqual(Object.keys(out.cpu.roles).sort(), roles.sort());
+                for (const role of ["driver", "upstream", "app", "ingress"].filter((r) => roles.includes(r))) {
+                    assert.ok(out.cpu.roles[role]?.avgCores > 0, `${role}'s CPU over the load: ${JSON.stringify(out.cpu.roles[role])}`);
+                }
+                assert.ok(out.cpu.roles.postgres !== null, "PostgreSQL's processes are read");
+                assert.ok(out.cpu.seconds >= 0.8 * out.timeTakenSeconds, `sampled ${out.cpu.seconds} s of a ${out.timeTakenSeconds} s run`);
+                assert.ok(out.bottleneck.rule, "a verdict with its rule");
+                assert.ok(out.threadsBefore > 0 && out.threadsPeak >= out.threadsBefore, `the app's threads ${out.threadsBefore} -> ${out.threadsPeak}`);
+                console.log(`      ${out.requestsPerSecond} req/s; ${out.bottleneck.rule}; app threads ${out.threadsBefore} -> ${out.threadsPeak}`);
                 assert.ok(serviceRules(namespace).length > 0, "kube-proxy has rules for the stack's Services");
             } finally {
                 await removeStack(stack);

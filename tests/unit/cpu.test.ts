@@ -4,10 +4,11 @@ import * as os from "os";
 import * as fs from "fs";
 import * as path from "path";
 import {
-    bottleneck, cpuList, CpuSnapshot, CpuUsage, formatCpuAffinity, parseCpuAffinity, parseProcStatCpu, summarizeCpu, usableCores,
+    bottleneck, cpuList, CpuSnapshot, CpuUsage, formatCpuAffinity, parseCpuAffinity, parseProcStatCpu, snapshotsSpanning, summarizeCpu,
+    unseenUnreadable, usableCores,
 } from "../../lib/load/cpu";
 import { reachedShare } from "../../lib/load/result";
-import { ProcStat, processTree, readCpuSnapshot, withCpuAffinity } from "../../lib/procfs";
+import { countThreads, ProcStat, processTree, readCpuSnapshot, withCpuAffinity } from "../../lib/procfs";
 import { resolveSettings } from "../../lib/settings";
 
 /** A snapshot: `at` seconds, machine ticks, and per role its processes' CPU seconds. */
@@ -57,6 +58,9 @@ describe("CPU affinity setting", () => {
         assert.equal(usableCores({ cpus: "1" }, 2), 1);
         assert.equal(usableCores({ cpus: "0-3" }, 2), 2);
         assert.equal(usableCores({ cpus: "0-1", processCores: 1 }, 8), 2);
+        // A CPU quota (Kubernetes limits over a role's pods) caps it too.
+        assert.equal(usableCores({ cores: 0.5 }, 2), 0.5);
+        assert.equal(usableCores({ cpus: "1", cores: 4 }, 2), 1);
     });
 });
 
@@ -81,6 +85,25 @@ describe("CPU time from /proc", () => {
             assert.equal(first.roles.ingress, null, "a container is not read from /proc");
             assert.ok(Object.keys(first.roles.driver!).some((k) => k.startsWith(`${process.pid}:`)), "the tree's root is in it");
             assert.ok(then.at - first.at >= 0.6 && then.machine.busy > first.machine.busy);
+        } finally {
+            process.kill(-busy.pid!, "SIGKILL");
+        }
+    });
+
+    it("finds a role by the marker in its processes' environment (a pod's, on this machine), threads and CPU", async () => {
+        const mark = `cpu-test-${process.pid}-${Date.now()}`;
+        const busy = spawn("sh", ["-c", "while :; do :; done"], { detached: true, stdio: "ignore", env: { ...process.env, FGL_TEST_ROLE: mark } });
+        const probe = (value: string) => ({ kind: "marked" as const, key: "FGL_TEST_ROLE", value });
+        try {
+            const first = readCpuSnapshot({ app: probe(mark), upstream: probe(`${mark}-other`) });
+            await new Promise((r) => setTimeout(r, 600));
+            const then = readCpuSnapshot({ app: probe(mark) });
+            assert.deepEqual(Object.keys(then.roles.app!), [`${busy.pid}:${Object.keys(first.roles.app!)[0].split(":")[1]}`]);
+            const used = Object.values(then.roles.app!)[0] - Object.values(first.roles.app!)[0];
+            assert.ok(used > 0.1, `the marked shell used ${used} s of CPU`);
+            assert.deepEqual(first.roles.upstream, {}, "another value marks nobody here");
+            assert.equal(countThreads(probe(mark)), 1);
+            assert.equal(countThreads(probe(`${mark}-other`)), null);
         } finally {
             process.kill(-busy.pid!, "SIGKILL");
         }
@@ -129,6 +152,26 @@ describe("CPU per role", () => {
         assert.deepEqual([app.peakCores, app.peakProcessCores, app.processCores], [1.02, 0.97, 1]);
         const pinned = summarizeCpu(s, 2, { app: { cpus: "1", processCores: 4 } })!.roles.app!;
         assert.deepEqual([pinned.usableCores, pinned.processCores], [1, 1], "a process can't use more than the role may");
+    });
+
+    it("keeps the snapshots spanning a run: the last before its start through the first after its end", () => {
+        const s = [0, 1, 2, 3, 4, 5].map((t) => snap(t, 0, 0, {}));
+        assert.deepEqual(snapshotsSpanning(s, 1.5, 3.5).map((x) => x.at), [1, 2, 3, 4]);
+        assert.deepEqual(snapshotsSpanning(s, 2, 3).map((x) => x.at), [2, 3]);
+        // Sampling began late or ended early: what there is.
+        assert.deepEqual(snapshotsSpanning(s, -1, 9).map((x) => x.at), [0, 1, 2, 3, 4, 5]);
+    });
+
+    it("tells a role whose processes were never seen here (another node) from one that used no CPU", () => {
+        const s = unseenUnreadable([
+            snap(0, 0, 0, { app: {}, upstream: { "5:1": 1 }, driver: {} }),
+            snap(1, 0, 0, { app: {}, upstream: { "5:1": 1 }, driver: { "9:2": 0.5 } }),
+        ]);
+        assert.deepEqual(s.map((x) => x.roles.app), [null, null]);
+        assert.deepEqual(s.map((x) => x.roles.driver), [{}, { "9:2": 0.5 }], "seen once: read, 0 before it started");
+        const cpu = summarizeCpu(s, 2, {})!;
+        assert.equal(cpu.roles.app, null);
+        assert.equal(cpu.roles.upstream!.avgCores, 0);
     });
 
     it("reports a role it could not read (a container) as null, and a short run as a whole window", () => {

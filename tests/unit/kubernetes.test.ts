@@ -12,7 +12,7 @@ import { namespaceFor, parseCpuQuantities, parseKubeImages, podCommand, podPaths
 import { flaskAppSpec, ServiceSpec } from "../../lib/services";
 import { resolveSettings } from "../../lib/settings";
 import { listScenarios, readStackConfig } from "../../lib/stacks";
-import { KubernetesPlatform } from "../../platforms/kubernetes";
+import { KubernetesPlatform, resolveCluster } from "../../platforms/kubernetes";
 
 const ROOT = path.join(__dirname, "..", "..");
 const IMAGES = "base=reg/base:1 slow_api=reg/slow_api:1 flask_app=reg/flask_app:1 psycopg2_app=reg/psycopg2_app:1";
@@ -141,8 +141,35 @@ describe("scenario stacks on kubernetes (Pulumi mocks)", () => {
             }
             const runs = declared.filter((d) => d.inputs.jobUid !== undefined);
             assert.deepEqual(runs.map((r) => r.inputs.parts), [2, 2]);
+            // Every container names its namespace and CPU role; the project's cluster runs on this machine, so the
+            // loads sample each role's processes by it: the load every service and its pods, the baseline the slow API.
+            const marker = (role: string) => ({ kind: "marked", key: "FGL_ROLE", value: `fgl-${stack}/${role}`, bundles: resolveCluster("").bundles });
+            const roleOf: Record<string, string> = { "flask-app": "app", "slow-api": "upstream", nginx: "ingress", postgres: "postgres" };
+            for (const name of names) {
+                const marked = deployment(name).spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === "FGL_ROLE");
+                assert.equal(marked?.value, `fgl-${stack}/${roleOf[name]}`, name);
+            }
+            for (const job of jobs) assert.ok(job.inputs.spec.template.spec.containers[0].env.some((e: { name: string; value: string }) =>
+                e.name === "FGL_ROLE" && e.value === `fgl-${stack}/driver`));
+            const [load, baseline] = ["-load-", "-baseline-"].map((part) => runs.find((r) => r.name.includes(part))!.inputs);
+            assert.deepEqual(load.roles, Object.fromEntries([...names.map((n) => roleOf[n]), "driver"].map((role) => [role, marker(role)])));
+            assert.deepEqual(load.threads, marker("app"));
+            assert.deepEqual(load.roleProcessCores, { driver: 1, upstream: 1, app: 1 });
+            assert.deepEqual(baseline.roles, { upstream: marker("upstream"), driver: marker("driver") });
         });
     }
+
+    it("samples nothing on another cluster (its nodes are other machines), and counts a role's CPU limit over its pods", async () => {
+        const kubeconfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-")), "config");
+        const other = await declare("uwsgi-gevent", { serverMode: "uwsgi-gevent", kubeImages: IMAGES, kubeconfig });
+        const otherLoad = other.declared.find((r) => r.inputs.jobUid !== undefined && r.name.includes("-load-"))!.inputs;
+        assert.deepEqual([otherLoad.roles, otherLoad.threads], [{}, { kind: "none" }]);
+        const own = await declare("uwsgi-gevent", {
+            serverMode: "uwsgi-gevent", kubeImages: IMAGES, replicas: "2", kubeCpuLimits: "app=500m upstream=1 driver=250m",
+        });
+        const ownLoad = own.declared.find((r) => r.inputs.jobUid !== undefined && r.name.includes("-load-"))!.inputs;
+        assert.deepEqual(ownLoad.roleCores, { app: 1, upstream: 1, driver: 0.5 });
+    });
 
     it("runs replicas of the app, and counts their capacity in the limit", async () => {
         const one = await declare("uwsgi-gevent", { serverMode: "uwsgi-gevent", kubeImages: IMAGES });

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import {
-    countThreads, groupProcesses, isAlive, localTargets, parseDockerTopThreads, parseEnviron, parseProcStat, processesWithEnv,
+    containerIdOf, countThreads, groupProcesses, isAlive, localTargets, parseDockerTopThreads, parseEnviron, parseProcStat, processesWithEnv,
     readProcStat, threadsInGroup, withRaisedFileLimit,
 } from "../../lib/procfs";
 import { listeningPorts } from "../../lib/ports";
@@ -69,6 +69,13 @@ describe("procfs", () => {
             killGroup(marked);
             killGroup(other);
         }
+    });
+
+    it("reads the container a process runs in from its cgroups (cgroupfs and systemd drivers), and none outside one", () => {
+        const id = "0123456789abcdef".repeat(4);
+        assert.equal(containerIdOf(`12:pids:/kubepods/besteffort/pod1b2c/${id}\n4:cpu,cpuacct:/kubepods/besteffort/pod1b2c/${id}\n`), id);
+        assert.equal(containerIdOf(`0::/kubepods.slice/kubepods-pod1b2c.slice/cri-containerd-${id}.scope\n`), id);
+        assert.equal(containerIdOf("0::/user.slice/user-0.slice/session-1.scope\n4:cpu,cpuacct:/\n"), undefined);
     });
 
     it("reads the local processes a load measured from its target, skipping container ids", () => {
