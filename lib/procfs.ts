@@ -73,16 +73,26 @@ function clockTicks(): number {
  */
 export function readCpuSnapshot(probes: Partial<Record<CpuRole, ThreadsProbe>>, driverPid?: number): CpuSnapshot {
     const table = processTable();
-    const tck = clockTicks();
-    const seconds = (procs: ProcStat[]) => Object.fromEntries(procs.map((p) => [`${p.pid}:${p.startTime}`, p.cpuTicks / tck]));
-    const roles: CpuSnapshot["roles"] = {};
+    const found: [CpuRole, ProcStat[] | null][] = [];
     for (const [role, probe] of Object.entries(probes) as [CpuRole, ThreadsProbe][]) {
-        if (probe.kind === "group") roles[role] = seconds(table.filter((p) => p.pgrp === probe.pgid));
-        else if (probe.kind === "marked") roles[role] = seconds(table.filter((p) => hasMarker(p, probe)));
-        else if (probe.kind === "container") roles[role] = null;
+        if (probe.kind === "group") found.push([role, table.filter((p) => p.pgrp === probe.pgid)]);
+        else if (probe.kind === "marked") found.push([role, table.filter((p) => hasMarker(p, probe))]);
+        else if (probe.kind === "container") found.push([role, null]);
     }
-    if (driverPid !== undefined) roles.driver = seconds(processTree(table, driverPid));
-    return { at: performance.now() / 1000, machine: parseProcStatCpu(fs.readFileSync("/proc/stat", "utf8")), roles };
+    if (driverPid !== undefined) found.push(["driver", processTree(table, driverPid)]);
+    // The roles' processes are read again, close to the machine's line and the time: scanning every process
+    // takes long enough, on a busy machine, to stamp figures read earlier with a later time.
+    const tck = clockTicks();
+    const from = performance.now();
+    const roles: CpuSnapshot["roles"] = {};
+    for (const [role, procs] of found) {
+        roles[role] = procs && Object.fromEntries(procs.map((p) => {
+            const now = readProcStat(p.pid);
+            return [`${p.pid}:${p.startTime}`, (now?.startTime === p.startTime ? now : p).cpuTicks / tck];
+        }));
+    }
+    const machine = parseProcStatCpu(fs.readFileSync("/proc/stat", "utf8"));
+    return { at: (from + performance.now()) / 2000, machine, roles };
 }
 
 /**
