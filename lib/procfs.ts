@@ -142,6 +142,32 @@ function containerEnv(bundles: string, container: string, key: string): string |
     return parseEnviron(env.join("\0")).get(key);
 }
 
+/** How often a load's threads and CPU times are read. */
+export const SAMPLE_MS = 250;
+
+/** A load's samples so far: each role's CPU and the machine's, and the most threads `threads` had at once. */
+export interface Sampling {
+    snapshots: CpuSnapshot[];
+    threadsPeak(): number | null;
+    stop(): void;
+}
+
+/**
+ * Reads the roles' CPU (the driver: the process tree under `driverPid`) and the threads of `threads`, now and
+ * every SAMPLE_MS until stop(); with no role and no driver to read, nothing.
+ */
+export function startSampling(roles: Partial<Record<CpuRole, ThreadsProbe>>, threads: ThreadsProbe, driverPid?: number): Sampling {
+    const snapshots: CpuSnapshot[] = [];
+    let threadsPeak: number | null = null;
+    const sample = () => {
+        snapshots.push(readCpuSnapshot(roles, driverPid));
+        const now = countThreads(threads);
+        if (now !== null) threadsPeak = Math.max(threadsPeak ?? 0, now);
+    };
+    const timer = Object.keys(roles).length > 0 || driverPid !== undefined ? (sample(), setInterval(sample, SAMPLE_MS)) : undefined;
+    return { snapshots, threadsPeak: () => threadsPeak, stop: () => clearInterval(timer) };
+}
+
 /** Process `root` and every process descended from it, out of `table`. */
 export function processTree(table: ProcStat[], root: number): ProcStat[] {
     const pids = new Set([root]);

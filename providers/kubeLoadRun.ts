@@ -7,8 +7,8 @@
 // the next up (after a refresh) measures again as on the other platforms. Where
 // the pods' node is this machine, each role's threads and CPU are sampled from
 // /proc while the Job runs (by the marker every container carries), so the
-// result names who ran out first, as on this machine. kubectl talks to the cluster: the kubeconfig's
-// credentials are whatever it supports.
+// result names who ran out first, as on this machine. kubectl talks to the
+// cluster: the kubeconfig's credentials are whatever it supports.
 import { execFile } from "child_process";
 import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
@@ -16,7 +16,7 @@ import { bottleneck, CpuRole, CpuSnapshot, CpuUsage, RoleLimit, snapshotsSpannin
 import { mergePodResults, PodRun } from "../lib/load/merge";
 import { PodDriver } from "../lib/load/split";
 import { efficiency, LoadResult, reachedShare, round, throughputLimit } from "../lib/load/result";
-import { countThreads, readCpuSnapshot, ThreadsProbe } from "../lib/procfs";
+import { countThreads, startSampling, ThreadsProbe } from "../lib/procfs";
 import { keepResult, replaceOnChange } from "./results";
 
 export interface KubeLoadRunInputs {
@@ -52,28 +52,6 @@ export interface KubeLoadRunInputs {
     roleProcessCores: Partial<Record<CpuRole, number>>;
     /** A role's CPU limit in cores, over all its pods; absent: none. */
     roleCores: Partial<Record<CpuRole, number>>;
-}
-
-/** How often threads and CPU times are read while the Job runs, as on this machine (providers/loadRun.ts). */
-const SAMPLE_MS = 250;
-
-/** Threads and CPU of the roles' processes, read every SAMPLE_MS from now until stop(). */
-function startSampling(inputs: KubeLoadRunInputs) {
-    const snapshots: CpuSnapshot[] = [];
-    let threadsPeak: number | null = null;
-    const sample = () => {
-        snapshots.push(readCpuSnapshot(inputs.roles));
-        const now = countThreads(inputs.threads);
-        if (now !== null) threadsPeak = Math.max(threadsPeak ?? 0, now);
-    };
-    const sampled = Object.keys(inputs.roles).length > 0;
-    if (sampled) sample();
-    const timer = sampled ? setInterval(sample, SAMPLE_MS) : undefined;
-    return {
-        snapshots,
-        threadsPeak: () => threadsPeak,
-        stop: () => clearInterval(timer),
-    };
 }
 
 /** Epoch seconds on the snapshots' clock (performance.now). */
@@ -197,7 +175,7 @@ async function collect(inputs: KubeLoadRunInputs): Promise<string[]> {
 
 export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult> {
     const threadsBefore = countThreads(inputs.threads);
-    const sampling = startSampling(inputs);
+    const sampling = startSampling(inputs.roles, inputs.threads);
     try {
         await waitForJob(inputs);
     } finally {

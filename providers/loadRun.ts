@@ -24,7 +24,7 @@ import { ohaArgv, parseOhaOutput } from "../lib/load/oha";
 import {
     allClientsCeilingRps, DriverName, efficiency, LoadResult, reachedShare, round, throughputLimit,
 } from "../lib/load/result";
-import { countThreads, isAlive, localTargets, readCpuSnapshot, ThreadsProbe, withCpuAffinity, withRaisedFileLimit } from "../lib/procfs";
+import { countThreads, isAlive, localTargets, readCpuSnapshot, startSampling, ThreadsProbe, withCpuAffinity, withRaisedFileLimit } from "../lib/procfs";
 import { MARKERS, markedTargets, stopProcesses } from "./processScope";
 import { keepResult, replaceOnChange } from "./results";
 
@@ -78,9 +78,6 @@ function driverMarkers(inputs: LoadRunInputs): Record<string, string> {
     return { ...(inputs.scope ? { [MARKERS.scope]: inputs.scope } : {}), [MARKERS.load]: loadMarker(inputs) };
 }
 
-/** How often threads and CPU times are read during the load. */
-const SAMPLE_MS = 250;
-
 async function verify(url: string, expectBody: string): Promise<void> {
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
         // A fresh connection, as ab makes: servers such as uWSGI's plain HTTP socket don't keep connections alive.
@@ -117,23 +114,16 @@ function runDriver(inputs: LoadRunInputs, summaryPath: string): Promise<DriverRu
         let output = "";
         child.stdout.on("data", (d: Buffer) => (output += d.toString()));
         child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-        let threadsPeak = countThreads(inputs.threads);
-        const cpu = [readCpuSnapshot(inputs.roles ?? {}, child.pid)];
-        const sampler = setInterval(() => {
-            cpu.push(readCpuSnapshot(inputs.roles ?? {}, child.pid));
-            const now = countThreads(inputs.threads);
-            if (now !== null) threadsPeak = Math.max(threadsPeak ?? 0, now);
-        }, SAMPLE_MS);
+        const sampling = startSampling(inputs.roles ?? {}, inputs.threads, child.pid);
         const killer = setTimeout(() => child.kill("SIGKILL"), (inputs.timeoutSeconds + 30) * 1000);
-        child.once("error", (e: Error) => { clearInterval(sampler); clearTimeout(killer); reject(e); });
+        child.once("error", (e: Error) => { sampling.stop(); clearTimeout(killer); reject(e); });
         child.once("close", (code: number | null, signal: string | null) => {
-            clearInterval(sampler);
+            sampling.stop();
             clearTimeout(killer);
             if (signal) return reject(new Error(`${inputs.driver} was killed (${signal}) after ${inputs.timeoutSeconds} s:\n${output.slice(-2000)}`));
             if (code !== 0 && inputs.driver === "ab") return reject(new Error(`ab exited with ${code}:\n${output.slice(-2000)}`));
             // The driver has exited: its last interval is lost, the services' is kept.
-            cpu.push(readCpuSnapshot(inputs.roles ?? {}));
-            resolve({ output, threadsPeak, cpu });
+            resolve({ output, threadsPeak: sampling.threadsPeak(), cpu: [...sampling.snapshots, readCpuSnapshot(inputs.roles ?? {})] });
         });
     });
 }
