@@ -3,7 +3,9 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Scenario } from "./components/scenario";
+import { resultFileName } from "./lib/load/result";
 import { resolveSettings } from "./lib/settings";
+import { renderSummary } from "./lib/summary";
 import { DockerPlatform } from "./platforms/docker";
 import { checkCluster, KubernetesPlatform } from "./platforms/kubernetes";
 import { checkPortsFree, FixedPort, LocalPlatform } from "./platforms/local";
@@ -34,6 +36,7 @@ const tools = userError(() => findLocalTools({
     nginx: local && settings.ingress === "nginx",
     docker: settings.platform === "docker",
     driver: kube ? undefined : settings.load.driver,
+    rateDriver: settings.capacity !== null,
 }));
 if (kube) userError(() => checkCluster(settings.kube));
 const runDir = path.join(PROJECT_ROOT, ".lab", stack);
@@ -58,10 +61,8 @@ const fixedPorts: FixedPort[] = [
 // Pods have ports of their own, not this machine's.
 if (!platform.ownNetwork) userError(() => checkPortsFree(platform, fixedPorts));
 
-const scenario = new Scenario(stack, {
-    settings, platform, driver: tools.driver,
-    resultsDir: path.resolve(PROJECT_ROOT, settings.resultsDir || path.join("results", stack)),
-});
+const resultsDir = path.resolve(PROJECT_ROOT, settings.resultsDir || path.join("results", stack));
+const scenario = new Scenario(stack, { settings, platform, driver: tools.driver, rateDriver: tools.rateDriver, resultsDir });
 const result = scenario.result;
 const seed = (tutorial.scenarios as Record<string, { requestsPerSecond: number | null }>)[settings.scenario || stack];
 
@@ -88,5 +89,16 @@ export const cpu = result.cpu;
 export const bottleneck = result.bottleneck;
 export const tutorialRequestsPerSecond = seed?.requestsPerSecond ?? null;
 export const baselineRequestsPerSecond = scenario.baseline?.requestsPerSecond ?? null;
+export const repeats = result.repeats.apply((runs) => runs.length);
+export const spread = result.spread;
+export const failures = result.failures;
+export const held = result.held;
+export const capacityRps = result.apply((r) => r.capacity?.capacityRps ?? null);
 export { result };
 export const baseline = scenario.baseline ?? null;
+/** The answer on one screen (./lab up prints it). */
+export const summary = pulumi.all([result, scenario.baseline ?? null]).apply(([r, base]) => renderSummary({
+    scenario: scenarioName, server: scenario.server, ingress: settings.ingress, platform: platform.kind, result: r, baseline: base,
+    tutorialRps: seed?.requestsPerSecond ?? null,
+    fullResult: `pulumi stack output --json -s ${stack}; ${path.relative(PROJECT_ROOT, path.join(resultsDir, resultFileName(r.startedAt)))}`,
+}));

@@ -31,10 +31,10 @@ export { KubernetesPlatform, KubernetesPlatformArgs } from "./platforms/kubernet
 export { LocalPlatform, LocalPlatformArgs } from "./platforms/local";
 export { LoadDriver } from "./platforms/localTools";
 export { DeployedService, Platform, PlatformLoad, ServiceHosts } from "./platforms/platform";
-export { Bottleneck, CpuRole, CpuUsage } from "./lib/load/cpu";
+export { CpuRole, CpuUsage } from "./lib/load/cpu";
+export { Bottleneck, Concurrency, Verdict } from "./lib/load/verdict";
 export { CpuQuantities, KubeImages } from "./lib/kubernetes";
-export { PodRun } from "./lib/load/merge";
-export { DriverName, LoadResult } from "./lib/load/result";
+export { DriverName, LoadResult, PodRun, RunResult } from "./lib/load/result";
 export { ThreadsProbe } from "./lib/procfs";
 export { MODES, Protocol, SERVER_MODES, ServerMode, ServerShape } from "./lib/serverModes";
 export { LoadDriverChoice, resolveSettings, Settings } from "./lib/settings";

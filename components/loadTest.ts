@@ -5,7 +5,8 @@ import { CpuAffinity, CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
 import { checkParallelism } from "../lib/load/split";
 import { ThreadsProbe } from "../lib/procfs";
-import { LoadDriverChoice } from "../lib/settings";
+import { CAPACITY_PRECISION, defaultSearch, searchProblems } from "../lib/load/capacity";
+import { CapacitySettings, LoadDriverChoice } from "../lib/settings";
 import { findDriver, LoadDriver } from "../platforms/localTools";
 import { defaultRunDir, Platform, PROJECT_ROOT } from "../platforms/platform";
 import { LoadRun } from "../providers/loadRun";
@@ -43,6 +44,16 @@ export interface LoadTestArgs {
     roleProcessCores?: Partial<Record<CpuRole, number>>;
     /** The CPUs each role is pinned to, recorded with the result; the driver is pinned here (the services by their own cpus). */
     cpuAffinity?: CpuAffinity;
+    /** Measured runs of the whole load; the result's figures are their medians, with the spread; default 1. */
+    repeats?: number;
+    /** Seconds of load at the load's clients before the measured runs, not counted; default 3 (0: none). */
+    warmupSeconds?: number;
+    /** The slow API behind the target, from this machine (SlowApi.url): its own count checks the driver's failures and shows what the server held at once. */
+    upstreamUrl?: pulumi.Input<string>;
+    /** After the load, search the highest constant arrival rate that meets a p99 objective (oha, built once where missing); fields default to the tutorial-scaled search of lib/load/capacity.ts. */
+    capacitySearch?: Partial<CapacitySettings>;
+    /** oha for the capacity search's probes, already found; default found (built once where missing). */
+    rateDriver?: LoadDriver;
     /** Identity of what is measured (DeployedService.identity, space-separated): a new one re-runs the load. */
     target?: pulumi.Input<string>;
     /** Folder each run's JSON is appended to; default <cwd>/results/<stack>. */
@@ -52,6 +63,12 @@ export interface LoadTestArgs {
 }
 
 const K6_SCRIPT = path.join(PROJECT_ROOT, "k6", "load.js");
+
+/** The longest a load resource may take: every run and the warm-up at their limit, and a search of at most 16 probes. */
+function loadSeconds(repeats: number, warmupSeconds: number, timeoutSeconds: number, search?: CapacitySettings): number {
+    const probes = search ? 16 * (search.probeSeconds + 2 * timeoutSeconds) : 0;
+    return (repeats + 1) * (timeoutSeconds + 30) + warmupSeconds + probes + 120;
+}
 
 /** Verifies an endpoint, loads it with the tutorial's method, and exposes the normalized result. */
 export class LoadTest extends pulumi.ComponentResource {
@@ -63,11 +80,18 @@ export class LoadTest extends pulumi.ComponentResource {
         const concurrency = args.concurrency ?? 200;
         const delaySeconds = args.delaySeconds ?? 1;
         const timeoutSeconds = args.timeoutSeconds ?? 300;
+        const repeats = args.repeats ?? 1;
+        const warmupSeconds = args.warmupSeconds ?? 3;
+        const capacity = args.capacity ?? Infinity;
+        const search = args.capacitySearch && { ...defaultSearch(capacity, delaySeconds), ...args.capacitySearch };
         const problems = [
             ...(!Number.isInteger(requests) || requests < 1 ? [`requests: ${requests} is not a whole number >= 1`] : []),
             ...(!Number.isInteger(concurrency) || concurrency < 1 ? [`concurrency: ${concurrency} is not a whole number >= 1`] : []),
             ...(concurrency > requests ? [`concurrency: ${concurrency} clients for ${requests} requests; ApacheBench refuses more clients than requests`] : []),
             ...(!(delaySeconds >= 0) ? [`delaySeconds: ${delaySeconds} is not a number >= 0`] : []),
+            ...(!Number.isInteger(repeats) || repeats < 1 ? [`repeats: ${repeats} is not a whole number >= 1`] : []),
+            ...(!(warmupSeconds >= 0) ? [`warmupSeconds: ${warmupSeconds} is not a number >= 0`] : []),
+            ...(search ? searchProblems(search, delaySeconds).map((p) => `capacitySearch.${p.field}: ${p.message}`) : []),
         ];
         const parallelism = args.parallelism ?? 1;
         try {
@@ -78,11 +102,12 @@ export class LoadTest extends pulumi.ComponentResource {
         if (args.platform?.runLoad) {
             const driver = typeof args.driver === "object" ? args.driver.name : args.driver ?? "auto";
             if (driver !== "auto" && driver !== "ab") problems.push(`driver: ${driver} does not run in ${args.platform.kind}'s load pods, which run ab`);
+            if (repeats > 1) problems.push(`repeats: ${args.platform.kind}'s load Job runs once`);
+            if (search) problems.push(`capacitySearch: probes run oha on this machine, not in ${args.platform.kind}'s load pods`);
         } else if (parallelism > 1) {
             problems.push(`parallelism: ${parallelism} needs a platform that runs loads itself (KubernetesPlatform)`);
         }
         if (problems.length) throw new Error(`LoadTest ${name}: invalid arguments:\n  - ${problems.join("\n  - ")}`);
-        const capacity = args.capacity ?? Infinity;
         const url = pulumi.interpolate`${args.url}?delay=${delaySeconds}`;
         const expectBody = args.expectBody ?? "slow api response";
         const resultsDir = args.resultsDir ?? path.join(process.cwd(), "results", pulumi.getStack());
@@ -96,6 +121,7 @@ export class LoadTest extends pulumi.ComponentResource {
             return;
         }
         const driver = typeof args.driver === "object" ? args.driver : findDriver(args.driver ?? "auto");
+        const oha = search && (args.rateDriver ?? (driver.name === "oha" ? driver : findDriver("oha")));
         const run = new LoadRun(`${name}-run`, {
             url,
             expectBody,
@@ -109,6 +135,10 @@ export class LoadTest extends pulumi.ComponentResource {
             concurrency,
             delaySeconds,
             timeoutSeconds,
+            repeats,
+            warmupSeconds,
+            upstreamUrl: args.upstreamUrl ?? "",
+            ...(search && oha ? { capacitySearch: { ...search, precision: CAPACITY_PRECISION, ohaPath: oha.path, ohaVersion: oha.version } } : {}),
             capacity: Number.isFinite(capacity) ? capacity : -1,
             threads: args.threads ?? { kind: "none" },
             roles: args.roles ?? {},
@@ -119,7 +149,7 @@ export class LoadTest extends pulumi.ComponentResource {
             target: args.target ?? "",
             runId: args.runId ?? "",
             scope: args.scope ?? defaultRunDir(),
-        }, { parent: this, customTimeouts: { create: `${timeoutSeconds + 120}s` } });
+        }, { parent: this, customTimeouts: { create: `${loadSeconds(repeats, warmupSeconds, timeoutSeconds, search)}s` } });
         this.result = run.result;
         this.registerOutputs({ result: this.result });
     }

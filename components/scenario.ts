@@ -17,6 +17,8 @@ export interface ScenarioArgs {
     platform: Platform;
     /** The load driver that runs on this machine (unused where the platform runs loads itself). */
     driver?: LoadDriver;
+    /** oha for the capacity search, where settings.capacity asks for one; default found then. */
+    rateDriver?: LoadDriver;
     /** Folder each load run's JSON is appended to (the baseline's in its baseline/ subfolder). */
     resultsDir: string;
 }
@@ -33,7 +35,7 @@ export class Scenario extends pulumi.ComponentResource {
 
     constructor(name: string, args: ScenarioArgs, opts?: pulumi.ComponentResourceOptions) {
         super("flask-gevent-lab:components:Scenario", name, {}, opts);
-        const { settings: s, platform, driver, resultsDir } = args;
+        const { settings: s, platform, driver, rateDriver, resultsDir } = args;
         const parent = { parent: this };
 
         const cpus = s.cpuAffinity;
@@ -55,6 +57,7 @@ export class Scenario extends pulumi.ComponentResource {
             requests: s.load.requests, concurrency: s.load.concurrency, delaySeconds: s.load.delay, driver,
             platform, parallelism: s.kube.loadParallelism,
             timeoutSeconds: s.load.timeoutSeconds, maxFailedRequests: s.load.maxFailedRequests, runId: s.load.runId,
+            repeats: s.load.repeats, warmupSeconds: s.load.warmupSeconds, upstreamUrl: platform.runLoad ? undefined : slowApi.url,
             scope: platform.runDir, cpuAffinity: cpus,
         };
         // Runs first and alone, once the whole topology is up, so the two loads never share the machine.
@@ -70,6 +73,7 @@ export class Scenario extends pulumi.ComponentResource {
             ...load, url: baseline ? pulumi.all([entryUrl, baseline.result]).apply(([url]) => url) : entryUrl,
             expectBody: "Hi there! slow api response",
             capacity: app.capacity, threads: app.service.threads,
+            ...(s.capacity ? { capacitySearch: s.capacity, rateDriver } : {}),
             // Every Python process holds a GIL: one core each at most.
             roleProcessCores: { upstream: 1, app: 1 },
             roles: {

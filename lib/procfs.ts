@@ -52,9 +52,17 @@ export function processTable(): ProcStat[] {
     return found;
 }
 
-/** The live (not zombie) processes of process group `pgid`: a server's master and workers. */
+/**
+ * The live (not zombie) processes of process group `pgid` and those descended from them: a server's master
+ * and workers (PostgreSQL's backends start sessions of their own, so only descent finds them).
+ */
 export function groupProcesses(pgid: number): ProcStat[] {
-    return processTable().filter((p) => p.pgrp === pgid && p.state !== "Z");
+    return inGroupOrBelow(processTable(), pgid).filter((p) => p.state !== "Z");
+}
+
+/** Out of `table`, process group `pgid` and every process descended from one of its members. */
+function inGroupOrBelow(table: ProcStat[], pgid: number): ProcStat[] {
+    return processTree(table, table.filter((p) => p.pgrp === pgid).map((p) => p.pid));
 }
 
 let clockTicksPerSecond: number | undefined;
@@ -75,11 +83,11 @@ export function readCpuSnapshot(probes: Partial<Record<CpuRole, ThreadsProbe>>, 
     const table = processTable();
     const found: [CpuRole, ProcStat[] | null][] = [];
     for (const [role, probe] of Object.entries(probes) as [CpuRole, ThreadsProbe][]) {
-        if (probe.kind === "group") found.push([role, table.filter((p) => p.pgrp === probe.pgid)]);
+        if (probe.kind === "group") found.push([role, inGroupOrBelow(table, probe.pgid)]);
         else if (probe.kind === "marked") found.push([role, table.filter((p) => hasMarker(p, probe))]);
         else if (probe.kind === "container") found.push([role, null]);
     }
-    if (driverPid !== undefined) found.push(["driver", processTree(table, driverPid)]);
+    if (driverPid !== undefined) found.push(["driver", processTree(table, [driverPid])]);
     // The roles' processes are read again, close to the machine's line and the time: scanning every process
     // takes long enough, on a busy machine, to stamp figures read earlier with a later time.
     const tck = clockTicks();
@@ -145,32 +153,103 @@ function containerEnv(bundles: string, container: string, key: string): string |
 /** How often a load's threads and CPU times are read. */
 export const SAMPLE_MS = 250;
 
-/** A load's samples so far: each role's CPU and the machine's, and the most threads `threads` had at once. */
+/** A load's samples so far: each role's CPU and the machine's, the most threads `threads` had at once, PostgreSQL's active queries. */
 export interface Sampling {
     snapshots: CpuSnapshot[];
     threadsPeak(): number | null;
+    /** PostgreSQL's active queries at each sample; empty without a readable postgres role. */
+    activeQueries: number[];
     stop(): void;
 }
 
 /**
- * Reads the roles' CPU (the driver: the process tree under `driverPid`) and the threads of `threads`, now and
- * every SAMPLE_MS until stop(); with no role and no driver to read, nothing.
+ * Reads the roles' CPU (the driver: the process tree under `driverPid`), the threads of `threads` and the
+ * postgres role's active queries, now and every SAMPLE_MS until stop(); with no role and no driver, nothing.
  */
 export function startSampling(roles: Partial<Record<CpuRole, ThreadsProbe>>, threads: ThreadsProbe, driverPid?: number): Sampling {
     const snapshots: CpuSnapshot[] = [];
+    const activeQueries: number[] = [];
     let threadsPeak: number | null = null;
     const sample = () => {
         snapshots.push(readCpuSnapshot(roles, driverPid));
         const now = countThreads(threads);
         if (now !== null) threadsPeak = Math.max(threadsPeak ?? 0, now);
+        const active = roles.postgres && countActiveQueries(roles.postgres);
+        if (typeof active === "number") activeQueries.push(active);
     };
     const timer = Object.keys(roles).length > 0 || driverPid !== undefined ? (sample(), setInterval(sample, SAMPLE_MS)) : undefined;
-    return { snapshots, threadsPeak: () => threadsPeak, stop: () => clearInterval(timer) };
+    return { snapshots, threadsPeak: () => threadsPeak, activeQueries, stop: () => clearInterval(timer) };
 }
 
-/** Process `root` and every process descended from it, out of `table`. */
-export function processTree(table: ProcStat[], root: number): ProcStat[] {
-    const pids = new Set([root]);
+/** The processes a probe names on this machine, live; null where they can't be read here (a container). */
+function probeProcesses(probe: ThreadsProbe): ProcStat[] | null {
+    switch (probe.kind) {
+        case "none": return [];
+        case "container": return null;
+        case "group": return groupProcesses(probe.pgid);
+        case "marked": return processTable().filter((p) => p.state !== "Z" && hasMarker(p, probe));
+    }
+}
+
+/**
+ * Whether a PostgreSQL process title names a backend running a statement: "postgres: <user> <database>
+ * <host(port)> <activity>", where the activity is a command tag (SELECT, ...) while a statement runs and
+ * lowercase otherwise (idle, idle in transaction, authentication). Server processes (checkpointer, ...) are not backends.
+ */
+export function isActiveBackend(title: string): boolean {
+    const activity = /^postgres: \S+ \S+ \S+ (.*)$/.exec(title.replace(/\0/g, " ").trim())?.[1] ?? "";
+    return /^[A-Z]/.test(activity);
+}
+
+/** Statements PostgreSQL's backends run now, from their process titles; null where its processes can't be read here. */
+export function countActiveQueries(probe: ThreadsProbe): number | null {
+    const procs = probeProcesses(probe);
+    if (procs === null || procs.length === 0) return null;
+    return procs.filter((p) => isActiveBackend(readOr(() => fs.readFileSync(`/proc/${p.pid}/cmdline`, "utf8")) ?? "")).length;
+}
+
+/** The TcpExt counters of a /proc/<pid>/net/netstat (pairs of lines: names, then values). */
+export function parseNetstat(text: string): Map<string, number> {
+    const counters = new Map<string, number>();
+    const lines = text.split("\n");
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+        const names = lines[i].trim().split(/\s+/);
+        const values = lines[i + 1].trim().split(/\s+/);
+        if (names[0] !== values[0]) continue;
+        names.slice(1).forEach((name, k) => counters.set(`${names[0].replace(/:$/, "")}.${name}`, Number(values[k + 1])));
+    }
+    return counters;
+}
+
+/** Listen-queue counters of a process's network namespace, cumulative. */
+export interface ListenCounters {
+    overflows: number;
+    drops: number;
+    /** Whose namespace: "this machine's", or "the app's own" (a pod's). */
+    namespace: string;
+}
+
+/**
+ * The listen-queue counters (ListenOverflows, ListenDrops) of the namespace the probe's first process runs in;
+ * null where its processes can't be read here (a container) or none runs.
+ */
+export function readListenCounters(probe: ThreadsProbe): ListenCounters | null {
+    const first = probeProcesses(probe)?.[0];
+    if (!first) return null;
+    const text = readOr(() => fs.readFileSync(`/proc/${first.pid}/net/netstat`, "utf8"));
+    if (text === undefined) return null;
+    const counters = parseNetstat(text);
+    const own = readOr(() => fs.readlinkSync(`/proc/${first.pid}/ns/net`)) !== readOr(() => fs.readlinkSync("/proc/self/ns/net"));
+    return {
+        overflows: counters.get("TcpExt.ListenOverflows") ?? 0,
+        drops: counters.get("TcpExt.ListenDrops") ?? 0,
+        namespace: own ? "the app's own" : "this machine's",
+    };
+}
+
+/** The processes `roots` and every process descended from them, out of `table`. */
+export function processTree(table: ProcStat[], roots: number[]): ProcStat[] {
+    const pids = new Set(roots);
     let grown = true;
     while (grown) {
         grown = false;

@@ -1,6 +1,10 @@
-// The matrix's results file and its renderings (terminal table, report.md). Pure.
-import { Bottleneck, CPU_ROLES, CpuUsage } from "./load/cpu";
+// The matrix's results file and its renderings (terminal table, report.md):
+// "What to pick" first, then every figure with its spread. Pure.
+import { figureText, Measured, METRICS, rank, rankCapacity, Ranking } from "./decide";
+import { CPU_ROLES, CpuUsage } from "./load/cpu";
 import { LoadResult } from "./load/result";
+import { Bottleneck } from "./load/verdict";
+import { spreadOf } from "./stats";
 
 export interface Timings {
     deploySeconds: number;
@@ -49,17 +53,18 @@ export interface MatrixResults {
 }
 
 const COLUMNS = [
-    "scenario", "server", "driver", "req/s", "tutorial", "limit", "efficiency", "failed", "time (s)", "p95 (ms)",
+    "scenario", "server", "driver", "runs", "req/s [95 % interval]", "rank", "tutorial", "limit", "efficiency", "failed", "time (s)", "p95 (ms)",
     "threads before/peak", "harness baseline", "driver ceiling", "bottleneck", "peak CPU (cores)",
 ] as const;
 
 const num = (v: number | null | undefined, digits = 2) => (v === null || v === undefined ? "-" : String(Number(v.toFixed(digits))));
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? "-" : `${(v * 100).toFixed(1)}%`);
 
-/** "latency-bound", "machine", or the role that ran out of CPU. */
+/** The verdict in a table cell: what held the run back, a role that ran out of CPU marked as such. */
 export function verdictCell(b: Bottleneck | null | undefined): string {
     if (!b) return "-";
-    return b.verdict === "none" ? "latency-bound" : b.verdict === "machine" ? "machine (all cores)" : `${b.verdict} (CPU)`;
+    if (b.verdict === "machine") return "machine (all cores)";
+    return (CPU_ROLES as readonly string[]).includes(b.verdict) ? `${b.verdict} (CPU)` : b.verdict;
 }
 
 /** Peak cores per role that ran, the machine's, and what others used on average: "driver 0.97, app 1.2; machine 1.9/2 (others 0.1 avg)". */
@@ -69,15 +74,32 @@ export function cpuCell(cpu: CpuUsage | null | undefined): string {
     return `${roles.join(", ")}; machine ${num(cpu.machine.peakBusyCores)}/${cpu.cores} (others ${num(cpu.machine.othersAvgCores)} avg)`;
 }
 
+/** The scenarios that ran. */
+export function measuredRows(results: MatrixResults): Measured[] {
+    return results.rows.flatMap((row) => (row.result ? [{ scenario: row.scenario, result: row.result }] : []));
+}
+
+/** Each scenario's tie group for req/s at its load (1: the best group), "-" where it was alone at its load. */
+function rpsRanks(results: MatrixResults): Map<string, string> {
+    const ranks = new Map<string, string>();
+    for (const ranking of rank(measuredRows(results), METRICS.rps)) {
+        ranking.groups.forEach((g, i) => g.scenarios.forEach((s) => ranks.set(s, String(i + 1))));
+    }
+    return ranks;
+}
+
 /** One table row per scenario; a failed scenario shows FAILED and the figures it lacks as "-". */
 export function tableRows(results: MatrixResults): string[][] {
+    const ranks = rpsRanks(results);
     return results.rows.map((row) => {
         const r = row.result;
         return [
             row.scenario,
             row.server + (row.ingress !== "none" ? `, behind ${row.ingress}` : ""),
             r ? `${r.driver} ${r.driverVersion}` : "-",
-            row.status === "ok" ? num(r?.requestsPerSecond) : "FAILED",
+            r ? String(r.repeats.length) : "-",
+            row.status === "ok" ? figureText(r!.repeats.map((run) => run.requestsPerSecond)) : "FAILED",
+            ranks.get(row.scenario) ?? "-",
             row.tutorialRps === null ? "not published" : num(row.tutorialRps),
             num(r?.limitRps),
             pct(r?.efficiency),
@@ -119,19 +141,93 @@ export function sweepRows(results: MatrixResults): string[][] {
 const SWEEP_COLUMNS = ["scenario", "cpu split", "driver", "clients", "requests", "req/s", "limit", "efficiency", "failed", "p95 (ms)",
     "threads before/peak", "harness baseline", "bottleneck", "peak CPU (cores)", "cause of failure"];
 
-/** Each run's verdict with the rule and figures that gave it. */
+/** Each run's verdict in words, with the rule and figures that gave it. */
 function verdicts(results: MatrixResults): string[] {
-    const line = (what: string, r: LoadResult | null) => (r?.bottleneck ? [`- ${what}: ${r.bottleneck.rule}`] : []);
+    const line = (what: string, r: LoadResult | null) => (r?.bottleneck ? [`- ${what}: **${r.bottleneck.words}**. ${r.bottleneck.rule}`] : []);
     return [
         ...results.rows.flatMap((row) => line(row.scenario, row.result)),
         ...results.sweep.flatMap((p) => line(`sweep ${p.scenario}, ${p.concurrency} clients${p.split ? `, split ${p.split}` : ""}`, p.result)),
     ];
 }
 
-export function renderReport(results: MatrixResults, charts: { rps?: string; sweep?: string; latency?: string }): string {
+/** One question's answer: each load's groups of ties, best first. */
+function answer(question: string, rankings: Ranking[], how: string): string[] {
+    if (!rankings.length) return [`**${question}** Not measured here: no two scenarios ran the same load with this figure.`, ""];
+    return [
+        `**${question}** ${how}`, "",
+        ...rankings.flatMap((r) => [
+            `- at ${r.load}:`,
+            ...r.groups.map((g, i) => `  ${i + 1}. ${i === 0 ? "**" + g.scenarios.join(", ") + "**" : g.scenarios.join(", ")}: ${g.evidence}`),
+            ...(r.unmeasured.length ? [`  (not measured: ${r.unmeasured.join(", ")})`] : []),
+        ]),
+        "",
+    ];
+}
+
+/** "What to pick": each question a person choosing a server asks, answered with the winner or the group of ties and its evidence. */
+export function whatToPick(results: MatrixResults): string[] {
+    const measured = measuredRows(results);
+    const runs = Math.max(0, ...measured.map((m) => m.result.repeats.length));
+    const how = runs > 1
+        ? `Median [95 % t-interval of the mean] over ${runs} runs each; a group holds the best and every scenario Welch's t-test at 5 % does not set apart from it.`
+        : "One run each: no spread was measured, so no difference can be told from noise (run the matrix with --repeats 3).";
+    const capacity = rankCapacity(measured);
+    return [
+        "## What to pick", "",
+        ...answer("Most req/s at the tutorial's load.", rank(measured, METRICS.rps), how),
+        ...(capacity ? [
+            `**Highest capacity at the objective** (${capacity.objective}): one search each; two capacities tie where their brackets, ` +
+            "from the highest rate that met the objective to the lowest that missed it, overlap.", "",
+            ...capacity.groups.map((g, i) => `${i + 1}. ${i === 0 ? "**" + g.scenarios.join(", ") + "**" : g.scenarios.join(", ")}: ${g.evidence}`), "",
+        ] : ["**Highest capacity at the objective.** Not searched in this run (./lab matrix --capacity).", ""]),
+        ...answer("Fewest threads for the same load.", rank(measured, METRICS.threads), "Most threads the app had at once in each run."),
+        ...answer("Cheapest in CPU per request.", rank(measured, METRICS.cpu),
+            "CPU seconds of the app, nginx and PostgreSQL per request (the slow API and the driver are the harness, not the server); containers' CPU can't be read."),
+    ];
+}
+
+/** The harness's own noise: the baseline (the same load straight at the slow API) repeated, per load: the A/A spread. */
+export function noiseFloor(results: MatrixResults): string[] {
+    const seen = new Map<string, LoadResult>();
+    for (const row of results.rows) if (row.baseline) seen.set(`${row.baseline.requests}/${row.baseline.concurrency}/${row.baseline.delaySeconds}`, row.baseline);
+    const lines = [...seen.values()].map((b) => {
+        const s = spreadOf(b.repeats.map((r) => r.requestsPerSecond));
+        const spread = s.ci95 ? `95 % interval ${num(s.ci95[0], 1)}-${num(s.ci95[1], 1)}, CV ${(100 * s.cv!).toFixed(1)} %, min ${num(s.min)}, max ${num(s.max)}` : "one run: no spread measured";
+        return `- ${b.requests} requests, ${b.concurrency} clients, ${b.delaySeconds} s, ${b.driver}: ${num(s.median)} req/s over ${s.n} run(s) (${spread})`;
+    });
+    return lines.length ? ["## The harness's own noise", "",
+        "The same load straight at the slow API, repeated like every scenario: the spread two identical setups show (A/A). " +
+        "A difference between scenarios smaller than this is not one.", "", ...lines, ""] : [];
+}
+
+/** Each capacity search: the capacity, who broke it at the knee, and every probe. */
+function capacitySection(results: MatrixResults, chart?: string): string[] {
+    const searched = measuredRows(results).filter((m) => m.result.capacity);
+    if (!searched.length) return [];
+    const probeColumns = ["rate asked", "reached", "p50 (ms)", "p99 (ms)", "failed", "met", "verdict"];
+    return [
+        "## Capacity at the objective", "",
+        "Constant arrival rates (oha -q with --latency-correction: each latency counts from when its request should have been sent), " +
+        "doubled until a probe missed the objective, then bisected to within 5 %.", "",
+        ...searched.flatMap(({ scenario, result }) => {
+            const c = result.capacity!;
+            return [
+                `### ${scenario}: ${c.capacityRps === null ? `below the first probe (${c.knee?.askedRps} req/s)` : `${c.capacityRps} req/s`}` +
+                    `${c.bound === "at-least-max" ? " or more (the search's ceiling passed)" : ""}`, "",
+                c.knee ? `At the knee, ${c.knee.askedRps} req/s: ${c.knee.why}; **${c.knee.bottleneck.words}**.` : "No probe missed the objective.", "",
+                markdownTable(probeColumns, c.probes.map((p) => [num(p.askedRps), num(p.reachedRps), num(p.latencyMs.p50, 0), num(p.latencyMs.p99, 0),
+                    String(p.failed), p.passed ? "yes" : "no", p.passed ? "" : verdictCell(p.bottleneck)])), "",
+            ];
+        }),
+        chart ? `![capacity: p99 against the rate asked](${chart})` : "", "",
+    ];
+}
+
+export function renderReport(results: MatrixResults, charts: { rps?: string; sweep?: string; latency?: string; capacity?: string }): string {
     const env = Object.entries(results.environment).map(([k, v]) => `- ${k}: ${v}`).join("\n");
     const failed = results.rows.filter((r) => r.status === "failed");
     const timings = results.rows.map((r) => [r.scenario, num(r.timings.deploySeconds, 1), num(r.timings.loadSeconds, 1), num(r.timings.destroySeconds, 1)]);
+    const noisy = results.rows.filter((r) => r.result?.spreadNote).map((r) => `- ${r.scenario}: ${r.result!.spreadNote}`);
     return [
         `# flask-gevent-lab matrix, ${results.startedAt}`,
         "",
@@ -140,23 +236,32 @@ export function renderReport(results: MatrixResults, charts: { rps?: string; swe
             ? `Load given to every scenario: ${Object.entries(results.loadOverrides).map(([k, v]) => `${k}=${v}`).join(", ")}.`
             : "Each scenario ran the tutorial's own load.",
         "",
+        ...whatToPick(results),
+        ...noiseFloor(results),
+        "## Every scenario", "",
+        "**req/s**: the median over the runs, with the 95 % t-interval of their mean. **rank**: its group of ties at its load (1: the best group). " +
         "**limit**: Little's law, min(clients, what the server holds at once) / delay. **efficiency**: req/s / limit. " +
-        "**harness baseline**: the same load straight at the slow API (what ApacheBench and this machine reach without Flask). " +
+        "**harness baseline**: the same load straight at the slow API (what the driver and this machine reach without Flask). " +
         "**driver ceiling**: the best the driver can show against an ideal server: ApacheBench sends one request before opening its other clients, " +
         "so it needs delay x (1 + ceil((n-1)/c)); oha and k6 open all at once, delay x ceil(n/c). " +
-        "**bottleneck**: who ran out of CPU first during the run: latency-bound when it reached >= 95 % of what the limit and the driver allow; " +
-        "else a role (driver, upstream: the slow API, app, ingress, postgres) at >= 90 % of the cores it can use at its busiest second, " +
-        "or with one process at >= 90 % of the one core a GIL-bound or single-threaded process can use; else the machine with < 5 % idle; " +
-        "else latency-bound (no CPU ran out: the clients, the delay, queues explain the figure). " +
+        "**failed**: over every run, checked against the slow API's own count of its answers. " +
+        "**bottleneck**: what held the run back, in this order: latency-bound at the limit (>= 95 % of what the limit and the driver allow); " +
+        "a role (driver, upstream: the slow API, app, ingress, postgres) at >= 90 % of the cores it can use over its busiest second, " +
+        "or one of its processes at >= 90 % of the one core a GIL-bound or single-threaded process can use; " +
+        "concurrency: the slow API or PostgreSQL held at most 80 % of the clients at once, and half that on average, or all the server's threads at once; " +
+        "listen-backlog: the kernel's listen queue overflowed for >= 1 % of the requests; the machine with < 5 % idle; " +
+        "latency-bound near the limit (>= 85 %); else unexplained, with its figures. " +
         "**peak CPU**: the most cores each role used over any second; others: cores busy on average with processes outside the run's roles.",
         "Tutorial figures: data/tutorial.json (the tutorial's Docker Compose runs, another machine).",
         "",
         markdownTable(COLUMNS, tableRows(results)),
         "",
+        ...(noisy.length ? ["Runs that disagreed:", "", ...noisy, ""] : []),
         charts.rps ? `![requests per second](${charts.rps})` : "",
         "",
         charts.latency ? `![latency percentiles](${charts.latency})` : "",
         "",
+        ...capacitySection(results, charts.capacity),
         ...(failed.length ? ["## Failures", "", ...failed.map((r) => `### ${r.scenario}\n\n\`\`\`\n${r.error}\n\`\`\`\n`)] : []),
         ...(results.sweep.length ? [
             "## Concurrency sweep", "",

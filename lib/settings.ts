@@ -1,6 +1,7 @@
 // Stack configuration -> validated settings. Every default lives here (the
 // seed's values per server mode), and every bad value is refused here, before
 // a single resource is declared.
+import { defaultSearch, OHA_MAX_RPS, searchProblems } from "./load/capacity";
 import { CpuAffinity, parseCpuAffinity } from "./load/cpu";
 import { checkParallelism } from "./load/split";
 import { CpuQuantities, KubeImages, parseCpuQuantities, parseKubeImages } from "./kubernetes";
@@ -44,6 +45,22 @@ export interface LoadSettings {
     baseline: boolean;
     /** Change to re-run the load with nothing else changed. */
     runId: string;
+    /** Measured runs, each the whole load; the figures are their medians with the spread. */
+    repeats: number;
+    /** Seconds of load at the load's clients before the measured runs, not measured; 0 for none. */
+    warmupSeconds: number;
+}
+
+/** A capacity search at a latency objective (open model, constant arrival rates with oha). */
+export interface CapacitySettings {
+    /** The objective: p99 at most this many ms, and no failure. */
+    sloP99Ms: number;
+    /** Seconds each probe sends for. */
+    probeSeconds: number;
+    /** The first rate tried. */
+    startRps: number;
+    /** The highest rate tried. */
+    maxRps: number;
 }
 
 export interface Settings {
@@ -74,6 +91,8 @@ export interface Settings {
     resultsDir: string;
     /** The platform kubernetes's settings. */
     kube: KubeSettings;
+    /** The capacity search after the load; null for none. */
+    capacity: CapacitySettings | null;
 }
 
 /** Where and how the platform kubernetes runs a stack. */
@@ -112,6 +131,10 @@ export const DEFAULTS = {
     loadTimeoutSeconds: 300,
     baseline: true,
     loadRunId: "",
+    loadRepeats: 1,
+    loadWarmupSeconds: 3,
+    capacitySearch: false,
+    capacityProbeSeconds: 10,
     dockerNetwork: "bridge" as DockerNetwork,
     pythonImage: "python:3.11-slim",
     nginxImage: "nginx:1.27",
@@ -239,6 +262,8 @@ export function resolveSettings(read: ConfigReader): Settings {
         maxFailedRequests: num("maxFailedRequests", undefined, { min: 0 }),
         baseline: bool("baseline", DEFAULTS.baseline),
         runId: read("loadRunId") ?? DEFAULTS.loadRunId,
+        repeats: num("loadRepeats", DEFAULTS.loadRepeats)!,
+        warmupSeconds: num("loadWarmupSeconds", DEFAULTS.loadWarmupSeconds, { integer: false, min: 0 })!,
     };
     if (load.concurrency > load.requests) {
         problems.push(`loadConcurrency: ${load.concurrency} clients for ${load.requests} requests; ApacheBench refuses ` +
@@ -246,6 +271,9 @@ export function resolveSettings(read: ConfigReader): Settings {
     }
 
     const platform = oneOf("platform", PLATFORMS, DEFAULTS.platform);
+    const capacity = capacitySettings(read, num, bool, problems, {
+        capacity: MODES[serverMode].capacity(shape), delay: load.delay, driver: load.driver, platform,
+    });
     function quantities(key: "kubeCpuRequests" | "kubeCpuLimits"): CpuQuantities {
         try {
             return parseCpuQuantities(read(key) ?? DEFAULTS[key]);
@@ -280,6 +308,9 @@ export function resolveSettings(read: ConfigReader): Settings {
         if (load.driver === "k6" || load.driver === "oha") {
             problems.push(`loadDriver: ${load.driver} does not run in the cluster's load pods, which run ab (fix: pulumi config set loadDriver ab)`);
         }
+        if (load.repeats > 1) {
+            problems.push(`loadRepeats: the cluster's load Job runs once (fix: pulumi config rm loadRepeats; repeat with loadRunId)`);
+        }
         if (read("cpuAffinity")) {
             problems.push(`cpuAffinity: pods are not pinned to this machine's CPUs (fix: pulumi config rm cpuAffinity; kubeCpuRequests and kubeCpuLimits set their CPU)`);
         }
@@ -311,9 +342,48 @@ export function resolveSettings(read: ConfigReader): Settings {
         cpuAffinity: affinity(),
         resultsDir: read("resultsDir") ?? DEFAULTS.resultsDir,
         kube,
+        capacity,
     };
     if (problems.length) throw new ConfigError(problems);
     return settings;
+}
+
+/** The capacity search's settings, checked; null when capacitySearch is off (its keys are then refused). */
+function capacitySettings(
+    read: ConfigReader,
+    num: (key: string, fallback: number | undefined, opts?: { integer?: boolean; min?: number }) => number | undefined,
+    bool: (key: string, fallback: boolean) => boolean,
+    problems: string[],
+    target: { capacity: number; delay: number; driver: LoadDriverChoice; platform: Platform },
+): CapacitySettings | null {
+    // capacityProbeSeconds has a declared default (Pulumi.yaml), so it always reads as set.
+    const keys = ["sloP99Ms", "capacityStartRps", "capacityMaxRps"];
+    if (!bool("capacitySearch", DEFAULTS.capacitySearch)) {
+        for (const key of keys.filter((k) => read(k) !== undefined)) {
+            problems.push(`${key}: set, but there is no capacity search (fix: pulumi config set capacitySearch true, or pulumi config rm ${key})`);
+        }
+        return null;
+    }
+    const defaults = defaultSearch(target.capacity, target.delay);
+    const search: CapacitySettings = {
+        sloP99Ms: num("sloP99Ms", defaults.sloP99Ms, { integer: false, min: 1 })!,
+        probeSeconds: num("capacityProbeSeconds", DEFAULTS.capacityProbeSeconds, { integer: false, min: 0 })!,
+        startRps: num("capacityStartRps", defaults.startRps, { integer: false, min: 0.01 })!,
+        maxRps: num("capacityMaxRps", Math.max(defaults.maxRps, defaults.startRps), { integer: false, min: 0.01 })!,
+    };
+    const configKey = { sloP99Ms: "sloP99Ms", probeSeconds: "capacityProbeSeconds", startRps: "capacityStartRps", maxRps: "capacityMaxRps", precision: "" };
+    const fixValue = { sloP99Ms: defaults.sloP99Ms, probeSeconds: DEFAULTS.capacityProbeSeconds, startRps: defaults.startRps, maxRps: OHA_MAX_RPS, precision: 0 };
+    for (const p of searchProblems(search, target.delay)) {
+        problems.push(`${configKey[p.field]}: ${p.message} (${fix(configKey[p.field], String(fixValue[p.field]))})`);
+    }
+    if (target.driver === "k6") {
+        problems.push(`capacitySearch: probes run oha at constant arrival rates; loadDriver k6 runs closed loads here ` +
+            `(fix: pulumi config set loadDriver oha, or ab, or pulumi config rm capacitySearch)`);
+    }
+    if (target.platform === "kubernetes") {
+        problems.push(`capacitySearch: probes run oha on this machine, not in the cluster's load pods (fix: pulumi config rm capacitySearch)`);
+    }
+    return search;
 }
 
 /** Requests the app can hold at once. */

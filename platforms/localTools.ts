@@ -21,6 +21,8 @@ export interface LocalTools {
     uwsgiParams: string;
     /** The load driver that will run, its executable and version; found only when asked for. */
     driver?: LoadDriver;
+    /** oha for a capacity search's probes; found only when asked for. */
+    rateDriver?: LoadDriver;
 }
 
 /** A load generator on this machine. */
@@ -41,6 +43,8 @@ export interface ToolNeeds {
     nginx: boolean;
     /** The load driver to find; unset: none. */
     driver?: LoadDriverChoice;
+    /** oha, for a capacity search. */
+    rateDriver?: boolean;
 }
 
 export class MissingToolError extends Error {
@@ -115,8 +119,9 @@ export function findLocalTools(needs: ToolNeeds): LocalTools {
     }
 
     const driver = needs.driver === undefined ? undefined : findDriver(needs.driver, missing);
+    const rateDriver = !needs.rateDriver ? undefined : driver?.name === "oha" ? driver : findDriver("oha", missing);
     if (missing.length) throw new MissingToolError(missing);
-    return { pythonBin, postgresBin, nginx, uwsgiParams, driver };
+    return { pythonBin, postgresBin, nginx, uwsgiParams, driver, rateDriver };
 }
 
 /** The load driver a choice means on this machine; what is missing is added to `missing` (thrown when not given). */

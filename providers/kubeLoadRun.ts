@@ -12,10 +12,11 @@
 import { execFile } from "child_process";
 import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
-import { bottleneck, CpuRole, CpuSnapshot, CpuUsage, RoleLimit, snapshotsSpanning, summarizeCpu, unseenUnreadable } from "../lib/load/cpu";
-import { mergePodResults, PodRun } from "../lib/load/merge";
+import { CpuRole, CpuSnapshot, CpuUsage, RoleLimit, snapshotsSpanning, summarizeCpu, unseenUnreadable } from "../lib/load/cpu";
+import { mergePodResults } from "../lib/load/merge";
+import { combineRuns } from "../lib/load/repeats";
 import { PodDriver } from "../lib/load/split";
-import { efficiency, LoadResult, reachedShare, round, throughputLimit } from "../lib/load/result";
+import { judgeRun, LoadResult, PodRun } from "../lib/load/result";
 import { countThreads, startSampling, ThreadsProbe } from "../lib/procfs";
 import { keepResult, replaceOnChange } from "./results";
 
@@ -182,11 +183,14 @@ export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult>
         sampling.stop();
     }
     const { pods, driverVersion, ...figures } = mergePodResults(await collect(inputs), { driver: inputs.driver, parts: inputs.parts });
-    const capacity = inputs.capacity < 0 ? Infinity : inputs.capacity;
-    const limitRps = throughputLimit(inputs.concurrency, capacity, inputs.delaySeconds);
-    const ceilingRps = inputs.ceilingRps < 0 ? null : inputs.ceilingRps;
-    const cpu = cpuOfRun(inputs, sampling.snapshots, pods);
-    const threadsPeak = sampling.threadsPeak();
+    const run = judgeRun(figures, {
+        requests: inputs.requests, concurrency: inputs.concurrency, delaySeconds: inputs.delaySeconds,
+        capacity: inputs.capacity < 0 ? Infinity : inputs.capacity, ceilingRps: inputs.ceilingRps < 0 ? null : inputs.ceilingRps,
+        threadsBefore, threadsPeak: sampling.threadsPeak(), cpu: cpuOfRun(inputs, sampling.snapshots, pods),
+        // The Job runs on its own: the slow API's count and the listen queue can't be read at its edges from here.
+        held: null, listen: null, upstream: null,
+        startedAt: pods.map((p) => p.startedAt).sort()[0],
+    });
     return {
         driver: inputs.driver,
         driverVersion,
@@ -194,16 +198,10 @@ export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult>
         requests: inputs.requests,
         concurrency: inputs.concurrency,
         delaySeconds: inputs.delaySeconds,
-        ...figures,
-        limitRps: limitRps === null ? null : round(limitRps, 2),
-        efficiency: efficiency(figures.requestsPerSecond, limitRps),
-        driverCeilingRps: ceilingRps === null ? null : round(ceilingRps, 2),
-        threadsBefore,
-        threadsPeak: threadsPeak === null ? null : Math.max(threadsPeak, threadsBefore ?? 0),
-        cpu,
-        bottleneck: cpu && bottleneck(cpu, reachedShare(figures.requestsPerSecond, limitRps, ceilingRps)),
         cpuAffinity: {},
-        startedAt: pods.map((p) => p.startedAt).sort()[0],
+        warmup: null,
+        ...combineRuns([run]),
+        repeats: [run],
         platform: "kubernetes",
         pods,
     };

@@ -1,10 +1,14 @@
-// One verified load run against a deployed endpoint, as a Node.js dynamic
+// One verified load against a deployed endpoint, as a Node.js dynamic
 // resource: created after the topology is ready, replaced (so re-run) whenever
 // the topology or a load setting changes, or loadRunId is bumped.
 //
 // create: GET the URL once and check status and body (a wrong answer fails the
-// up and shows it); count the app's threads; run the driver while sampling the
-// threads; parse its output into one normalized result; append it under
+// up and shows it); warm up at the load's clients, then GET again, which waits
+// behind whatever the warm-up left queued; run the driver `repeats` times, each
+// run sampling the roles' CPU, the app's threads, PostgreSQL's active queries
+// and reading the slow API's own count and the listen queue around it; judge
+// each run and combine them into one result (medians, spread); search the
+// capacity at the latency objective where asked; append it under
 // results/<stack>/; fail the up if more requests failed than allowed. The
 // driver carries the markers of providers/processScope.ts (FGL_LOAD names this
 // resource), so a driver an interrupted up left running is stopped first.
@@ -13,20 +17,32 @@
 // next up measures again.
 import { spawn } from "child_process";
 import * as fs from "fs";
-import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { abArgv, abCeilingRps, parseAbOutput } from "../lib/load/ab";
-import { bottleneck, CpuAffinity, CpuRole, CpuSnapshot, RoleLimit, summarizeCpu } from "../lib/load/cpu";
-import { k6Argv, parseK6Summary } from "../lib/load/k6";
-import { ohaArgv, parseOhaOutput } from "../lib/load/oha";
+import { abArgv, abCeilingRps, abWarmupArgv, parseAbCounts, parseAbOutput } from "../lib/load/ab";
+import { capacityOf, CapacityResult, CapacitySearch, judgeProbe, nextRate, Probe } from "../lib/load/capacity";
+import { CpuAffinity, CpuRole, CpuSnapshot, CpuUsage, RoleLimit, summarizeCpu } from "../lib/load/cpu";
+import { k6Argv, k6WarmupArgv, parseK6Summary } from "../lib/load/k6";
+import { ohaArgv, ohaRateArgv, ohaWarmupArgv, parseOhaOutput } from "../lib/load/oha";
+import { combineRuns } from "../lib/load/repeats";
 import {
-    allClientsCeilingRps, DriverName, efficiency, LoadResult, reachedShare, round, throughputLimit,
+    allClientsCeilingRps, checkFailures, DriverFigures, DriverName, judgeRun, LoadResult, round, RunResult, Warmup,
 } from "../lib/load/result";
-import { countThreads, isAlive, localTargets, readCpuSnapshot, startSampling, ThreadsProbe, withCpuAffinity, withRaisedFileLimit } from "../lib/procfs";
+import { between, heldOfSamples, UpstreamCount } from "../lib/load/slowApi";
+import { Concurrency, ListenQueue, verdictOf } from "../lib/load/verdict";
+import {
+    countThreads, isAlive, localTargets, readCpuSnapshot, readListenCounters, startSampling, ThreadsProbe, withCpuAffinity, withRaisedFileLimit,
+} from "../lib/procfs";
 import { MARKERS, markedTargets, stopProcesses } from "./processScope";
 import { keepResult, replaceOnChange } from "./results";
+import { readSlowApi, verify } from "./slowApi";
+
+/** A capacity search, and the oha that runs its probes. */
+export interface CapacitySearchInputs extends CapacitySearch {
+    ohaPath: string;
+    ohaVersion: string;
+}
 
 export interface LoadRunInputs {
     /** Target, query string included (?delay=). */
@@ -43,9 +59,13 @@ export interface LoadRunInputs {
     concurrency: number;
     delaySeconds: number;
     timeoutSeconds: number;
+    /** Measured runs, after the warm-up. */
+    repeats: number;
+    /** Seconds of load at the load's clients before the measured runs; 0 for none. */
+    warmupSeconds: number;
     /** Requests the target can hold at once (Infinity as -1: JSON has no Infinity). */
     capacity: number;
-    /** Whose threads are counted before and during the load. */
+    /** Whose threads are counted before and during the load (the app's); its network namespace's listen queue is read. */
     threads: ThreadsProbe;
     /** Each role's processes, whose CPU is sampled during the load (the driver is always: the process tree it spawns). */
     roles?: Partial<Record<Exclude<CpuRole, "driver">, ThreadsProbe>>;
@@ -57,7 +77,11 @@ export interface LoadRunInputs {
     roleProcessCores?: Partial<Record<CpuRole, number>>;
     /** The CPUs each role is pinned to: the driver is pinned here, the services where they are started. */
     cpuAffinity?: CpuAffinity;
-    /** Fail the up above this many failed requests; -1 for never. */
+    /** The slow API behind the target, from this machine (SlowApi.url): its count checks the driver's; "" for none. */
+    upstreamUrl?: string;
+    /** Search the capacity at the latency objective after the runs; absent: no search. */
+    capacitySearch?: CapacitySearchInputs;
+    /** Fail the up above this many failed requests (over every run); -1 for never. */
     maxFailedRequests: number;
     /** Where each run is appended as JSON. */
     resultsDir: string;
@@ -78,104 +102,199 @@ function driverMarkers(inputs: LoadRunInputs): Record<string, string> {
     return { ...(inputs.scope ? { [MARKERS.scope]: inputs.scope } : {}), [MARKERS.load]: loadMarker(inputs) };
 }
 
-async function verify(url: string, expectBody: string): Promise<void> {
-    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        // A fresh connection, as ab makes: servers such as uWSGI's plain HTTP socket don't keep connections alive.
-        const req = http.get(url, { timeout: 30_000, agent: false }, (res) => {
-            let body = "";
-            res.setEncoding("utf8");
-            res.on("data", (chunk: string) => (body += chunk));
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-        });
-        req.once("error", (e: Error) => reject(new Error(`verify ${url}: ${e.message}`)));
-        req.once("timeout", () => req.destroy(new Error("no answer within 30 s")));
-    });
-    if (status !== 200 || !body.includes(expectBody)) {
-        throw new Error(`verify ${url}: expected status 200 and a body containing "${expectBody}", ` +
-            `got status ${status} and body:\n${body.slice(0, 500)}`);
-    }
-}
-
-interface DriverRun {
+interface ProgramRun {
     output: string;
     threadsPeak: number | null;
     /** From the driver's start to its exit. */
     cpu: CpuSnapshot[];
+    activeQueries: number[];
 }
 
-function runDriver(inputs: LoadRunInputs, summaryPath: string): Promise<DriverRun> {
-    const load = { url: inputs.url, requests: inputs.requests, concurrency: inputs.concurrency, timeoutSeconds: inputs.timeoutSeconds };
-    const argv = inputs.driver === "k6" ? k6Argv(inputs.driverPath, inputs.k6Script, load, summaryPath)
-        : inputs.driver === "oha" ? ohaArgv(inputs.driverPath, load)
-        : abArgv(inputs.driverPath, load);
+/** Runs the driver's argv, pinned and marked, sampling the roles until it exits. */
+function runProgram(inputs: LoadRunInputs, argv: string[], limitSeconds: number): Promise<ProgramRun> {
     const [command, ...args] = withRaisedFileLimit(withCpuAffinity(argv, inputs.cpuAffinity?.driver));
+    const name = path.basename(argv[0]);
     return new Promise((resolve, reject) => {
         const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...driverMarkers(inputs) } });
         let output = "";
         child.stdout.on("data", (d: Buffer) => (output += d.toString()));
         child.stderr.on("data", (d: Buffer) => (output += d.toString()));
         const sampling = startSampling(inputs.roles ?? {}, inputs.threads, child.pid);
-        const killer = setTimeout(() => child.kill("SIGKILL"), (inputs.timeoutSeconds + 30) * 1000);
+        const killer = setTimeout(() => child.kill("SIGKILL"), (limitSeconds + 30) * 1000);
         child.once("error", (e: Error) => { sampling.stop(); clearTimeout(killer); reject(e); });
         child.once("close", (code: number | null, signal: string | null) => {
             sampling.stop();
             clearTimeout(killer);
-            if (signal) return reject(new Error(`${inputs.driver} was killed (${signal}) after ${inputs.timeoutSeconds} s:\n${output.slice(-2000)}`));
-            if (code !== 0 && inputs.driver === "ab") return reject(new Error(`ab exited with ${code}:\n${output.slice(-2000)}`));
+            if (signal) return reject(new Error(`${name} was killed (${signal}) after ${limitSeconds} s:\n${output.slice(-2000)}`));
+            if (code !== 0 && name === "ab") return reject(new Error(`ab exited with ${code}:\n${output.slice(-2000)}`));
             // The driver has exited: its last interval is lost, the services' is kept.
-            resolve({ output, threadsPeak: sampling.threadsPeak(), cpu: [...sampling.snapshots, readCpuSnapshot(inputs.roles ?? {})] });
+            resolve({
+                output, threadsPeak: sampling.threadsPeak(), activeQueries: sampling.activeQueries,
+                cpu: [...sampling.snapshots, readCpuSnapshot(inputs.roles ?? {})],
+            });
         });
     });
 }
 
-/** Verifies the endpoint, runs the load, and returns the normalized result. */
-export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
-    await verify(inputs.url, inputs.expectBody);
+/** What a run measured beside its driver's figures. */
+interface Measured {
+    figures: DriverFigures;
+    threadsBefore: number | null;
+    threadsPeak: number | null;
+    cpu: CpuUsage | null;
+    held: Concurrency | null;
+    listen: ListenQueue | null;
+    upstream: UpstreamCount | null;
+    startedAt: string;
+}
+
+let readers = 0;
+
+/** Runs `argv` once, with everything read around it: the slow API's count, the listen queue, the threads, CPU per role. */
+async function measureRun(inputs: LoadRunInputs, argv: string[], parse: (output: string) => DriverFigures, limitSeconds: number): Promise<Measured> {
+    const mark = `${process.pid}-${++readers}`;
+    const before = await readSlowApi(inputs.upstreamUrl, mark);
+    const listenBefore = readListenCounters(inputs.threads);
     const threadsBefore = countThreads(inputs.threads);
     const startedAt = new Date().toISOString();
-    const summaryPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "k6-")), "summary.json");
-    let run: DriverRun;
-    let figures;
+    const run = await runProgram(inputs, argv, limitSeconds);
+    const after = await readSlowApi(inputs.upstreamUrl, mark);
+    const listenAfter = readListenCounters(inputs.threads);
+    let figures: DriverFigures;
     try {
-        run = await runDriver(inputs, summaryPath);
-        try {
-            figures = inputs.driver === "k6" ? parseK6Summary(fs.readFileSync(summaryPath, "utf8"))
-                : inputs.driver === "oha" ? parseOhaOutput(run.output)
-                : parseAbOutput(run.output);
-        } catch (e) {
-            throw new Error(`${(e as Error).message}\n--- ${inputs.driver} printed:\n${run.output.slice(-2000)}`);
-        }
-    } finally {
-        fs.rmSync(path.dirname(summaryPath), { recursive: true, force: true });
+        figures = parse(run.output);
+    } catch (e) {
+        throw new Error(`${(e as Error).message}\n--- ${inputs.driver} printed:\n${run.output.slice(-2000)}`);
     }
-    const { threadsPeak, cpu: snapshots } = run;
-    const capacity = inputs.capacity < 0 ? Infinity : inputs.capacity;
-    const limitRps = throughputLimit(inputs.concurrency, capacity, inputs.delaySeconds);
-    const ceiling = (inputs.driver === "ab" ? abCeilingRps : allClientsCeilingRps)(inputs.requests, inputs.concurrency, inputs.delaySeconds);
-    const affinity = inputs.cpuAffinity ?? {};
-    // ab is one single-threaded process: one core is all it can use.
-    const processCores: Partial<Record<CpuRole, number>> = { ...(inputs.driver === "ab" ? { driver: 1 } : {}), ...inputs.roleProcessCores };
-    const limits = Object.fromEntries(["driver", ...Object.keys(inputs.roles ?? {})].map((role) =>
-        [role, { cpus: affinity[role as CpuRole], processCores: processCores[role as CpuRole] }])) as Partial<Record<CpuRole, RoleLimit>>;
-    const cpu = summarizeCpu(snapshots, os.cpus().length, limits);
+    const upstream = before && after ? between(before, after) : null;
     return {
-        driver: inputs.driver,
-        driverVersion: inputs.driverVersion,
-        url: inputs.url,
-        requests: inputs.requests,
-        concurrency: inputs.concurrency,
-        delaySeconds: inputs.delaySeconds,
-        ...figures,
-        limitRps: limitRps === null ? null : round(limitRps, 2),
-        efficiency: efficiency(figures.requestsPerSecond, limitRps),
-        driverCeilingRps: ceiling === null ? null : round(ceiling, 2),
+        figures,
         threadsBefore,
-        threadsPeak: threadsPeak === null ? null : Math.max(threadsPeak, threadsBefore ?? 0),
-        cpu,
-        bottleneck: cpu && bottleneck(cpu, reachedShare(figures.requestsPerSecond, limitRps, ceiling)),
-        cpuAffinity: affinity,
+        threadsPeak: run.threadsPeak,
+        cpu: summarizeCpu(run.cpu, os.cpus().length, roleLimits(inputs, path.basename(argv[0]))),
+        held: upstream || run.activeQueries.length ? { upstream: upstream?.held ?? null, postgres: heldOfSamples(run.activeQueries) } : null,
+        listen: listenBefore && listenAfter
+            ? { overflows: listenAfter.overflows - listenBefore.overflows, drops: listenAfter.drops - listenBefore.drops, namespace: listenAfter.namespace }
+            : null,
+        upstream: upstream?.count ?? null,
         startedAt,
     };
+}
+
+/** What each role may use: its pinned CPUs, and per process one core where it is GIL-bound or single-threaded (ab). */
+function roleLimits(inputs: LoadRunInputs, driverProgram: string): Partial<Record<CpuRole, RoleLimit>> {
+    const affinity = inputs.cpuAffinity ?? {};
+    const processCores: Partial<Record<CpuRole, number>> = { ...(driverProgram === "ab" ? { driver: 1 } : {}), ...inputs.roleProcessCores };
+    return Object.fromEntries(["driver", ...Object.keys(inputs.roles ?? {})].map((role) =>
+        [role, { cpus: affinity[role as CpuRole], processCores: processCores[role as CpuRole] }])) as Partial<Record<CpuRole, RoleLimit>>;
+}
+
+/** The driver's argv and parser for the closed load, and for its warm-up. */
+function closedLoad(inputs: LoadRunInputs, summaryPath: string) {
+    const load = { url: inputs.url, requests: inputs.requests, concurrency: inputs.concurrency, timeoutSeconds: inputs.timeoutSeconds };
+    const readSummary = () => fs.readFileSync(summaryPath, "utf8");
+    switch (inputs.driver) {
+        case "k6": return {
+            argv: k6Argv(inputs.driverPath, inputs.k6Script, load, summaryPath), parse: () => parseK6Summary(readSummary()),
+            warmup: k6WarmupArgv(inputs.driverPath, inputs.k6Script, load, inputs.warmupSeconds, summaryPath), warmed: () => parseK6Summary(readSummary()).complete,
+        };
+        case "oha": return {
+            argv: ohaArgv(inputs.driverPath, load), parse: parseOhaOutput,
+            warmup: ohaWarmupArgv(inputs.driverPath, load, inputs.warmupSeconds), warmed: (out: string) => parseOhaOutput(out).complete,
+        };
+        case "ab": return {
+            argv: abArgv(inputs.driverPath, load), parse: parseAbOutput,
+            warmup: abWarmupArgv(inputs.driverPath, load, inputs.warmupSeconds), warmed: (out: string) => parseAbCounts(out).complete,
+        };
+    }
+}
+
+/** The warm-up, then a GET that waits behind whatever it left queued in the server. */
+async function warmUp(inputs: LoadRunInputs, argv: string[], warmed: (output: string) => number): Promise<Warmup> {
+    const run = await runProgram(inputs, argv, inputs.warmupSeconds + inputs.timeoutSeconds);
+    await verify(inputs.url, inputs.expectBody, inputs.timeoutSeconds);
+    let requests: number | null = null;
+    try {
+        requests = warmed(run.output);
+    } catch { /* a warm-up's count is for the record only */ }
+    return { seconds: inputs.warmupSeconds, requests };
+}
+
+const DEADLINE_ABORT = "aborted due to deadline";
+
+/** One probe of the capacity search: `rate` req/s for probeSeconds, judged against the objective and explained. */
+async function probe(inputs: LoadRunInputs, search: CapacitySearchInputs, rate: number): Promise<Probe> {
+    const slo = search.sloP99Ms / 1000;
+    // Enough connections that the rate sets the load until latency is twice the objective: beyond that it has missed anyway.
+    const connections = Math.max(4, Math.ceil(2 * rate * slo));
+    const timeoutSeconds = Math.max(5, Math.ceil(4 * slo));
+    const argv = ohaRateArgv(search.ohaPath, { url: inputs.url, rate, seconds: search.probeSeconds, connections, timeoutSeconds });
+    const m = await measureRun(inputs, argv, parseOhaOutput, search.probeSeconds + timeoutSeconds + 30);
+    // oha counts a connection still idle at the deadline as a request "aborted due to deadline": none was sent.
+    const idle = m.figures.errors?.[DEADLINE_ABORT] ?? 0;
+    const sent = { ...m.figures, complete: m.figures.complete - idle, failed: m.figures.failed - idle };
+    const figures = {
+        askedRps: rate, reachedRps: round(sent.complete / search.probeSeconds, 2), requests: sent.complete,
+        failed: sent.failed + checkFailures(sent, m.upstream).unseenByDriver,
+        latencyMs: { p50: m.figures.latencyMs.p50, p90: m.figures.latencyMs.p90, p99: m.figures.latencyMs.p99, max: m.figures.latencyMs.max },
+    };
+    // What it left queued in the server would slow the next probe.
+    await verify(inputs.url, inputs.expectBody, inputs.timeoutSeconds);
+    return {
+        ...figures, ...judgeProbe(figures, search.sloP99Ms),
+        cpu: m.cpu, held: m.held, listen: m.listen, upstream: m.upstream,
+        bottleneck: verdictOf({
+            reached: null, cpu: m.cpu, offered: rate * inputs.delaySeconds, capacity: inputs.capacity < 0 ? Infinity : inputs.capacity, requestsPerSecond: figures.reachedRps,
+            delaySeconds: inputs.delaySeconds, held: m.held, listen: m.listen, requests: figures.requests,
+        }),
+        startedAt: m.startedAt,
+    };
+}
+
+/** Probes until nextRate says the search is done. */
+async function searchCapacity(inputs: LoadRunInputs, search: CapacitySearchInputs): Promise<CapacityResult> {
+    const probes: Probe[] = [];
+    for (let rate = nextRate(search, probes); rate !== null; rate = nextRate(search, probes)) {
+        probes.push(await probe(inputs, search, rate));
+    }
+    return capacityOf(search, probes);
+}
+
+/** Verifies the endpoint, warms up, runs the load `repeats` times, searches the capacity where asked; the combined result. */
+export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
+    await verify(inputs.url, inputs.expectBody, 30);
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "fgl-load-"));
+    try {
+        const load = closedLoad(inputs, path.join(work, "summary.json"));
+        const warmup = inputs.warmupSeconds > 0 ? await warmUp(inputs, load.warmup, load.warmed) : null;
+        const capacity = inputs.capacity < 0 ? Infinity : inputs.capacity;
+        const ceilingRps = (inputs.driver === "ab" ? abCeilingRps : allClientsCeilingRps)(inputs.requests, inputs.concurrency, inputs.delaySeconds);
+        const runs: RunResult[] = [];
+        for (let i = 0; i < inputs.repeats; i++) {
+            const m = await measureRun(inputs, load.argv, load.parse, inputs.timeoutSeconds);
+            runs.push(judgeRun(m.figures, {
+                requests: inputs.requests, concurrency: inputs.concurrency, delaySeconds: inputs.delaySeconds, capacity, ceilingRps,
+                threadsBefore: m.threadsBefore, threadsPeak: m.threadsPeak, cpu: m.cpu, held: m.held, listen: m.listen,
+                upstream: m.upstream, startedAt: m.startedAt,
+            }));
+        }
+        const searched = inputs.capacitySearch ? await searchCapacity(inputs, inputs.capacitySearch) : undefined;
+        return {
+            driver: inputs.driver,
+            driverVersion: inputs.driverVersion,
+            url: inputs.url,
+            requests: inputs.requests,
+            concurrency: inputs.concurrency,
+            delaySeconds: inputs.delaySeconds,
+            cpuAffinity: inputs.cpuAffinity ?? {},
+            warmup,
+            ...combineRuns(runs),
+            repeats: runs,
+            ...(searched ? { capacity: searched } : {}),
+        };
+    } finally {
+        fs.rmSync(work, { recursive: true, force: true });
+    }
 }
 
 const provider: pulumi.dynamic.ResourceProvider = {

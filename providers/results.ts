@@ -2,12 +2,12 @@
 // in the run's results folder, then judge it; and re-run on any change.
 import * as fs from "fs";
 import * as path from "path";
-import { LoadResult, thresholdExceeded } from "../lib/load/result";
+import { LoadResult, resultFileName, thresholdExceeded } from "../lib/load/result";
 
-/** Appends the run to its results folder (<startedAt>.json), then fails the up if more requests failed than allowed (-1: never). */
+/** Appends the run to its results folder (resultFileName), then fails the up if more requests failed than allowed (-1: never). */
 export function keepResult(resultsDir: string, result: LoadResult, maxFailedRequests: number): void {
     fs.mkdirSync(resultsDir, { recursive: true });
-    fs.writeFileSync(path.join(resultsDir, `${result.startedAt.replace(/[:.]/g, "-")}.json`), JSON.stringify(result, null, 2) + "\n");
+    fs.writeFileSync(path.join(resultsDir, resultFileName(result.startedAt)), JSON.stringify(result, null, 2) + "\n");
     const exceeded = thresholdExceeded(result, maxFailedRequests, resultsDir);
     if (exceeded) throw new Error(exceeded);
 }

@@ -129,6 +129,7 @@ async function main() {
                             driver: driver.name, driverPath: driver.path, driverVersion: driver.version,
                             k6Script: path.join(ROOT, "k6", "load.js"),
                             requests, concurrency: level, delaySeconds: opts.delay, timeoutSeconds: opts.timeoutSeconds,
+                            repeats: 1, warmupSeconds: 0, upstreamUrl: api.url,
                             capacity: -1, threads: { kind: "group", pgid: api.child.pid! },
                             roles: { upstream: { kind: "group", pgid: api.child.pid! } },
                             // aiohttp serves on one thread.

@@ -12,13 +12,18 @@
 //                [--replicas N] [--parallelism N]       (kubernetes: app pods, load pods)
 //                [--cpu-affinity "driver=0 upstream=1 app=1"]   (every stack's cpuAffinity)
 //                [--sweep-split "driver=0 upstream=1 app=1"]    (each sweep level without, then with this split)
+//                [--repeats N]                    (measured runs per scenario, default 3: every figure with its spread)
+//                [--capacity]                     (also search each scenario's capacity at its p99 objective, with oha)
+//                [--capacity-only]                (./lab capacity: one run, no baseline, the search; results/capacity-<time>/)
+// Every scenario's settings are checked before anything starts.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { EngineEvent, LocalWorkspace, OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { LoadResult } from "../lib/load/result";
-import { MatrixResults, MatrixRow, renderReport, renderTerminalTable, SweepPoint, Timings } from "../lib/report";
+import { MatrixResults, MatrixRow, renderReport, renderTerminalTable, SweepPoint, Timings, whatToPick } from "../lib/report";
+import { resolveSettings } from "../lib/settings";
 import { listScenarios, MATRIX_STACK, readStackConfig, stackLocks } from "../lib/stacks";
 import tutorial from "../data/tutorial.json";
 import { checkLevels, list, readFlags } from "./flags";
@@ -36,11 +41,15 @@ interface Options {
     charts: boolean;
     /** The sweep runs each level without and with this cpuAffinity. */
     sweepSplit?: string;
+    /** What the run is, naming its results folder: a matrix, or a capacity search. */
+    kind: "matrix" | "capacity";
 }
 
 function parseArgs(argv: string[]): Options {
     const all = listScenarios(ROOT);
-    const opts: Options = { scenarios: all, load: {}, perScenario: {}, sweep: [], levels: [50, 200, 1000, 2000], waves: 5, charts: true };
+    const opts: Options = {
+        scenarios: all, load: { loadRepeats: "3" }, perScenario: {}, sweep: [], levels: [50, 200, 1000, 2000], waves: 5, charts: true, kind: "matrix",
+    };
     readFlags(argv, "scripts/matrix.ts", (flag, value) => {
         switch (flag) {
             case "--scenarios": opts.scenarios = list(value()); break;
@@ -57,6 +66,12 @@ function parseArgs(argv: string[]): Options {
             case "--parallelism": opts.load.loadParallelism = value(); break;
             case "--cpu-affinity": opts.load.cpuAffinity = value(); break;
             case "--sweep-split": opts.sweepSplit = value(); break;
+            case "--repeats": opts.load.loadRepeats = value(); break;
+            case "--capacity": opts.load.capacitySearch = "true"; break;
+            case "--capacity-only":
+                Object.assign(opts.load, { capacitySearch: "true", loadRepeats: "1", baseline: "false" });
+                opts.kind = "capacity";
+                break;
             case "--set": {
                 const m = value().match(/^([\w-]+):(\w+)=(.*)$/);
                 if (!m) throw new Error(`--set takes scenario:key=value`);
@@ -71,6 +86,19 @@ function parseArgs(argv: string[]): Options {
         if (!all.includes(s)) throw new Error(`unknown scenario "${s}"; scenarios: ${all.join(", ")}`);
     }
     checkLevels(opts.levels, opts.waves);
+    if (!/^[1-9]\d*$/.test(opts.load.loadRepeats)) {
+        throw new Error(`--repeats ${opts.load.loadRepeats}: each scenario needs at least one measured run (fix: --repeats 3)`);
+    }
+    // Every scenario's stack as it will run, refused here rather than one by one later.
+    const problems = [...new Set([...opts.scenarios, ...opts.sweep])].flatMap((scenario) => {
+        try {
+            resolveSettings((key) => ({ ...readStackConfig(ROOT, scenario), ...opts.load, ...opts.perScenario[scenario] })[key]);
+            return [];
+        } catch (e) {
+            return [`${scenario}: ${(e as Error).message.replace(/\n/g, "\n  ")}`];
+        }
+    });
+    if (problems.length) throw new Error(`${problems.join("\n")}\n(the matrix's options and --set give these settings to the scenarios' stacks)`);
     return opts;
 }
 
@@ -213,8 +241,10 @@ async function runSweep(scenario: string, opts: Options, dir: string): Promise<S
         for (const [split, level] of splits.flatMap((sp) => opts.levels.map((l) => [sp, l] as const))) {
             const requests = level * opts.waves;
             progress(`sweep ${scenario}`, `${level} clients, ${requests} requests${split ? `, split ${split}` : ""}`);
+            // One run per level: each is a point on a curve.
             const load = {
                 ...opts.load, ...opts.perScenario[scenario], loadConcurrency: String(level), loadRequests: String(requests), cpuAffinity: split,
+                loadRepeats: "1", capacitySearch: "false",
             };
             const point: SweepPoint = {
                 scenario, concurrency: level, requests, status: "failed", result: null, baseline: null, error: null, split,
@@ -282,17 +312,17 @@ function progress(what: string, step: string) {
     console.error(`[matrix ${position}] ${what}: ${step}`);
 }
 
-function charts(dir: string): { rps?: string; sweep?: string; latency?: string } {
+function charts(dir: string): { rps?: string; sweep?: string; latency?: string; capacity?: string } {
     const py = path.join(ROOT, ".lab", "venv", "bin", "python");
     execFileSync(py, [path.join(ROOT, "scripts", "charts.py"), path.join(dir, "results.json"), dir], { stdio: "inherit" });
     const exists = (f: string) => fs.existsSync(path.join(dir, f)) ? f : undefined;
-    return { rps: exists("rps.svg"), sweep: exists("sweep.svg"), latency: exists("latency.svg") };
+    return { rps: exists("rps.svg"), sweep: exists("sweep.svg"), latency: exists("latency.svg"), capacity: exists("capacity.svg") };
 }
 
 async function main() {
     const opts = parseArgs(process.argv.slice(2));
     const startedAt = new Date();
-    const dir = path.join(ROOT, "results", `matrix-${startedAt.toISOString().replace(/[:.]/g, "-")}`);
+    const dir = path.join(ROOT, "results", `${opts.kind}-${startedAt.toISOString().replace(/[:.]/g, "-")}`);
     await removeLeftovers(dir);
     fs.mkdirSync(path.join(dir, "logs"), { recursive: true });
     const baselineFor = new Map<string, LoadResult>();
@@ -325,8 +355,9 @@ async function main() {
     const chartFiles = opts.charts ? charts(dir) : {};
     fs.writeFileSync(path.join(dir, "report.md"), renderReport(results, chartFiles));
     console.log(renderTerminalTable(results));
-    console.log(`\n${path.relative(process.cwd(), dir)}/: results.json, report.md${chartFiles.rps ? ", rps.svg/png" : ""}` +
-        `${chartFiles.latency ? ", latency.svg/png" : ""}${chartFiles.sweep ? ", sweep.svg/png" : ""} (${results.wallSeconds.toFixed(0)} s)`);
+    console.log(`\n${whatToPick(results).join("\n").replace(/\*\*/g, "")}`);
+    const files = Object.values(chartFiles).filter(Boolean).map((f) => f!.replace(/\.svg$/, ".svg/png"));
+    console.log(`${path.relative(process.cwd(), dir)}/: results.json, report.md${files.map((f) => `, ${f}`).join("")} (${results.wallSeconds.toFixed(0)} s)`);
     const failed = rows.filter((r) => r.status === "failed").map((r) => r.scenario);
     if (failed.length) {
         console.error(`failed: ${failed.join(", ")}`);

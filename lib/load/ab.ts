@@ -14,6 +14,11 @@ export function abArgv(abPath: string, load: LoadRequest): string[] {
         "-n", String(load.requests), "-c", String(load.concurrency), load.url];
 }
 
+/** ab at the load's clients for `seconds`, abandoning what is in flight then (-t: a warm-up, not measured). */
+export function abWarmupArgv(abPath: string, load: Omit<LoadRequest, "requests">, seconds: number): string[] {
+    return [abPath, "-r", "-l", "-s", String(load.timeoutSeconds), "-t", String(seconds), "-c", String(load.concurrency), load.url];
+}
+
 /** abArgv that also writes each request's times to `gnuplotPath` (-g: a TSV, ttime in whole ms, as ab's own table). */
 export function abRecordingArgv(abPath: string, load: LoadRequest, gnuplotPath: string): string[] {
     const argv = abArgv(abPath, load);

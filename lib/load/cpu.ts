@@ -1,5 +1,5 @@
-// Who ran out first: CPU used by each role of a load run (from /proc samples),
-// and the bottleneck verdict with the rule that gave it. Pure.
+// CPU used by each role of a load run and by the machine, from /proc samples
+// (lib/load/verdict.ts judges who ran out first). Pure.
 
 export const CPU_ROLES = ["driver", "upstream", "app", "ingress", "postgres"] as const;
 export type CpuRole = (typeof CPU_ROLES)[number];
@@ -47,13 +47,6 @@ export interface CpuUsage {
     };
 }
 
-export interface Bottleneck {
-    /** The role that ran out of CPU; "machine": every core busy; "none": latency-bound (the limit explains the figure). */
-    verdict: CpuRole | "machine" | "none";
-    /** The rule that gave the verdict, with its figures. */
-    rule: string;
-}
-
 /**
  * What a role may use: its pinned CPUs (unset: all), at most `cores` in all (a CPU quota: Kubernetes limits, summed over
  * its pods), and per process at most `processCores` (1 for GIL-bound or single-threaded programs).
@@ -65,12 +58,6 @@ export interface RoleLimit {
 }
 
 export const PEAK_WINDOW_SECONDS = 1;
-/** A role at or above this share of its usable cores ran out of CPU. */
-export const ROLE_SATURATED = 0.9;
-/** The machine with less idle than this ran out of CPU. */
-export const MACHINE_IDLE_BELOW = 0.05;
-/** A run that reached this share of what the limit and the driver allow was held back by nobody. */
-export const LIMIT_REACHED = 0.95;
 
 const CPU_LIST = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 
@@ -212,56 +199,6 @@ export function summarizeCpu(snapshots: CpuSnapshot[], cores: number, limits: Pa
             minIdle: r3(1 - peakShare),
             othersAvgCores: r3(Math.max(0, avgBusyCores - rolesAvgCores)),
         },
-    };
-}
-
-const percent = (share: number) => `${Math.round(share * 100)} %`;
-
-/**
- * The verdict, in order: none when the run reached >= 95 % of what the limit
- * and the driver's own ceiling allow (`reached`: req/s over the lower of the
- * two); else the role at the highest share (>= 90 %) of the cores it can use
- * (as a whole, or one of its processes of what one process can use);
- * else the machine with < 5 % idle; else none: nobody ran out of CPU, so the
- * latency and the clients explain the figure. Judged on peaks: a role that
- * ran out for a whole second held the run back.
- */
-export function bottleneck(cpu: CpuUsage, reached: number | null): Bottleneck {
-    // Each role's share of what it can use: of its cores as a whole, or of one process's (a GIL holds a Python process to one core).
-    const measured = CPU_ROLES.flatMap((role) => {
-        const r = cpu.roles[role];
-        if (!r || r.usableCores <= 0) return [];
-        const whole = { role, share: r.peakCores / r.usableCores, what: `${r.usableCores} core(s) it can use (peak ${r.peakCores})` };
-        const one = r.processCores
-            ? { role, share: r.peakProcessCores / r.processCores, what: `${r.processCores} core(s) one of its processes can use (peak ${r.peakProcessCores})` }
-            : undefined;
-        return [one && one.share > whole.share ? one : whole];
-    });
-    const worst = measured.sort((a, b) => b.share - a.share)[0];
-    const idle = `machine ${percent(cpu.machine.minIdle)} idle at its busiest`;
-    const most = worst ? `; busiest role ${worst.role} at ${percent(worst.share)} of the ${worst.what}` : "";
-    if (reached !== null && reached >= LIMIT_REACHED) {
-        return {
-            verdict: "none",
-            rule: `latency-bound: ${percent(reached)} of what the limit and the driver allow (>= ${percent(LIMIT_REACHED)}); ${idle}${most}`,
-        };
-    }
-    if (worst && worst.share >= ROLE_SATURATED) {
-        return {
-            verdict: worst.role,
-            rule: `${worst.role} at ${percent(worst.share)} of the ${worst.what} (>= ${percent(ROLE_SATURATED)}); ${idle}`,
-        };
-    }
-    if (cpu.machine.minIdle < MACHINE_IDLE_BELOW) {
-        return {
-            verdict: "machine",
-            rule: `${idle} (< ${percent(MACHINE_IDLE_BELOW)}), no role at >= ${percent(ROLE_SATURATED)} of its cores${most}; ` +
-                `processes outside the run's roles used ${cpu.machine.othersAvgCores} core(s) on average`,
-        };
-    }
-    return {
-        verdict: "none",
-        rule: `latency-bound: no role at >= ${percent(ROLE_SATURATED)} of its cores, ${idle} (>= ${percent(MACHINE_IDLE_BELOW)})${most}`,
     };
 }
 

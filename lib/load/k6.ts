@@ -16,6 +16,11 @@ export function k6Argv(k6Path: string, script: string, load: LoadRequest, summar
         ...Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]), script];
 }
 
+/** k6/load.js at the load's clients for `seconds` (its maxDuration), however many requests that is: a warm-up. */
+export function k6WarmupArgv(k6Path: string, script: string, load: Omit<LoadRequest, "requests">, seconds: number, summaryPath: string): string[] {
+    return k6Argv(k6Path, script, { ...load, requests: 1_000_000, timeoutSeconds: seconds }, summaryPath);
+}
+
 /** Parses the JSON that k6/load.js's handleSummary writes; throws on anything else. */
 export function parseK6Summary(text: string): DriverFigures {
     const source = "k6 summary";

@@ -3,23 +3,8 @@
 // taken from the union of every request's time, with ab's own rule, never
 // from the pods' percentiles.
 import { parseAbCounts, parseAbVersion } from "./ab";
-import { DriverFigures, requireNumber, round } from "./result";
+import { DriverFigures, PodRun, requireNumber, round } from "./result";
 import { POD_RECORDING, POD_RESULT_FORMAT, PodDriver } from "./split";
-
-/** One pod's part of a merged load: where it ran, and what it did. */
-export interface PodRun {
-    index: number;
-    /** The pod's host name (its name in Kubernetes). */
-    host: string;
-    /** Its node, where the pod was given NODE_NAME. */
-    node: string | null;
-    /** When its driver was started. */
-    startedAt: string;
-    /** Its driver's own time. */
-    timeTakenSeconds: number;
-    complete: number;
-    failed: number;
-}
 
 export interface MergedLoad extends DriverFigures {
     /** As the driver's own parser reads it from pod 0's driver ("2.3"). */

@@ -16,6 +16,37 @@ export function ohaArgv(ohaPath: string, load: LoadRequest): string[] {
         "-n", String(load.requests), "-c", String(load.concurrency), load.url];
 }
 
+/** oha at the load's clients for `seconds`, abandoning what is in flight then (a warm-up, not measured). */
+export function ohaWarmupArgv(ohaPath: string, load: Omit<LoadRequest, "requests">, seconds: number): string[] {
+    return [ohaPath, "--no-tui", "--output-format", "json", "--disable-keepalive",
+        "-t", `${load.timeoutSeconds}s`, "-z", `${seconds}s`, "-c", String(load.concurrency), load.url];
+}
+
+/** A constant arrival rate: the open model of a capacity probe. */
+export interface RateRequest {
+    url: string;
+    /** Requests per second to send, whatever the answers do. */
+    rate: number;
+    /** Seconds to send for. */
+    seconds: number;
+    /** Connections at most: enough that the rate, not the clients, sets the load. */
+    connections: number;
+    /** Per request: a request slower than this is a failure. */
+    timeoutSeconds: number;
+}
+
+/**
+ * `oha -q rate -z seconds --latency-correction`: every request's latency counts from when it should have
+ * been sent, so a server that falls behind can't hide it by slowing the driver (coordinated omission); the
+ * requests still in flight at the deadline are waited for (-w). A new connection per request, as in ohaArgv.
+ */
+export function ohaRateArgv(ohaPath: string, load: RateRequest): string[] {
+    return [ohaPath, "--no-tui", "--output-format", "json", "--disable-keepalive",
+        "-q", String(load.rate), "--latency-correction", "-z", `${load.seconds}s`, "-w",
+        "-t", `${load.timeoutSeconds}s`, "--connect-timeout", `${load.timeoutSeconds}s`,
+        "-c", String(load.connections), load.url];
+}
+
 const TIMEOUT = /time(d)? ?out/i;
 
 /** Parses `oha --output-format json` (times in seconds); throws on truncated or foreign output. */

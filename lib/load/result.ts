@@ -1,6 +1,10 @@
-// One normalized result for every load driver, with the limits it is judged by.
-import type { PodRun } from "./merge";
-import { Bottleneck, CpuAffinity, CpuUsage } from "./cpu";
+// One normalized result for every load driver: each measured run judged by the
+// limits and the verdict, and the load's headline over its repeats. Pure.
+import { CpuAffinity, CpuRole, CpuUsage } from "./cpu";
+import { Spread } from "../stats";
+import type { CapacityResult } from "./capacity";
+import { UpstreamCount } from "./slowApi";
+import { Bottleneck, Concurrency, ListenQueue, verdictOf } from "./verdict";
 
 export const DRIVERS = ["ab", "k6", "oha"] as const;
 export type DriverName = (typeof DRIVERS)[number];
@@ -22,13 +26,21 @@ export interface DriverFigures {
     timeouts?: number;
 }
 
-export interface LoadResult extends DriverFigures {
-    driver: DriverName;
-    driverVersion: string;
-    url: string;
-    requests: number;
-    concurrency: number;
-    delaySeconds: number;
+/** How a run's failures were counted. */
+export interface FailureCheck {
+    /** Failed requests as the driver counted them (non-2xx answers included). */
+    byDriver: number;
+    /**
+     * Requests the driver counted as answered that the slow API never answered (ab -l counts a connection
+     * closed without a byte as complete); they are in `failed`. 0 where nothing was checked.
+     */
+    unseenByDriver: number;
+    /** What the driver's count was checked against; null where it could not be (no count at the slow API). */
+    checkedAgainst: string | null;
+}
+
+/** One measured run, judged: the driver's figures, the limits, and what held it back. */
+export interface RunResult extends DriverFigures {
     /** Little's law: requests the server can hold at once (capped by the clients) / delay. */
     limitRps: number | null;
     /** requestsPerSecond / limitRps. */
@@ -36,18 +48,84 @@ export interface LoadResult extends DriverFigures {
     /** The best this driver can do with this load even against an ideal server. */
     driverCeilingRps: number | null;
     threadsBefore: number | null;
+    /** Most threads the app's processes had at once during the run (sampled). */
     threadsPeak: number | null;
     /** CPU each role used during the run, and the machine's; null with too short a run to sample. */
     cpu: CpuUsage | null;
-    /** Who ran out of CPU first, and the rule that said so; null without cpu. */
-    bottleneck: Bottleneck | null;
+    /** What the server held at once, seen from behind it; null where nothing behind it counts. */
+    held: Concurrency | null;
+    /** The listen queue's overflows during the run; null where the app's network namespace can't be read. */
+    listen: ListenQueue | null;
+    /** The slow API's own count during the run; null where it was not read. */
+    upstream: UpstreamCount | null;
+    failures: FailureCheck;
+    /** What held the run back, and the rule that said so. */
+    bottleneck: Bottleneck;
+    startedAt: string;
+}
+
+/** A figure's spread over the repeats, per headline figure; a latency is null where a run had none. */
+export interface Spreads {
+    requestsPerSecond: Spread;
+    timeTakenSeconds: Spread;
+    efficiency: Spread | null;
+    p50Ms: Spread | null;
+    p95Ms: Spread | null;
+    p99Ms: Spread | null;
+    /** Each measured role's peak cores. */
+    peakCores: Partial<Record<CpuRole, Spread>>;
+}
+
+/** The load at the load's own clients before the measured runs. */
+export interface Warmup {
+    seconds: number;
+    /** Requests the driver finished in it, where it says. */
+    requests: number | null;
+}
+
+/** One of the pods a load was split over (kubernetes): where it ran, and what it did. */
+export interface PodRun {
+    index: number;
+    /** The pod's host name (its name in Kubernetes). */
+    host: string;
+    /** Its node, where the pod was given NODE_NAME. */
+    node: string | null;
+    /** When its driver was started. */
+    startedAt: string;
+    /** Its driver's own time. */
+    timeTakenSeconds: number;
+    complete: number;
+    failed: number;
+}
+
+/**
+ * A load's result: the headline (medians over its repeats; counts summed; threadsPeak the most; cpu, held,
+ * listen and bottleneck of the run with the median req/s), and every repeat.
+ */
+export interface LoadResult extends RunResult {
+    driver: DriverName;
+    driverVersion: string;
+    url: string;
+    /** Requests per run. */
+    requests: number;
+    concurrency: number;
+    delaySeconds: number;
     /** The CPUs each role was pinned to ({}: none). */
     cpuAffinity: CpuAffinity;
-    startedAt: string;
+    /** The warm-up before the measured runs (excluded from every figure); null without one. */
+    warmup: Warmup | null;
+    /** Every measured run, in order. */
+    repeats: RunResult[];
+    /** Each headline figure's median, range, 95 % interval and CV over the repeats; null with one run. */
+    spread: Spreads | null;
+    /** Whether the repeats disagree by more than SPREAD_LARGE, and the likely cause where one was measured; null otherwise. */
+    spreadNote: string | null;
     /** Where the load ran, where not on this machine: "kubernetes". */
     platform?: string;
-    /** The pods the load was split over: where each ran and what it did (kubernetes). */
+    /** The pods the load was split over (kubernetes), in the run with the median req/s. */
     pods?: PodRun[];
+    /** The capacity search at the latency objective, where one was asked for. */
+    capacity?: CapacityResult;
 }
 
 /** Little's law: at most `min(concurrency, capacity)` requests are in flight, each taking `delay` seconds. */
@@ -86,9 +164,74 @@ export function requireNumber(value: unknown, what: string, source: string): num
     return n;
 }
 
+/**
+ * The driver's failures checked against the slow API's own count: every request the driver counted as
+ * answered must have been answered there (the app calls it once per request). What it missed is a failure.
+ */
+export function checkFailures(figures: DriverFigures, upstream: UpstreamCount | null): FailureCheck {
+    const answered = figures.complete - figures.failed;
+    return {
+        byDriver: figures.failed,
+        unseenByDriver: upstream ? Math.max(0, answered - upstream.served) : 0,
+        checkedAgainst: upstream ? "the slow API's count of its answers" : null,
+    };
+}
+
+/** What a run was, beyond what its driver printed. */
+export interface RunContext {
+    requests: number;
+    /** Clients (closed loop). */
+    concurrency: number;
+    delaySeconds: number;
+    /** Requests the target can hold at once (Infinity: the clients are the limit). */
+    capacity: number;
+    /** The driver's best against an ideal server; null where it has none. */
+    ceilingRps: number | null;
+    threadsBefore: number | null;
+    threadsPeak: number | null;
+    cpu: CpuUsage | null;
+    held: Concurrency | null;
+    listen: ListenQueue | null;
+    upstream: UpstreamCount | null;
+    startedAt: string;
+}
+
+/** One closed-loop run judged: its true failures, the limit, the driver's ceiling, and the verdict. */
+export function judgeRun(figures: DriverFigures, ctx: RunContext): RunResult {
+    const failures = checkFailures(figures, ctx.upstream);
+    const limitRps = throughputLimit(ctx.concurrency, ctx.capacity, ctx.delaySeconds);
+    return {
+        ...figures,
+        failed: figures.failed + failures.unseenByDriver,
+        limitRps: limitRps === null ? null : round(limitRps, 2),
+        efficiency: efficiency(figures.requestsPerSecond, limitRps),
+        driverCeilingRps: ctx.ceilingRps === null ? null : round(ctx.ceilingRps, 2),
+        threadsBefore: ctx.threadsBefore,
+        threadsPeak: ctx.threadsPeak,
+        cpu: ctx.cpu,
+        held: ctx.held,
+        listen: ctx.listen,
+        upstream: ctx.upstream,
+        failures,
+        bottleneck: verdictOf({
+            reached: reachedShare(figures.requestsPerSecond, limitRps, ctx.ceilingRps),
+            cpu: ctx.cpu, offered: ctx.concurrency, capacity: ctx.capacity, requestsPerSecond: figures.requestsPerSecond, delaySeconds: ctx.delaySeconds,
+            held: ctx.held, listen: ctx.listen, requests: ctx.requests,
+        }),
+        startedAt: ctx.startedAt,
+    };
+}
+
+/** The file a load's result is kept in, within its results folder: named by when it started. */
+export function resultFileName(startedAt: string): string {
+    return `${startedAt.replace(/[:.]/g, "-")}.json`;
+}
+
 /** The up-failing summary when more requests failed than allowed (max < 0: no limit); undefined when within it. */
 export function thresholdExceeded(result: LoadResult, maxFailedRequests: number, resultsDir: string): string | undefined {
     if (maxFailedRequests < 0 || result.failed <= maxFailedRequests) return undefined;
-    return `load test: ${result.failed} of ${result.requests} requests failed (maxFailedRequests is ${maxFailedRequests}); ` +
+    const runs = result.repeats.length;
+    return `load test: ${result.failed} of ${result.requests * runs} requests failed${runs > 1 ? ` over ${runs} runs` : ""} ` +
+        `(maxFailedRequests is ${maxFailedRequests}); ` +
         `${result.requestsPerSecond} req/s in ${result.timeTakenSeconds} s against ${result.url}; result kept in ${resultsDir}`;
 }

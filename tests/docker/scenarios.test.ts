@@ -81,6 +81,7 @@ describe("every scenario as containers on a real Docker engine", function () {
                     driver: "ab", driverPath: ab.path, driverVersion: ab.version, k6Script: "",
                     requests: load.requests, concurrency: load.concurrency, delaySeconds: load.delay,
                     timeoutSeconds: load.timeoutSeconds, capacity: Number.isFinite(serverCapacity(settings)) ? serverCapacity(settings) : -1,
+                    repeats: 1, warmupSeconds: 0, upstreamUrl: `http://127.0.0.1:${ports.api}/`,
                     threads: { kind: "container", name: app.name }, maxFailedRequests: -1,
                     resultsDir: path.join(os.tmpdir(), "unused"), target: stack, runId: "",
                 });

@@ -96,7 +96,7 @@ describe("oha and a CPU split on the bare slow API", function () {
     const load = (driver: ReturnType<typeof findDriver>, requests: number, concurrency: number, delaySeconds: number) => measure({
         url: `${api.url}?delay=${delaySeconds}`, expectBody: "slow api response",
         driver: driver.name, driverPath: driver.path, driverVersion: driver.version, k6Script: "",
-        requests, concurrency, delaySeconds, timeoutSeconds: 30, capacity: -1,
+        requests, concurrency, delaySeconds, timeoutSeconds: 30, capacity: -1, repeats: 1, warmupSeconds: 0, upstreamUrl: api.url,
         threads: { kind: "group", pgid: api.child.pid! }, roles: { upstream: { kind: "group", pgid: api.child.pid! } },
         roleProcessCores: { upstream: 1 }, cpuAffinity: split, maxFailedRequests: -1, resultsDir: "", target: "", runId: "",
     });

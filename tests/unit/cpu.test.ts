@@ -1,23 +1,14 @@
 import { strict as assert } from "assert";
 import { execFileSync, spawn } from "child_process";
 import * as os from "os";
-import * as fs from "fs";
-import * as path from "path";
 import {
-    bottleneck, cpuList, CpuSnapshot, CpuUsage, formatCpuAffinity, parseCpuAffinity, parseProcStatCpu, snapshotsSpanning, summarizeCpu,
-    unseenUnreadable, usableCores,
+    cpuList, CpuSnapshot, formatCpuAffinity, parseCpuAffinity, parseProcStatCpu, snapshotsSpanning, summarizeCpu, unseenUnreadable, usableCores,
 } from "../../lib/load/cpu";
-import { reachedShare } from "../../lib/load/result";
 import { countThreads, ProcStat, processTree, readCpuSnapshot, withCpuAffinity } from "../../lib/procfs";
 import { resolveSettings } from "../../lib/settings";
 
 /** A snapshot: `at` seconds, machine ticks, and per role its processes' CPU seconds. */
 const snap = (at: number, busy: number, idle: number, roles: CpuSnapshot["roles"]): CpuSnapshot => ({ at, machine: { busy, idle }, roles });
-
-/** Usage with only the figures the verdict reads. */
-function usage(roles: CpuUsage["roles"], minIdle: number): CpuUsage {
-    return { cores: 2, seconds: 10, roles, machine: { avgBusyCores: 1, peakBusyCores: 2 * (1 - minIdle), minIdle, othersAvgCores: 0.25 } };
-}
 
 describe("CPU affinity setting", () => {
     it("reads taskset -c lists", () => {
@@ -68,8 +59,8 @@ describe("CPU time from /proc", () => {
     it("finds a process tree by parent pids", () => {
         const p = (pid: number, ppid: number) => ({ pid, ppid } as ProcStat);
         const table = [p(1, 0), p(10, 1), p(11, 10), p(12, 11), p(20, 1), p(13, 10)];
-        assert.deepEqual(processTree(table, 10).map((q) => q.pid).sort(), [10, 11, 12, 13]);
-        assert.deepEqual(processTree(table, 99), []);
+        assert.deepEqual(processTree(table, [10]).map((q) => q.pid).sort(), [10, 11, 12, 13]);
+        assert.deepEqual(processTree(table, [99]), []);
     });
 
     it("reads the CPU time of a busy process group and of a driver's tree", async () => {
@@ -180,78 +171,5 @@ describe("CPU per role", () => {
         assert.equal(cpu.roles.app, null);
         assert.equal(cpu.roles.upstream!.peakCores, 0.5);
         assert.equal(summarizeCpu(s.slice(0, 1), 2, {}), null, "one sample measures nothing");
-    });
-});
-
-describe("bottleneck verdict", () => {
-    const role = (peakCores: number, usable: number, peakProcessCores = peakCores, processCores: number | null = null) =>
-        ({ avgCores: peakCores * 0.8, peakCores, usableCores: usable, peakProcessCores, processCores });
-
-    it("names the role at >= 90 % of the cores it can use, the most saturated first", () => {
-        const b = bottleneck(usage({ driver: role(0.97, 1), app: role(1.85, 2), upstream: role(0.3, 1) }, 0.01), 0.6);
-        assert.equal(b.verdict, "driver");
-        assert.match(b.rule, /^driver at 97 % of the 1 core\(s\) it can use/);
-        assert.equal(bottleneck(usage({ app: role(0.9, 1), driver: role(0.5, 1) }, 0.3), null).verdict, "app");
-    });
-
-    it("a role below 90 % of its cores is not the bottleneck, even pinned to one core", () => {
-        assert.equal(bottleneck(usage({ app: role(0.85, 1) }, 0.3), 0.5).verdict, "none");
-        assert.equal(bottleneck(usage({ app: role(0.95, 2) }, 0.3), 0.5).verdict, "none");
-    });
-
-    it("names a role one of whose processes used all one process can (a GIL-bound worker, ab)", () => {
-        const b = bottleneck(usage({ app: role(1.02, 2, 0.97, 1), driver: role(0.3, 2, 0.3, 1) }, 0.2), 0.4);
-        assert.equal(b.verdict, "app");
-        assert.match(b.rule, /^app at 97 % of the 1 core\(s\) one of its processes can use \(peak 0\.97\)/);
-        assert.equal(bottleneck(usage({ app: role(1.02, 2, 0.97, null) }, 0.2), 0.4).verdict, "none", "a process may use every core");
-    });
-
-    it("names the machine when no role is saturated but less than 5 % is idle", () => {
-        const b = bottleneck(usage({ app: role(0.8, 1), upstream: role(0.7, 1), driver: role(0.4, 1) }, 0.03), 0.7);
-        assert.equal(b.verdict, "machine");
-        assert.match(b.rule, /machine 3 % idle at its busiest \(< 5 %\).*busiest role app at 80 %.*outside the run's roles used 0\.25 core\(s\)/);
-    });
-
-    it("says latency-bound otherwise, and ignores roles it could not read", () => {
-        const b = bottleneck(usage({ app: null, driver: role(0.05, 1) }, 0.9), 0.8);
-        assert.equal(b.verdict, "none");
-        assert.match(b.rule, /^latency-bound: no role .*machine 90 % idle/);
-    });
-
-    it("says latency-bound when the run reached >= 95 % of what the limit and the driver allow, whatever else was busy", () => {
-        const b = bottleneck(usage({ app: role(0.95, 1) }, 0.02), reachedShare(197.3, 200, 200));
-        assert.equal(b.verdict, "none");
-        assert.match(b.rule, /^latency-bound: 99 % of what the limit and the driver allow \(>= 95 %\); machine 2 % idle/);
-        assert.equal(bottleneck(usage({ app: role(0.95, 1) }, 0.02), reachedShare(180, 400, 400)).verdict, "app");
-    });
-
-    it("measures what was reached against the lower of the limit and the driver's ceiling", () => {
-        assert.equal(reachedShare(175, 200, 181.82)!.toFixed(3), "0.962"); // ab at 2000/200: its own ceiling, not the limit
-        assert.equal(reachedShare(0.99, 1, 3.33), 0.99); // the one-thread dev server
-        assert.equal(reachedShare(100, null, 181.82)!.toFixed(2), "0.55");
-        assert.equal(reachedShare(100, null, null), null);
-    });
-});
-
-describe("bottleneck verdict on recorded samples", () => {
-    const fixtures = path.join(__dirname, "fixtures");
-    const recorded = (name: string) => JSON.parse(fs.readFileSync(path.join(fixtures, name), "utf8")) as {
-        cores: number; limits: Parameters<typeof summarizeCpu>[2]; reached: number; snapshots: CpuSnapshot[];
-    };
-
-    it("a dev-server run at 10 requests / 5 clients is latency-bound", () => {
-        // Recorded while other work kept the machine busy: 0.97 req/s of the 1 possible says latency-bound all the same.
-        const r = recorded("cpu-devserver-10x5.json");
-        const cpu = summarizeCpu(r.snapshots, r.cores, r.limits)!;
-        assert.equal(bottleneck(cpu, r.reached).verdict, "none");
-        assert.ok(cpu.roles.app!.peakCores < 0.2, `the dev server idles while it waits: ${cpu.roles.app!.peakCores}`);
-    });
-
-    it("ab at 1000 clients on the bare slow API while others kept both cores busy: the machine ran out, no role did", () => {
-        const r = recorded("cpu-ab-1000-busy-machine.json");
-        const cpu = summarizeCpu(r.snapshots, r.cores, r.limits)!;
-        assert.equal(bottleneck(cpu, r.reached).verdict, "machine");
-        assert.ok(cpu.machine.minIdle < 0.05 && cpu.roles.driver!.peakCores < 0.5 && cpu.roles.upstream!.peakCores < 0.9, JSON.stringify(cpu));
-        assert.ok(cpu.machine.othersAvgCores > 1, `others held the machine: ${cpu.machine.othersAvgCores}`);
     });
 });

@@ -1,0 +1,142 @@
+// Capacity at a latency objective, in the open model: loads at a constant
+// arrival rate (latency counted from when each request should have been sent),
+// a ramp that doubles the rate until a probe misses the objective, then a
+// bisection to within a few per cent. Which rate to try next, and what the
+// probes say, are decided here. Pure.
+import { CpuUsage } from "./cpu";
+import { UpstreamCount } from "./slowApi";
+import { Bottleneck, Concurrency, ListenQueue } from "./verdict";
+
+/** What the search looks for, and how hard it looks. */
+export interface CapacitySearch {
+    /** The objective: p99 latency at most this, in ms, and no failed request. */
+    sloP99Ms: number;
+    /** Seconds each probe sends for. */
+    probeSeconds: number;
+    /** The first rate tried. */
+    startRps: number;
+    /** The highest rate tried: the search's ceiling. */
+    maxRps: number;
+    /** The search stops when the highest passing and the lowest failing rate are this share apart. */
+    precision: number;
+}
+
+/** The bracket the search closes, as a share of the lower end. */
+export const CAPACITY_PRECISION = 0.05;
+/** A probe that sent less than this share of the rate asked missed it: the driver could not keep up. */
+export const RATE_REACHED = 0.95;
+/** Requests per second oha 1.16.0 sends on this kind of machine, a new connection each (scripts/bench-harness.sh --driver-max measures it). */
+export const OHA_MAX_RPS = 3000;
+
+/** The search's defaults for a server that holds `capacity` requests at once, each `delaySeconds` long. */
+export function defaultSearch(capacity: number, delaySeconds: number): Pick<CapacitySearch, "sloP99Ms" | "probeSeconds" | "startRps" | "maxRps" | "precision"> {
+    const limit = delaySeconds > 0 ? capacity / delaySeconds : Infinity;
+    const round2 = (v: number) => Math.round(v * 100) / 100;
+    return {
+        sloP99Ms: Math.round(1.5 * delaySeconds * 1000),
+        probeSeconds: 10,
+        startRps: round2(Math.min(limit / 4, 50)),
+        maxRps: round2(Math.min(OHA_MAX_RPS, 2 * limit)),
+        precision: CAPACITY_PRECISION,
+    };
+}
+
+/** What is wrong with a search, per field of CapacitySearch; none when it can run. */
+export function searchProblems(search: Omit<CapacitySearch, "precision">, delaySeconds: number): { field: keyof CapacitySearch; message: string }[] {
+    const problems: { field: keyof CapacitySearch; message: string }[] = [];
+    const delayMs = delaySeconds * 1000;
+    if (!(search.sloP99Ms > delayMs)) {
+        problems.push({ field: "sloP99Ms", message: `${search.sloP99Ms} ms is not above the ${delayMs} ms every request sleeps in the slow API: no server can meet it` });
+    }
+    if (!(search.probeSeconds >= 2)) problems.push({ field: "probeSeconds", message: `${search.probeSeconds} s is too short a probe to mean anything (2 s at least)` });
+    if (!(search.maxRps <= OHA_MAX_RPS)) {
+        problems.push({ field: "maxRps", message: `${search.maxRps} req/s is more than oha sends on this machine (${OHA_MAX_RPS}, a new connection each): a probe would measure the driver` });
+    }
+    if (!(search.startRps > 0 && search.startRps <= search.maxRps)) {
+        problems.push({ field: "startRps", message: `${search.startRps} req/s is not between 0 and the highest rate tried, ${search.maxRps}` });
+    }
+    return problems;
+}
+
+/** One probe: a constant rate for `probeSeconds`, and what it gave. */
+export interface Probe {
+    askedRps: number;
+    /** Requests it finished over the seconds it sent for. */
+    reachedRps: number;
+    /** Requests it finished (answered or failed). */
+    requests: number;
+    failed: number;
+    /** Latencies from when each request should have been sent, in ms. */
+    latencyMs: { p50: number | null; p90: number | null; p99: number | null; max: number | null };
+    /** Whether it met the objective. */
+    passed: boolean;
+    /** Why it did or did not, in words. */
+    why: string;
+    cpu: CpuUsage | null;
+    held: Concurrency | null;
+    listen: ListenQueue | null;
+    upstream: UpstreamCount | null;
+    /** What held it back, where it missed. */
+    bottleneck: Bottleneck;
+    startedAt: string;
+}
+
+export interface CapacityResult {
+    sloP99Ms: number;
+    probeSeconds: number;
+    /**
+     * The highest rate that met the objective (p99 <= sloP99Ms, no failure, the rate reached); null when the
+     * first probe already missed it (see `bound`).
+     */
+    capacityRps: number | null;
+    /** found: between capacityRps and the knee, within the precision; below-first-probe; at-least-max: the ceiling passed. */
+    bound: "found" | "below-first-probe" | "at-least-max";
+    /** The lowest rate that missed the objective, and who broke it there; null when none missed. */
+    knee: Probe | null;
+    /** Every probe, in the order run. */
+    probes: Probe[];
+}
+
+/** Whether a probe met the objective, and why (not). */
+export function judgeProbe(p: Pick<Probe, "askedRps" | "reachedRps" | "failed" | "latencyMs" | "requests">, sloP99Ms: number): { passed: boolean; why: string } {
+    const misses: string[] = [];
+    if (p.requests === 0) misses.push("no request finished");
+    if (p.failed > 0) misses.push(`${p.failed} of ${p.requests} requests failed`);
+    if (p.latencyMs.p99 === null) misses.push("no latency measured");
+    else if (p.latencyMs.p99 > sloP99Ms) misses.push(`p99 ${Math.round(p.latencyMs.p99)} ms > ${sloP99Ms} ms`);
+    if (p.reachedRps < RATE_REACHED * p.askedRps) misses.push(`reached ${p.reachedRps} of ${p.askedRps} req/s`);
+    return misses.length
+        ? { passed: false, why: `missed: ${misses.join("; ")}` }
+        : { passed: true, why: `met: p99 ${Math.round(p.latencyMs.p99!)} ms <= ${sloP99Ms} ms, none failed, ${p.reachedRps} of ${p.askedRps} req/s` };
+}
+
+const roundRate = (v: number) => (v >= 10 ? Math.round(v) : Math.round(v * 100) / 100);
+
+/** The rate to probe next, or null when the search is done: double while probes pass, then bisect the bracket. */
+export function nextRate(search: CapacitySearch, probes: Pick<Probe, "askedRps" | "passed">[]): number | null {
+    if (!probes.length) return search.startRps;
+    const passed = probes.filter((p) => p.passed).map((p) => p.askedRps);
+    const missed = probes.filter((p) => !p.passed).map((p) => p.askedRps);
+    const lo = passed.length ? Math.max(...passed) : undefined;
+    const hi = missed.length ? Math.min(...missed) : undefined;
+    if (lo === undefined) return null;
+    if (hi === undefined) return lo >= search.maxRps ? null : Math.min(search.maxRps, roundRate(lo * 2));
+    if (hi - lo <= search.precision * lo) return null;
+    const mid = roundRate((lo + hi) / 2);
+    return mid > lo && mid < hi ? mid : null;
+}
+
+/** What the probes found. */
+export function capacityOf(search: CapacitySearch, probes: Probe[]): CapacityResult {
+    const passed = probes.filter((p) => p.passed);
+    const missed = probes.filter((p) => !p.passed).sort((a, b) => a.askedRps - b.askedRps);
+    const best = passed.length ? Math.max(...passed.map((p) => p.askedRps)) : null;
+    return {
+        sloP99Ms: search.sloP99Ms,
+        probeSeconds: search.probeSeconds,
+        capacityRps: best,
+        bound: best === null ? "below-first-probe" : missed.length ? "found" : "at-least-max",
+        knee: missed[0] ?? null,
+        probes,
+    };
+}

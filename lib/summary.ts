@@ -1,0 +1,75 @@
+// The answer on one screen: what a stack's load found, in a dozen lines, with
+// where the whole result is. Pure.
+import { CapacityResult } from "./load/capacity";
+import { LoadResult } from "./load/result";
+import { Spread } from "./stats";
+
+export interface SummaryInput {
+    scenario: string;
+    /** The app's server and shape, in one line. */
+    server: string;
+    ingress: string;
+    platform: string;
+    result: LoadResult;
+    /** The same load straight at the slow API; null without one. */
+    baseline: LoadResult | null;
+    /** The tutorial's req/s; null where it published none. */
+    tutorialRps: number | null;
+    /** How to see everything: the command and the result's file. */
+    fullResult: string;
+}
+
+const n = (v: number | null | undefined, digits = 2) => (v === null || v === undefined ? "-" : String(Number(v.toFixed(digits))));
+const pct = (v: number) => `${Math.round(v * 100)} %`;
+const ms = (v: number | null) => (v === null ? "-" : `${Math.round(v)} ms`);
+
+/** "163.08 (95 % interval 158.1-168.0, CV 1.2 %, 3 runs)"; a single run says so. */
+export function withSpread(value: number, spread: Spread | null | undefined, unit = ""): string {
+    if (!spread || !spread.ci95) return `${n(value)}${unit} (one run: no spread measured)`;
+    const [lo, hi] = spread.ci95;
+    return `${n(value)}${unit} (95 % interval ${n(lo, 1)}-${n(hi, 1)}, CV ${(100 * (spread.cv ?? 0)).toFixed(1)} %, ${spread.n} runs)`;
+}
+
+/** The capacity line: the rate found and who broke it at the knee. */
+export function capacityLine(c: CapacityResult): string {
+    const objective = `p99 <= ${c.sloP99Ms} ms, no failure`;
+    const knee = c.knee ? `; at ${n(c.knee.askedRps)} req/s ${c.knee.why.replace(/^missed: /, "")}: ${c.knee.bottleneck.words}` : "";
+    switch (c.bound) {
+        case "found": return `${n(c.capacityRps)} req/s at ${objective}${knee}`;
+        case "at-least-max": return `at least ${n(c.capacityRps)} req/s at ${objective} (the search's ceiling passed)`;
+        case "below-first-probe": return `below the first probe, ${n(c.knee?.askedRps)} req/s, at ${objective}${knee}`;
+    }
+}
+
+/** At most ~15 lines: the headline against the limit, the driver's ceiling, the baseline and the tutorial, and the verdict. */
+export function renderSummary(s: SummaryInput): string {
+    const r = s.result;
+    const runs = r.repeats.length;
+    const driver = `${r.driver} ${r.driverVersion}`;
+    const against = [
+        r.limitRps !== null ? `limit ${n(r.limitRps)}${r.efficiency !== null ? ` (${pct(r.efficiency)})` : ""}` : "",
+        r.driverCeilingRps !== null ? `${r.driver}'s ceiling ${n(r.driverCeilingRps)}` : "",
+        s.baseline ? `baseline ${n(s.baseline.requestsPerSecond)}` : "",
+        `tutorial ${s.tutorialRps === null ? "not published" : n(s.tutorialRps)}`,
+    ].filter(Boolean).join(", ");
+    const held = r.held?.postgres ?? r.held?.upstream;
+    const heldWhere = r.held?.postgres ? "PostgreSQL ran" : "the slow API held";
+    const unseen = r.failures.unseenByDriver ? ` (${r.failures.unseenByDriver} of them unseen by ${r.driver})` : "";
+    const lines = [
+        `${s.scenario}: ${s.server}${s.ingress !== "none" ? `, behind ${s.ingress}` : ""} (${s.platform})`,
+        `  load        ${r.requests} requests, ${r.concurrency} clients, ${n(r.delaySeconds)} s delay, ${driver}; ` +
+            `${runs} run${runs > 1 ? "s" : ""}${r.warmup ? ` after a ${n(r.warmup.seconds)} s warm-up` : ""}`,
+        `  req/s       ${withSpread(r.requestsPerSecond, r.spread?.requestsPerSecond)}`,
+        `  against     ${against}`,
+        `  latency     p50 ${ms(r.latencyMs.p50)}, p95 ${ms(r.latencyMs.p95)}, p99 ${ms(r.latencyMs.p99)}`,
+        `  failed      ${r.failed} of ${r.requests * runs}${unseen}; ` +
+            (r.failures.checkedAgainst ? `checked against ${r.failures.checkedAgainst}` : `as ${r.driver} counted them`),
+        `  threads     ${n(r.threadsBefore, 0)} before the load, ${n(r.threadsPeak, 0)} at its peak`,
+        ...(held ? [`  held        ${heldWhere} ${n(held.avg, 1)} at once on average, ${held.peak} at most, for ${r.concurrency} clients`] : []),
+        `  verdict     ${r.bottleneck.words}`,
+        ...(r.spreadNote ? [`  spread      ${r.spreadNote}`] : []),
+        ...(r.capacity ? [`  capacity    ${capacityLine(r.capacity)}`] : []),
+        `  everything  ${s.fullResult}`,
+    ];
+    return lines.join("\n");
+}

@@ -1,0 +1,136 @@
+// The verdict on hand-built figures far from every threshold, and on samples recorded on this machine.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { CpuSnapshot, CpuUsage, summarizeCpu } from "../../lib/load/cpu";
+import { reachedShare } from "../../lib/load/result";
+import { verdictOf, VerdictInput } from "../../lib/load/verdict";
+
+/** Usage with only the figures the verdict reads. */
+function usage(roles: CpuUsage["roles"], minIdle: number): CpuUsage {
+    return { cores: 2, seconds: 10, roles, machine: { avgBusyCores: 1, peakBusyCores: 2 * (1 - minIdle), minIdle, othersAvgCores: 0.25 } };
+}
+
+const role = (peakCores: number, usable: number, peakProcessCores = peakCores, processCores: number | null = null) =>
+    ({ avgCores: peakCores * 0.8, peakCores, usableCores: usable, peakProcessCores, processCores });
+
+/** A run of 2000 requests at 200 clients, 1 s delay, with nothing remarkable unless the test says so. */
+const run = (over: Partial<VerdictInput>): VerdictInput => ({
+    reached: 0.7, cpu: usage({ app: role(0.3, 2, 0.3, 1) }, 0.4), offered: 200, capacity: Infinity, requestsPerSecond: 140, delaySeconds: 1,
+    held: { upstream: { peak: 200, avg: 140 }, postgres: null }, listen: { overflows: 0, drops: 0, namespace: "this machine's" }, requests: 2000,
+    ...over,
+});
+
+describe("bottleneck verdict", () => {
+    it("names the role at >= 90 % of the cores it can use, the most saturated first", () => {
+        const b = verdictOf(run({ cpu: usage({ driver: role(0.97, 1), app: role(1.85, 2), upstream: role(0.3, 1) }, 0.01) }));
+        assert.equal(b.verdict, "driver");
+        assert.match(b.rule, /^driver at 97 % of the 1 core\(s\) it can use/);
+        assert.match(b.words, /^driver ran out of CPU first/);
+        assert.equal(verdictOf(run({ cpu: usage({ app: role(0.99, 1), driver: role(0.5, 1) }, 0.3), reached: null })).verdict, "app");
+    });
+
+    it("names a role one of whose processes used all one process can (a GIL-bound worker, ab)", () => {
+        const b = verdictOf(run({ cpu: usage({ app: role(1.02, 2, 0.99, 1), driver: role(0.3, 2, 0.3, 1) }, 0.2) }));
+        assert.equal(b.verdict, "app");
+        assert.match(b.rule, /^app at 99 % of the 1 core\(s\) one of its processes can use \(peak 0\.99\)/);
+        assert.notEqual(verdictOf(run({ cpu: usage({ app: role(1.02, 2, 0.99, null) }, 0.2) })).verdict, "app", "a process may use every core");
+    });
+
+    it("a role at half its cores is not the bottleneck, even pinned to one", () => {
+        assert.notEqual(verdictOf(run({ cpu: usage({ app: role(0.5, 1) }, 0.3) })).verdict, "app");
+    });
+
+    it("names what the server held at once when it held far fewer than the clients: a blocking driver serializes", () => {
+        // psycopg2 without psycogreen at 5 clients: one query at a time, busy most of the run.
+        const b = verdictOf(run({
+            reached: 0.45, offered: 5, requestsPerSecond: 1.5, requests: 10,
+            held: { upstream: { peak: 5, avg: 0.8 }, postgres: { peak: 1, avg: 0.75 } },
+        }));
+        assert.equal(b.verdict, "concurrency");
+        assert.match(b.words, /at most 1 query at once in PostgreSQL for 5 offered: it serializes them/);
+    });
+
+    it("names a thread pool holding its size of twice as many clients: the rest queued", () => {
+        const b = verdictOf(run({ offered: 400, requestsPerSecond: 160, held: { upstream: { peak: 200, avg: 160 }, postgres: null }, reached: 0.45 }));
+        assert.equal(b.verdict, "concurrency");
+        assert.match(b.words, /held at most 200 requests at once in the slow API for 400 offered: the rest queued/);
+    });
+
+    it("at a constant rate, a pool whose threads were all busy at the peak queued requests for one", () => {
+        // The knee of a 10-thread pool at a 0.1 s delay: 6 offered on average, all 10 busy at the peak.
+        const b = verdictOf(run({ reached: null, offered: 5.9, capacity: 10, requestsPerSecond: 59, held: { upstream: { peak: 10, avg: 5.9 }, postgres: null } }));
+        assert.equal(b.verdict, "concurrency");
+        assert.match(b.words, /the server's 10 threads were all busy at the peak/);
+        assert.notEqual(verdictOf(run({ reached: null, offered: 5.9, capacity: 10, held: { upstream: { peak: 5, avg: 3 }, postgres: null } })).verdict,
+            "concurrency", "half the pool was idle at the peak");
+        assert.notEqual(verdictOf(run({ reached: 0.9, offered: 200, capacity: 200, held: { upstream: { peak: 200, avg: 180 }, postgres: null } })).verdict,
+            "concurrency", "as many clients as threads: the clients are the limit as much as the pool");
+    });
+
+    it("a stage at its peak only for a moment is no limit", () => {
+        assert.notEqual(verdictOf(run({ held: { upstream: { peak: 100, avg: 10 }, postgres: null }, reached: 0.5 })).verdict, "concurrency");
+    });
+
+    it("names the listen backlog when connections overflowed it for a good share of the requests", () => {
+        const b = verdictOf(run({ listen: { overflows: 15251, drops: 15251, namespace: "this machine's" }, reached: 0.3 }));
+        assert.equal(b.verdict, "listen-backlog");
+        assert.match(b.rule, /15251 ListenOverflows/);
+        assert.notEqual(verdictOf(run({ listen: { overflows: 2, drops: 2, namespace: "this machine's" }, reached: 0.5 })).verdict, "listen-backlog",
+            "two overflows in 2000 requests are noise");
+    });
+
+    it("names the machine when no role is saturated but less than 5 % is idle", () => {
+        const b = verdictOf(run({ cpu: usage({ app: role(0.5, 1), upstream: role(0.5, 1), driver: role(0.4, 1) }, 0.01) }));
+        assert.equal(b.verdict, "machine");
+        assert.match(b.rule, /machine 1 % idle at its busiest \(< 5 %\).*outside the run's roles used 0\.25 core\(s\)/);
+    });
+
+    it("says latency-bound at the limit, whatever else was busy, and near it when nothing else explains the gap", () => {
+        const at = verdictOf(run({ cpu: usage({ app: role(0.99, 1) }, 0.01), reached: reachedShare(197.3, 200, 200) }));
+        assert.equal(at.verdict, "latency-bound");
+        assert.match(at.rule, /^latency-bound: 99 % of what the limit and the driver allow \(>= 95 %\)/);
+        const near = verdictOf(run({ reached: reachedShare(170, 200, 181.82) }));
+        assert.equal(near.verdict, "latency-bound");
+        assert.match(near.words, /near its limit \(93 %/);
+    });
+
+    it("is unexplained, with its figures, far below the limit when no rule fits", () => {
+        // gevent-pywsgi's matrix run: 133.64 req/s of ab's 181.82, no role saturated, the slow API held all it was sent.
+        const b = verdictOf(run({ reached: reachedShare(133.64, 200, 181.82), requestsPerSecond: 133.64, held: { upstream: { peak: 200, avg: 133.6 }, postgres: null } }));
+        assert.equal(b.verdict, "unexplained");
+        assert.match(b.rule, /74 % of what the limit and the driver allow/);
+        assert.match(b.rule, /each request spent 0\.5 s on average outside the slow API/);
+        assert.equal(verdictOf(run({ reached: null, cpu: null, held: null, listen: null })).verdict, "unexplained", "nothing measured: nothing said");
+    });
+
+    it("measures what was reached against the lower of the limit and the driver's ceiling", () => {
+        assert.equal(reachedShare(175, 200, 181.82)!.toFixed(3), "0.962"); // ab at 2000/200: its own ceiling, not the limit
+        assert.equal(reachedShare(0.99, 1, 3.33), 0.99); // the one-thread dev server
+        assert.equal(reachedShare(100, null, 181.82)!.toFixed(2), "0.55");
+        assert.equal(reachedShare(100, null, null), null);
+    });
+});
+
+describe("bottleneck verdict on recorded samples", () => {
+    const fixtures = path.join(__dirname, "fixtures");
+    const recorded = (name: string) => JSON.parse(fs.readFileSync(path.join(fixtures, name), "utf8")) as {
+        cores: number; limits: Parameters<typeof summarizeCpu>[2]; reached: number; snapshots: CpuSnapshot[];
+    };
+
+    it("a dev-server run at 10 requests / 5 clients is latency-bound", () => {
+        // Recorded while other work kept the machine busy: 0.97 req/s of the 1 possible says latency-bound all the same.
+        const r = recorded("cpu-devserver-10x5.json");
+        const cpu = summarizeCpu(r.snapshots, r.cores, r.limits)!;
+        assert.equal(verdictOf(run({ cpu, reached: r.reached, offered: 5, requests: 10, held: null, listen: null })).verdict, "latency-bound");
+        assert.ok(cpu.roles.app!.peakCores < 0.2, `the dev server idles while it waits: ${cpu.roles.app!.peakCores}`);
+    });
+
+    it("ab at 1000 clients on the bare slow API while others kept both cores busy: the machine ran out, no role did", () => {
+        const r = recorded("cpu-ab-1000-busy-machine.json");
+        const cpu = summarizeCpu(r.snapshots, r.cores, r.limits)!;
+        assert.equal(verdictOf(run({ cpu, reached: r.reached, offered: 1000, held: null, listen: null })).verdict, "machine");
+        assert.ok(cpu.machine.minIdle < 0.05 && cpu.roles.driver!.peakCores < 0.5 && cpu.roles.upstream!.peakCores < 0.9, JSON.stringify(cpu));
+        assert.ok(cpu.machine.othersAvgCores > 1, `others held the machine: ${cpu.machine.othersAvgCores}`);
+    });
+});
