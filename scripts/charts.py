@@ -1,5 +1,7 @@
-"""Charts of a matrix run: req/s per scenario (ours, the tutorial's, the limit),
-latency percentiles per scenario, and the concurrency sweep, each as SVG and PNG.
+"""Charts of a matrix run: req/s per scenario (ours with the range of its runs,
+the tutorial's, the limit), latency percentiles per scenario, the concurrency
+sweep and the capacity searches (p99 against the rate asked, the objective as a
+line), each as SVG and PNG.
 
     python scripts/charts.py results/matrix-<timestamp>/results.json results/matrix-<timestamp>/
 """
@@ -24,12 +26,15 @@ def rps_chart(results: dict, out: Path) -> None:
     rows = results["rows"]
     names = [r["scenario"] for r in rows]
     ours = [(r["result"] or {}).get("requestsPerSecond") or 0 for r in rows]
+    runs = [[run["requestsPerSecond"] for run in (r["result"] or {}).get("repeats", [])] for r in rows]
+    # The range of the runs around each median: min to max.
+    spread = [[o - min(rs) if rs else 0 for o, rs in zip(ours, runs)], [max(rs) - o if rs else 0 for o, rs in zip(ours, runs)]]
     seed = [r["tutorialRps"] or 0 for r in rows]
     limit = [(r["result"] or {}).get("limitRps") or 0 for r in rows]
     fig, ax = plt.subplots(figsize=(12, 5.5))
     x = range(len(names))
     width = 0.27
-    ax.bar([i - width for i in x], ours, width, label="measured here")
+    ax.bar([i - width for i in x], ours, width, label="measured here (median; bar: min to max of the runs)", yerr=spread, capsize=3)
     ax.bar(list(x), seed, width, label="tutorial (absent: not published)")
     ax.bar([i + width for i in x], limit, width, label="limit (Little's law)", color="lightgrey")
     for i, r in enumerate(rows):
@@ -110,12 +115,38 @@ def sweep_chart(results: dict, out: Path) -> None:
     save(fig, out, "sweep")
 
 
+def capacity_chart(results: dict, out: Path) -> None:
+    rows = [r for r in results["rows"] if (r.get("result") or {}).get("capacity")]
+    if not rows:
+        return
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    colors = plt.get_cmap("tab20").colors
+    for n, r in enumerate(rows):
+        probes = sorted(r["result"]["capacity"]["probes"], key=lambda p: p["askedRps"])
+        points = [(p["askedRps"], p["latencyMs"]["p99"]) for p in probes if p["latencyMs"]["p99"] is not None]
+        color = colors[n % len(colors)]
+        ax.plot([a for a, _ in points], [v for _, v in points], marker="o", color=color, label=r["scenario"])
+        missed = [(p["askedRps"], p["latencyMs"]["p99"]) for p in probes if not p["passed"] and p["latencyMs"]["p99"] is not None]
+        ax.plot([a for a, _ in missed], [v for _, v in missed], linestyle="none", marker="x", color="red")
+    slo = rows[0]["result"]["capacity"]["sloP99Ms"]
+    ax.axhline(slo, linestyle="--", color="grey", label=f"objective: p99 <= {slo} ms")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("rate asked (requests per second, constant arrivals)")
+    ax.set_ylabel("p99 latency (ms, from when each request was due)")
+    ax.set_title("Capacity search (x: missed the objective)")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3, which="both")
+    save(fig, out, "capacity")
+
+
 def main() -> None:
     results = json.loads(Path(sys.argv[1]).read_text())
     out = Path(sys.argv[2])
     rps_chart(results, out)
     latency_chart(results, out)
     sweep_chart(results, out)
+    capacity_chart(results, out)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { AddressInfo } from "net";
-import { abArgv, abCeilingRps, parseAbOutput, parseAbVersion } from "../../lib/load/ab";
-import { k6Argv, parseK6Summary, parseK6Version } from "../../lib/load/k6";
-import { ohaArgv, parseOhaOutput, parseOhaVersion } from "../../lib/load/oha";
+import { abArgv, abCeilingRps, abWarmupArgv, parseAbOutput, parseAbVersion } from "../../lib/load/ab";
+import { k6Argv, k6WarmupArgv, parseK6Summary, parseK6Version } from "../../lib/load/k6";
+import { ohaArgv, ohaRateArgv, ohaWarmupArgv, parseOhaOutput, parseOhaVersion } from "../../lib/load/oha";
 import { allClientsCeilingRps, efficiency, LoadResult, thresholdExceeded, throughputLimit } from "../../lib/load/result";
 import { which } from "../../platforms/localTools";
 
@@ -73,6 +73,11 @@ describe("ApacheBench driver", () => {
         assert.throws(() => parseAbOutput("<html>502 Bad Gateway</html>"), /truncated, or not this driver's output/);
     });
 
+    it("warms up for a time (-t), not a count", () => {
+        assert.deepEqual(abWarmupArgv("/usr/bin/ab", { url: "http://127.0.0.1:3000/?delay=1", concurrency: 200, timeoutSeconds: 300 }, 3),
+            ["/usr/bin/ab", "-r", "-l", "-s", "300", "-t", "3", "-c", "200", "http://127.0.0.1:3000/?delay=1"]);
+    });
+
     it("reads its version", () => {
         const ab = which("ab")!;
         assert.match(parseAbVersion(execFileSync(ab, ["-V"], { encoding: "utf8" })), /^\d+\.\d+/);
@@ -110,6 +115,11 @@ describe("k6 driver", () => {
         }
     });
 
+    it("warms up for a time: the script's maxDuration, whatever the count", () => {
+        const argv = k6WarmupArgv("/usr/bin/k6", "k6/load.js", { url: "http://x/", concurrency: 20, timeoutSeconds: 300 }, 3, "/tmp/s.json");
+        assert.ok(argv.includes("MAX_DURATION_SECONDS=3") && argv.includes("VUS=20") && argv.includes("ITERATIONS=1000000"), argv.join(" "));
+    });
+
     it("parses the summary: http_req_failed's passes are the failures", () => {
         const f = parseK6Summary(JSON.stringify(K6_SUMMARY));
         assert.deepEqual(f, {
@@ -143,6 +153,14 @@ describe("oha driver", () => {
         assert.deepEqual(ohaArgv("/c/oha", { url: "http://127.0.0.1:3000/?delay=1", requests: 2000, concurrency: 200, timeoutSeconds: 60 }), [
             "/c/oha", "--no-tui", "--output-format", "json", "--disable-keepalive", "-t", "60s", "--connect-timeout", "60s",
             "-n", "2000", "-c", "200", "http://127.0.0.1:3000/?delay=1"]);
+    });
+
+    it("warms up for a time at the load's clients, and probes a constant rate with latency counted from when each request was due", () => {
+        const load = { url: "http://127.0.0.1:3000/?delay=1", concurrency: 200, timeoutSeconds: 60 };
+        assert.deepEqual(ohaWarmupArgv("/c/oha", load, 3).slice(5), ["-t", "60s", "-z", "3s", "-c", "200", "http://127.0.0.1:3000/?delay=1"]);
+        assert.deepEqual(ohaRateArgv("/c/oha", { url: load.url, rate: 150, seconds: 10, connections: 450, timeoutSeconds: 6 }), [
+            "/c/oha", "--no-tui", "--output-format", "json", "--disable-keepalive", "-q", "150", "--latency-correction", "-z", "10s", "-w",
+            "-t", "6s", "--connect-timeout", "6s", "-c", "450", "http://127.0.0.1:3000/?delay=1"]);
     });
 
     it("parses a real run: seconds become ms, p99.9 included", () => {
@@ -196,12 +214,13 @@ describe("limits", () => {
 });
 
 describe("failure threshold", () => {
-    const result = { failed: 7, requests: 2000, requestsPerSecond: 150, timeTakenSeconds: 13.3, url: "http://127.0.0.1:3000/?delay=1" } as LoadResult;
+    const result = { failed: 7, requests: 2000, requestsPerSecond: 150, timeTakenSeconds: 13.3, url: "http://127.0.0.1:3000/?delay=1", repeats: [{}] } as LoadResult;
     it("fails the up with a readable summary above maxFailedRequests, and only then", () => {
         assert.equal(thresholdExceeded(result, -1, "results/x"), undefined);
         assert.equal(thresholdExceeded(result, 7, "results/x"), undefined);
         assert.equal(thresholdExceeded(result, 0, "results/x"),
             "load test: 7 of 2000 requests failed (maxFailedRequests is 0); 150 req/s in 13.3 s against " +
             "http://127.0.0.1:3000/?delay=1; result kept in results/x");
+        assert.match(thresholdExceeded({ ...result, repeats: [result, result, result] }, 0, "results/x")!, /^load test: 7 of 6000 requests failed over 3 runs/);
     });
 });

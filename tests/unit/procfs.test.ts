@@ -2,8 +2,8 @@ import { strict as assert } from "assert";
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import {
-    containerIdOf, countThreads, groupProcesses, isAlive, localTargets, parseDockerTopThreads, parseEnviron, parseProcStat, processesWithEnv,
-    readProcStat, threadsInGroup, withRaisedFileLimit,
+    containerIdOf, countThreads, groupProcesses, isActiveBackend, isAlive, localTargets, parseDockerTopThreads, parseEnviron, parseNetstat,
+    parseProcStat, processesWithEnv, readListenCounters, readProcStat, threadsInGroup, withRaisedFileLimit,
 } from "../../lib/procfs";
 import { listeningPorts } from "../../lib/ports";
 import { markedTargets, stopProcesses } from "../../providers/processScope";
@@ -46,6 +46,43 @@ describe("procfs", () => {
         } finally {
             killGroup(child);
         }
+    });
+
+    it("counts with a group the processes descended from it that started sessions of their own (PostgreSQL's backends)", async () => {
+        const child = spawnGroup("setsid sleep 30 & sleep 30 & wait");
+        try {
+            await waitFor("sh, its sleep, and the sleep in a session of its own", () => groupProcesses(child.pid!).length === 3);
+            assert.equal(new Set(groupProcesses(child.pid!).map((p) => p.pgrp)).size, 2, "two process groups, one service");
+        } finally {
+            killGroup(child);
+            for (const p of groupProcesses(child.pid!)) process.kill(p.pid, "SIGKILL");
+        }
+    });
+
+    it("tells PostgreSQL's backends running a statement from idle ones and from its own processes", () => {
+        const title = (t: string) => `${t}${"\0".repeat(40)}`;
+        assert.ok(isActiveBackend(title("postgres: example example 127.0.0.1(46736) SELECT")));
+        assert.ok(!isActiveBackend(title("postgres: example example 127.0.0.1(46736) idle")));
+        assert.ok(!isActiveBackend(title("postgres: example example 127.0.0.1(46736) idle in transaction")));
+        assert.ok(!isActiveBackend(title("postgres: checkpointer ")));
+        assert.ok(!isActiveBackend(title("postgres: logical replication launcher ")));
+        assert.ok(!isActiveBackend("/usr/lib/postgresql/15/bin/postgres\0-D\0/data"));
+    });
+
+    it("reads the listen-queue counters of a process's network namespace", async () => {
+        const text = "TcpExt: SyncookiesSent ListenOverflows ListenDrops\nTcpExt: 0 15251 15260\nIpExt: InNoRoutes\nIpExt: 3\n";
+        const counters = parseNetstat(text);
+        assert.deepEqual([counters.get("TcpExt.ListenOverflows"), counters.get("TcpExt.ListenDrops"), counters.get("IpExt.InNoRoutes")], [15251, 15260, 3]);
+        const child = spawnGroup("sleep 30");
+        try {
+            await waitFor("sleep", () => groupProcesses(child.pid!).length === 1);
+            const counters = readListenCounters({ kind: "group", pgid: child.pid! })!;
+            assert.equal(counters.namespace, "this machine's");
+            assert.ok(counters.overflows >= 0 && counters.drops >= counters.overflows, JSON.stringify(counters));
+        } finally {
+            killGroup(child);
+        }
+        assert.equal(readListenCounters({ kind: "container", name: "x" }), null, "a container's namespace is not read here");
     });
 
     it("parses /proc/<pid>/environ", () => {

@@ -1,27 +1,13 @@
 import { strict as assert } from "assert";
-import { CpuUsage } from "../../lib/load/cpu";
 import { LoadResult } from "../../lib/load/result";
-import { cpuCell, MatrixResults, renderReport, renderTerminalTable, tableRows, verdictCell } from "../../lib/report";
+import { cpuCell, MatrixResults, renderReport, renderTerminalTable, tableRows, verdictCell, whatToPick } from "../../lib/report";
+import { result as fixture, run } from "./fixtures/runs";
 
-const CPU: CpuUsage = {
-    cores: 2, seconds: 11,
-    roles: {
-        driver: { avgCores: 0.1, peakCores: 0.123, usableCores: 2, peakProcessCores: 0.123, processCores: 1 },
-        upstream: { avgCores: 0.2, peakCores: 0.3, usableCores: 2, peakProcessCores: 0.3, processCores: 1 },
-        app: { avgCores: 0.5, peakCores: 0.75, usableCores: 2, peakProcessCores: 0.5, processCores: 1 },
-        ingress: null,
-    },
-    machine: { avgBusyCores: 0.9, peakBusyCores: 1.2, minIdle: 0.4, othersAvgCores: 0.1 },
+/** A result of three runs around `rps` (the second the median), as a matrix row holds it. */
+const result = (rps: number, limit: number, spread = 2): LoadResult => {
+    const runs = [run(rps - spread), run(rps), run(rps + spread)].map((r) => ({ ...r, limitRps: limit, efficiency: r.requestsPerSecond / limit }));
+    return { ...fixture(runs), ...runs[1], repeats: runs };
 };
-
-const result = (rps: number, limit: number): LoadResult => ({
-    driver: "ab", driverVersion: "2.3", url: "http://127.0.0.1:3000/?delay=1", requests: 2000, concurrency: 200, delaySeconds: 1,
-    complete: 2000, failed: 0, timeTakenSeconds: 2000 / rps, requestsPerSecond: rps,
-    latencyMs: { p50: 1010, p90: 1100, p95: 1150, p99: 1300, p999: null, max: 1500 },
-    limitRps: limit, efficiency: rps / limit, driverCeilingRps: 181.82, threadsBefore: 5, threadsPeak: 205,
-    cpu: CPU, bottleneck: { verdict: "none", rule: "latency-bound: no role at >= 90 % of its cores, machine 40 % idle at its busiest (>= 5 %)" },
-    cpuAffinity: {}, startedAt: "t",
-});
 
 const timings = { deploySeconds: 3, loadSeconds: 11, destroySeconds: 2 };
 const RESULTS: MatrixResults = {
@@ -38,28 +24,40 @@ const RESULTS: MatrixResults = {
 };
 
 describe("matrix report", () => {
-    it("puts our figure next to the tutorial's, the limit and the efficiency", () => {
+    it("puts our figure, with its interval and tie group, next to the tutorial's, the limit and the efficiency", () => {
         const [row] = tableRows(RESULTS);
-        assert.deepEqual(row, ["gunicorn-sync", "gunicorn: 4 workers x 50 threads", "ab 2.3", "150", "148.95", "200", "75.0%", "0",
+        // Runs 148, 150, 152: mean 150, sd 2, so +-4.303 x 2 / sqrt(3) = 4.97.
+        assert.deepEqual(row, ["gunicorn-sync", "gunicorn: 4 workers x 50 threads", "ab 2.3", "3", "150 [145-155]", "2", "148.95", "200", "75.0%", "0",
             "13.333", "1150", "5 / 205", "175", "181.82", "latency-bound", "driver 0.12, upstream 0.3, app 0.75, ingress -; machine 1.2/2 (others 0.1 avg)"]);
+    });
+
+    it("opens with what to pick: the groups of ties at each load, with their evidence", () => {
+        const text = whatToPick(RESULTS).join("\n");
+        assert.match(text, /\*\*Most req\/s at the tutorial's load\.\*\* Median \[95 % t-interval of the mean\] over 3 runs each/);
+        assert.match(text, /- at 2000 requests, 200 clients, 1 s delay, ab:\n {2}1\. \*\*nginx-uwsgi\*\*: nginx-uwsgi 160 \[155-165\]\n {2}2\. gunicorn-sync: gunicorn-sync 150 \[145-155\]; below nginx-uwsgi \(p = 0\.\d+\)/);
+        assert.match(text, /\*\*Highest capacity at the objective\.\*\* Not searched in this run/);
+        assert.match(text, /\*\*Fewest threads for the same load\.\*\*[^]*1\. \*\*gunicorn-sync, nginx-uwsgi\*\*: .*\(tied within the noise\)/);
+        assert.match(text, /\*\*Cheapest in CPU per request\.\*\*/);
     });
 
     it("shows a missing tutorial figure as such, and a failed scenario as FAILED", () => {
         const rows = tableRows(RESULTS);
-        assert.equal(rows[1][4], "not published");
+        assert.equal(rows[1][6], "not published");
         assert.match(rows[1][1], /behind nginx/);
-        assert.deepEqual(rows[2].slice(2, 7), ["-", "FAILED", "157.67", "-", "-"]);
+        assert.deepEqual(rows[2].slice(2, 9), ["-", "-", "FAILED", "-", "157.67", "-", "-"]);
         assert.deepEqual(rows[2].slice(-2), ["-", "-"]);
     });
 
     it("renders report.md with the table, the failure's cause, the chart and the environment", () => {
         const md = renderReport(RESULTS, { rps: "rps.svg", latency: "latency.svg" });
-        assert.match(md, /\| scenario \| server \| driver \| req\/s \| tutorial \| limit \| efficiency \|/);
-        assert.match(md, /\| gunicorn-sync \| gunicorn: 4 workers x 50 threads \| ab 2\.3 \| 150 \| 148\.95 \| 200 \| 75\.0% \|/);
+        assert.match(md, /\| scenario \| server \| driver \| runs \| req\/s \[95 % interval\] \| rank \| tutorial \| limit \| efficiency \|/);
+        assert.match(md, /\| gunicorn-sync \| gunicorn: 4 workers x 50 threads \| ab 2\.3 \| 3 \| 150 \[145-155\] \| 2 \| 148\.95 \| 200 \| 75\.0% \|/);
+        assert.ok(md.indexOf("## What to pick") < md.indexOf("## Every scenario"), "the answer first");
+        assert.match(md, /## The harness's own noise\n\n.*\n\n- 2000 requests, 200 clients, 1 s, ab: 175 req\/s over 3 run\(s\) \(95 % interval 170-180, CV 1\.1 %, min 173, max 177\)/);
         assert.match(md, /### uwsgi-sync\n\n```\nflask-app exited before it was ready/);
         assert.match(md, /!\[requests per second\]\(rps\.svg\)/);
         assert.match(md, /!\[latency percentiles\]\(latency\.svg\)/);
-        assert.match(md, /## Who ran out first\n\n- gunicorn-sync: latency-bound: no role at >= 90 % of its cores/);
+        assert.match(md, /## Who ran out first\n\n- gunicorn-sync: \*\*latency-bound: near its limit\*\*\. latency-bound: 90 %/);
         assert.match(md, /- machine: 2 cores/);
         assert.doesNotMatch(md, /Concurrency sweep/);
     });
@@ -67,7 +65,7 @@ describe("matrix report", () => {
     it("lines up the terminal table", () => {
         const lines = renderTerminalTable(RESULTS).split("\n");
         assert.equal(lines.length, 4);
-        assert.equal(lines[1].indexOf("150"), lines[0].indexOf("req/s"));
+        assert.equal(lines[1].indexOf("150 ["), lines[0].indexOf("req/s"));
     });
 
     it("renders the sweep with each level's split, verdict and failed level's cause", () => {
@@ -82,14 +80,14 @@ describe("matrix report", () => {
         assert.match(md, /\| gunicorn-sync \| none \| ab \| 50 \| 250 \| 45 \| 50 \| 90\.0% \|.*\| latency-bound \|/);
         assert.match(md, /\| gunicorn-sync \| driver=0 app=1 \| ab \| 50 \| 250 \| 48 \|/);
         assert.match(md, /\| gunicorn-sync \| none \| - \| 2000 \| 10000 \| FAILED \| - \| - \| - \| - \| - \| - \| - \| - \| ab exited with 1: \|/);
-        assert.match(md, /- sweep gunicorn-sync, 50 clients, split driver=0 app=1: latency-bound/);
+        assert.match(md, /- sweep gunicorn-sync, 50 clients, split driver=0 app=1: \*\*latency-bound/);
         assert.match(md, /!\[concurrency sweep\]\(sweep\.svg\)/);
     });
 
-    it("names the bottleneck: a role, the machine, or latency-bound", () => {
-        assert.equal(verdictCell({ verdict: "app", rule: "" }), "app (CPU)");
-        assert.equal(verdictCell({ verdict: "machine", rule: "" }), "machine (all cores)");
-        assert.equal(verdictCell({ verdict: "none", rule: "" }), "latency-bound");
+    it("names the bottleneck: a role's CPU, the machine, or what else held the run back", () => {
+        assert.equal(verdictCell({ verdict: "app", words: "", rule: "" }), "app (CPU)");
+        assert.equal(verdictCell({ verdict: "machine", words: "", rule: "" }), "machine (all cores)");
+        assert.equal(verdictCell({ verdict: "concurrency", words: "", rule: "" }), "concurrency");
         assert.equal(verdictCell(null), "-");
         assert.equal(cpuCell(null), "-");
     });
