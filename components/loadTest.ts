@@ -46,7 +46,7 @@ export interface LoadTestArgs {
     cpuAffinity?: CpuAffinity;
     /** Measured runs of the whole load; the result's figures are their medians, with the spread; default 1. */
     repeats?: number;
-    /** Seconds of load at the load's clients before the measured runs, not counted; default 3 (0: none). */
+    /** Whole seconds of load at the load's clients before the measured runs, not counted; default 3 (0: none). */
     warmupSeconds?: number;
     /** The slow API behind the target, from this machine (SlowApi.url): its own count checks the driver's failures and shows what the server held at once. */
     upstreamUrl?: pulumi.Input<string>;
@@ -90,7 +90,7 @@ export class LoadTest extends pulumi.ComponentResource {
             ...(concurrency > requests ? [`concurrency: ${concurrency} clients for ${requests} requests; ApacheBench refuses more clients than requests`] : []),
             ...(!(delaySeconds >= 0) ? [`delaySeconds: ${delaySeconds} is not a number >= 0`] : []),
             ...(!Number.isInteger(repeats) || repeats < 1 ? [`repeats: ${repeats} is not a whole number >= 1`] : []),
-            ...(!(warmupSeconds >= 0) ? [`warmupSeconds: ${warmupSeconds} is not a number >= 0`] : []),
+            ...(!Number.isInteger(warmupSeconds) || warmupSeconds < 0 ? [`warmupSeconds: ${warmupSeconds} is not a whole number >= 0 (ab's -t takes whole seconds)`] : []),
             ...(search ? searchProblems(search, delaySeconds).map((p) => `capacitySearch.${p.field}: ${p.message}`) : []),
         ];
         const parallelism = args.parallelism ?? 1;
@@ -102,7 +102,6 @@ export class LoadTest extends pulumi.ComponentResource {
         if (args.platform?.runLoad) {
             const driver = typeof args.driver === "object" ? args.driver.name : args.driver ?? "auto";
             if (driver !== "auto" && driver !== "ab") problems.push(`driver: ${driver} does not run in ${args.platform.kind}'s load pods, which run ab`);
-            if (repeats > 1) problems.push(`repeats: ${args.platform.kind}'s load Job runs once`);
             if (search) problems.push(`capacitySearch: probes run oha on this machine, not in ${args.platform.kind}'s load pods`);
         } else if (parallelism > 1) {
             problems.push(`parallelism: ${parallelism} needs a platform that runs loads itself (KubernetesPlatform)`);
@@ -113,7 +112,7 @@ export class LoadTest extends pulumi.ComponentResource {
         const resultsDir = args.resultsDir ?? path.join(process.cwd(), "results", pulumi.getStack());
         if (args.platform?.runLoad) {
             this.result = args.platform.runLoad(`${name}-run`, {
-                url, expectBody, requests, concurrency, delaySeconds, timeoutSeconds, capacity, parallelism,
+                url, expectBody, requests, concurrency, delaySeconds, timeoutSeconds, repeats, warmupSeconds, capacity, parallelism,
                 maxFailedRequests: args.maxFailedRequests ?? -1, resultsDir, target: args.target ?? "", runId: args.runId ?? "",
                 threads: args.threads ?? { kind: "none" }, roles: args.roles ?? {}, roleProcessCores: args.roleProcessCores ?? {},
             }, { parent: this });

@@ -263,7 +263,8 @@ export function resolveSettings(read: ConfigReader): Settings {
         baseline: bool("baseline", DEFAULTS.baseline),
         runId: read("loadRunId") ?? DEFAULTS.loadRunId,
         repeats: num("loadRepeats", DEFAULTS.loadRepeats)!,
-        warmupSeconds: num("loadWarmupSeconds", DEFAULTS.loadWarmupSeconds, { integer: false, min: 0 })!,
+        // Whole seconds: ab's -t reads no fraction (-t 0.5 is no limit at all).
+        warmupSeconds: num("loadWarmupSeconds", DEFAULTS.loadWarmupSeconds, { min: 0 })!,
     };
     if (load.concurrency > load.requests) {
         problems.push(`loadConcurrency: ${load.concurrency} clients for ${load.requests} requests; ApacheBench refuses ` +
@@ -307,9 +308,6 @@ export function resolveSettings(read: ConfigReader): Settings {
     } else {
         if (load.driver === "k6" || load.driver === "oha") {
             problems.push(`loadDriver: ${load.driver} does not run in the cluster's load pods, which run ab (fix: pulumi config set loadDriver ab)`);
-        }
-        if (load.repeats > 1) {
-            problems.push(`loadRepeats: the cluster's load Job runs once (fix: pulumi config rm loadRepeats; repeat with loadRunId)`);
         }
         if (read("cpuAffinity")) {
             problems.push(`cpuAffinity: pods are not pinned to this machine's CPUs (fix: pulumi config rm cpuAffinity; kubeCpuRequests and kubeCpuLimits set their CPU)`);

@@ -17,7 +17,7 @@ import {
 } from "../lib/kubernetes";
 import { CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
-import { loadPodArgv, PodDriver, splitCeilingRps, splitLoad } from "../lib/load/split";
+import { loadPodArgv, loadPodSeconds, PodDriver, splitCeilingRps, splitLoad } from "../lib/load/split";
 import { ThreadsProbe } from "../lib/procfs";
 import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
 import { KubeSettings } from "../lib/settings";
@@ -158,19 +158,19 @@ export class KubernetesPlatform implements Platform {
                 parts: shares.length,
                 command: loadPodArgv({
                     driver, url, expectBody: load.expectBody, requests: load.requests, concurrency: load.concurrency,
-                    parts: shares.length, timeoutSeconds: load.timeoutSeconds,
+                    parts: shares.length, timeoutSeconds: load.timeoutSeconds, repeats: load.repeats, warmupSeconds: load.warmupSeconds,
                 }),
                 resources: resourcesOf("driver", this.ctx),
                 // A new target or run id changes the pod template, which a Job can't change: it is replaced, so run again.
                 annotations: { "flask-gevent-lab/target": target, "flask-gevent-lab/run-id": load.runId },
-                activeDeadlineSeconds: load.timeoutSeconds + 120,
+                activeDeadlineSeconds: loadPodSeconds(load) + 120,
             }));
         const jobResource = new k8s.batch.v1.Job(`${name}-job`, job, { ...opts, provider: this.provider });
         const run = new KubeLoadRun(`${name}-run`, {
             kubectl: this.kubectl, kubeconfig: this.kubeconfig, context: this.context,
             namespace: this.namespace, job: jobResource.metadata.name, jobUid: jobResource.metadata.uid,
             url: load.url, requests: load.requests, concurrency: load.concurrency, delaySeconds: load.delaySeconds,
-            driver, parts: shares.length, timeoutSeconds: load.timeoutSeconds,
+            driver, parts: shares.length, timeoutSeconds: load.timeoutSeconds, repeats: load.repeats, warmupSeconds: load.warmupSeconds,
             ceilingRps: splitCeilingRps(shares, load.delaySeconds) ?? -1,
             capacity: Number.isFinite(load.capacity) ? load.capacity : -1,
             maxFailedRequests: load.maxFailedRequests, resultsDir: load.resultsDir,

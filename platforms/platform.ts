@@ -44,6 +44,10 @@ export interface PlatformLoad {
     concurrency: number;
     delaySeconds: number;
     timeoutSeconds: number;
+    /** Measured runs of the whole load, one after another. */
+    repeats: number;
+    /** Seconds of load at the load's clients before the measured runs, not measured; 0: none. */
+    warmupSeconds: number;
     /** Requests the target can hold at once (Infinity: the clients are the limit). */
     capacity: number;
     /** Pods (or processes) the requests and clients are split over. */

@@ -1,8 +1,10 @@
 // The result of a load that ran as an Indexed Job in a cluster, as a Node.js
 // dynamic resource: waits for the Job (its own resource skips the provider's
-// wait), reads each pod's one-line result from its log, merges them exactly
-// into one normalized result, appends it under results/<stack>/, and fails the
-// up if more requests failed than allowed. A new Job (a new target, a new run
+// wait), reads each pod's one-line result from its log (its warm-up, then each
+// measured run of its share), merges each run across the pods exactly, judges
+// each run and combines them into one normalized result (medians, spread, as
+// on this machine), appends it under results/<stack>/, and fails the up if
+// more requests failed than allowed. A new Job (a new target, a new run
 // id) is a new result; a result over the failure threshold deletes its Job, so
 // the next up (after a refresh) measures again as on the other platforms. Where
 // the pods' node is this machine, each role's threads and CPU are sampled from
@@ -14,8 +16,8 @@ import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
 import { CpuRole, CpuSnapshot, CpuUsage, RoleLimit, snapshotsSpanning, summarizeCpu, unseenUnreadable } from "../lib/load/cpu";
 import { mergePodResults } from "../lib/load/merge";
-import { combineRuns } from "../lib/load/repeats";
-import { PodDriver } from "../lib/load/split";
+import { combineRuns, representativeRun } from "../lib/load/repeats";
+import { loadPodSeconds, PodDriver } from "../lib/load/split";
 import { judgeRun, LoadResult, PodRun } from "../lib/load/result";
 import { countThreads, startSampling, ThreadsProbe } from "../lib/procfs";
 import { keepResult, replaceOnChange } from "./results";
@@ -40,6 +42,10 @@ export interface KubeLoadRunInputs {
     /** The most the split driver can reach against an ideal server (-1: none). */
     ceilingRps: number;
     timeoutSeconds: number;
+    /** Measured runs, after the warm-up. */
+    repeats: number;
+    /** Seconds of load at the load's clients before the measured runs; 0 for none. */
+    warmupSeconds: number;
     /** Requests the target can hold at once (Infinity as -1). */
     capacity: number;
     /** -1 for never. */
@@ -61,7 +67,7 @@ function onSnapshotClock(epochSeconds: number): number {
 }
 
 /**
- * CPU per role over the pods' run, from the snapshots spanning it; null when none of the roles' processes
+ * CPU per role over one run of the pods, from the snapshots spanning it; null when none of the roles' processes
  * was seen here (the cluster's nodes are other machines) or nothing was sampled.
  */
 function cpuOfRun(inputs: KubeLoadRunInputs, snapshots: CpuSnapshot[], pods: PodRun[]): CpuUsage | null {
@@ -110,7 +116,8 @@ function jobFailure(status: JobStatus, pods: Pod[]): string | undefined {
  * and then (an API server busy with the load) is tried again until the deadline.
  */
 async function waitForJob(inputs: KubeLoadRunInputs): Promise<void> {
-    const deadline = Date.now() + (inputs.timeoutSeconds + 150) * 1000;
+    const limitSeconds = loadPodSeconds(inputs) + 150;
+    const deadline = Date.now() + limitSeconds * 1000;
     let lastError = "";
     for (;;) {
         try {
@@ -127,7 +134,7 @@ async function waitForJob(inputs: KubeLoadRunInputs): Promise<void> {
             }
         }
         if (Date.now() > deadline) {
-            throw new Error(`load job ${inputs.namespace}/${inputs.job} did not finish within ${inputs.timeoutSeconds + 150} s` +
+            throw new Error(`load job ${inputs.namespace}/${inputs.job} did not finish within ${limitSeconds} s` +
                 `${lastError ? ` (last error: ${lastError})` : ""}\n${await diagnose(inputs)}`);
         }
         await new Promise((r) => setTimeout(r, 2000));
@@ -182,28 +189,29 @@ export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult>
     } finally {
         sampling.stop();
     }
-    const { pods, driverVersion, ...figures } = mergePodResults(await collect(inputs), { driver: inputs.driver, parts: inputs.parts });
-    const run = judgeRun(figures, {
+    const merged = mergePodResults(await collect(inputs), { driver: inputs.driver, parts: inputs.parts, repeats: inputs.repeats });
+    const runs = merged.runs.map(({ pods, ...figures }) => judgeRun(figures, {
         requests: inputs.requests, concurrency: inputs.concurrency, delaySeconds: inputs.delaySeconds,
         capacity: inputs.capacity < 0 ? Infinity : inputs.capacity, ceilingRps: inputs.ceilingRps < 0 ? null : inputs.ceilingRps,
+        // The sampler keeps one peak for the whole Job (warm-up included): every run gets it.
         threadsBefore, threadsPeak: sampling.threadsPeak(), cpu: cpuOfRun(inputs, sampling.snapshots, pods),
         // The Job runs on its own: the slow API's count and the listen queue can't be read at its edges from here.
         held: null, listen: null, upstream: null,
         startedAt: pods.map((p) => p.startedAt).sort()[0],
-    });
+    }));
     return {
         driver: inputs.driver,
-        driverVersion,
+        driverVersion: merged.driverVersion,
         url: inputs.url,
         requests: inputs.requests,
         concurrency: inputs.concurrency,
         delaySeconds: inputs.delaySeconds,
         cpuAffinity: {},
-        warmup: null,
-        ...combineRuns([run]),
-        repeats: [run],
+        warmup: merged.warmup,
+        ...combineRuns(runs),
+        repeats: runs,
         platform: "kubernetes",
-        pods,
+        pods: merged.runs[representativeRun(runs)].pods,
     };
 }
 

@@ -1,15 +1,31 @@
-// The exact merge of a load split over pods (lib/load/split.ts): counts are
-// summed, the time is the union of the pods' runs, and the percentiles are
-// taken from the union of every request's time, with ab's own rule, never
-// from the pods' percentiles.
+// The exact merge of a load split over pods (lib/load/split.ts), run by run:
+// counts are summed, the time is the union of the pods' runs, and the
+// percentiles are taken from the union of every request's time, with ab's own
+// rule, never from the pods' percentiles.
 import { parseAbCounts, parseAbVersion } from "./ab";
-import { DriverFigures, PodRun, requireNumber, round } from "./result";
+import { DriverFigures, PodRun, requireNumber, round, Warmup } from "./result";
 import { POD_RECORDING, POD_RESULT_FORMAT, PodDriver } from "./split";
 
-export interface MergedLoad extends DriverFigures {
+/** One measured run of every pod, merged. */
+export interface MergedRun extends DriverFigures {
+    pods: PodRun[];
+}
+
+export interface MergedLoad {
     /** As the driver's own parser reads it from pod 0's driver ("2.3"). */
     driverVersion: string;
-    pods: PodRun[];
+    /** The pods' warm-ups, side by side: their requests summed; null without one. */
+    warmup: Warmup | null;
+    /** Each measured run, in order. */
+    runs: MergedRun[];
+}
+
+/** One measured run of a pod, as its result line holds it. */
+interface PodRunLine {
+    /** Epoch seconds just before the driver was started. */
+    start: number;
+    report: unknown;
+    times: [number, number][];
 }
 
 /** What a pod's result line holds (split.ts's POD_SCRIPT writes it). */
@@ -19,10 +35,8 @@ interface PodLine {
     host: string;
     node: string | null;
     version: string;
-    /** Epoch seconds just before the driver was started. */
-    start: number;
-    report: unknown;
-    times: [number, number][];
+    warmup: Warmup | null;
+    runs: PodRunLine[];
 }
 
 /**
@@ -44,8 +58,13 @@ function atRank(sorted: [number, number][], rank: number): number {
     throw new Error(`no time at rank ${rank} of ${seen}`);
 }
 
+/** Names one run of one pod in an error. */
+function runOf(index: number, run: number, repeats: number): string {
+    return `load pod ${index}, run ${run + 1} of ${repeats}`;
+}
+
 /** The last result line in a pod's log (kubectl logs mixes in anything else it printed). */
-function podLine(log: string, index: number, driver: PodDriver): PodLine {
+function podLine(log: string, index: number, driver: PodDriver, repeats: number): PodLine {
     const who = `load pod ${index}`;
     const text = log.split("\n").map((l) => l.trim()).filter((l) => l.startsWith('{"fgl":')).pop();
     if (text === undefined) {
@@ -62,52 +81,57 @@ function podLine(log: string, index: number, driver: PodDriver): PodLine {
     if (typeof line.error === "string") throw new Error(`${who} failed: ${line.error}`);
     if (line.index !== index) throw new Error(`${who}: its log holds the result of pod ${line.index}`);
     if (line.driver !== driver) throw new Error(`${who} ran ${line.driver}, expected ${driver}`);
+    const warmup = line.warmup;
+    if (warmup !== null && !(typeof warmup?.seconds === "number" && (warmup.requests === null || typeof warmup.requests === "number"))) {
+        throw new Error(`${who}: its warm-up is not null or {seconds, requests}`);
+    }
+    const runs = Array.isArray(line.runs) ? line.runs.length : 0;
+    if (runs !== repeats) throw new Error(`${who}: its line holds ${runs} measured run(s), expected ${repeats}`);
     const unit = POD_RECORDING[driver].unit;
-    if (line.unit !== unit) throw new Error(`${who}: its times are in ${line.unit}, expected ${unit}`);
     const pair = (t: unknown) => Array.isArray(t) && t.length === 2 && t.every((v) => typeof v === "number" && v >= 0) && t[1] > 0;
-    if (!Array.isArray(line.times) || !line.times.every(pair)) throw new Error(`${who}: its times are not [[time, count], ...]`);
-    requireNumber(line.start, "start", who);
+    line.runs.forEach((run: any, i: number) => {
+        const which = runOf(index, i, repeats);
+        if (run?.unit !== unit) throw new Error(`${which}: its times are in ${run?.unit}, expected ${unit}`);
+        if (!Array.isArray(run.times) || !run.times.every(pair)) throw new Error(`${which}: its times are not [[time, count], ...]`);
+        requireNumber(run.start, "start", which);
+    });
     return line as PodLine;
 }
 
-/** A pod's own figures, from ab's report. */
-function podFigures(line: PodLine): Omit<DriverFigures, "latencyMs"> {
+/** A pod's own figures in one run, from ab's report. */
+function podFigures(run: PodRunLine, which: string): Omit<DriverFigures, "latencyMs"> {
     try {
-        return parseAbCounts(String(line.report));
+        return parseAbCounts(String(run.report));
     } catch (e) {
-        throw new Error(`load pod ${line.index}: ${(e as Error).message}`);
+        throw new Error(`${which}: ${(e as Error).message}`);
     }
 }
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
 /**
- * One result from the logs of the `parts` pods of a split load (logs[i]: the
- * log, or its last line, of the pod with completion index i; "" for a pod that
- * left none). Throws, naming the pod, on a missing or bad result line or a
- * pod's failure. The time is from the earliest pod's start to the latest end,
- * each pod's end being its start plus its driver's own time (so one pod gives
- * its driver's own figures, without the process's start and exit).
+ * Run `run` of every pod as one: the time is from the earliest pod's start to
+ * the latest end, each pod's end being its start plus its driver's own time
+ * (so one pod gives its driver's own figures, without the process's start and exit).
  */
-export function mergePodResults(logs: string[], expected: { driver: PodDriver; parts: number }): MergedLoad {
-    const { driver, parts } = expected;
-    if (logs.length !== parts) throw new Error(`expected the logs of ${parts} load pods, got ${logs.length}`);
-    const lines = logs.map((log, index) => podLine(log ?? "", index, driver));
-    const figures = lines.map(podFigures);
+function mergeRun(lines: PodLine[], run: number): MergedRun {
+    const shares = lines.map((line) => line.runs[run]);
+    const which = (i: number) => runOf(lines[i].index, run, lines[i].runs.length);
+    const figures = shares.map((share, i) => podFigures(share, which(i)));
     const times = new Map<number, number>();
-    lines.forEach((line, i) => {
+    shares.forEach((share, i) => {
         // ab times every request it completed.
-        const counted = sum(line.times.map(([, n]) => n));
+        const counted = sum(share.times.map(([, n]) => n));
         const timed = figures[i].complete;
-        if (counted !== timed) throw new Error(`load pod ${i}: ${counted} request times for ${timed} requests (its line was cut short?)`);
-        for (const [time, n] of line.times) times.set(time, (times.get(time) ?? 0) + n);
+        if (counted !== timed) throw new Error(`${which(i)}: ${counted} request times for ${timed} requests (its line was cut short?)`);
+        for (const [time, n] of share.times) times.set(time, (times.get(time) ?? 0) + n);
     });
     const sorted = [...times.entries()].sort((a, b) => a[0] - b[0]);
     const n = sum(sorted.map(([, count]) => count));
     const percentile = (p: number) => (n === 0 ? null : atRank(sorted, percentileRank(n, p)));
 
-    const start = Math.min(...lines.map((l) => l.start));
-    const end = Math.max(...lines.map((l, i) => l.start + figures[i].timeTakenSeconds));
+    const start = Math.min(...shares.map((s) => s.start));
+    const end = Math.max(...shares.map((s, i) => s.start + figures[i].timeTakenSeconds));
     // At least 1 ms: ab's own resolution.
     const seconds = Math.max(end - start, 0.001);
     const complete = sum(figures.map((f) => f.complete));
@@ -122,11 +146,40 @@ export function mergePodResults(logs: string[], expected: { driver: PodDriver; p
             p999: null,
             max: n === 0 ? null : sorted[sorted.length - 1][0],
         },
-        driverVersion: parseAbVersion(String(lines[0].version)),
         pods: lines.map((line, i) => ({
             index: line.index, host: String(line.host), node: line.node ?? null,
-            startedAt: new Date(line.start * 1000).toISOString(),
+            startedAt: new Date(shares[i].start * 1000).toISOString(),
             timeTakenSeconds: figures[i].timeTakenSeconds, complete: figures[i].complete, failed: figures[i].failed,
         })),
+    };
+}
+
+/** The pods' warm-ups, which ran side by side: null where a pod had none; the requests null where a pod's are unknown. */
+function mergeWarmups(lines: PodLine[]): Warmup | null {
+    const warmups = lines.map((line) => line.warmup);
+    if (warmups.some((w) => w === null)) return null;
+    const requests = warmups.map((w) => w!.requests);
+    return {
+        seconds: Math.max(...warmups.map((w) => w!.seconds)),
+        requests: requests.every((r): r is number => r !== null) ? sum(requests) : null,
+    };
+}
+
+/**
+ * The result of every measured run from the logs of the `parts` pods of a
+ * split load (logs[i]: the log, or its last line, of the pod with completion
+ * index i; "" for a pod that left none), each pod having run its share
+ * `repeats` times: run i is merged from every pod's run i, never across runs.
+ * Throws, naming the pod, on a missing or bad result line, a pod's failure, or
+ * a pod with another number of runs.
+ */
+export function mergePodResults(logs: string[], expected: { driver: PodDriver; parts: number; repeats: number }): MergedLoad {
+    const { driver, parts, repeats } = expected;
+    if (logs.length !== parts) throw new Error(`expected the logs of ${parts} load pods, got ${logs.length}`);
+    const lines = logs.map((log, index) => podLine(log ?? "", index, driver, repeats));
+    return {
+        driverVersion: parseAbVersion(String(lines[0].version)),
+        warmup: mergeWarmups(lines),
+        runs: Array.from({ length: repeats }, (_, run) => mergeRun(lines, run)),
     };
 }

@@ -1,8 +1,9 @@
 // A load split over the N pods of a Kubernetes Indexed Job: each pod's share
 // of the requests and clients, and the command every pod runs (one template
-// for all: a pod finds its share by JOB_COMPLETION_INDEX). lib/load/merge.ts
-// reads back the one JSON line each pod prints.
-import { abCeilingRps, abRecordingArgv } from "./ab";
+// for all: a pod finds its share by JOB_COMPLETION_INDEX): a warm-up, then its
+// share of every measured run. lib/load/merge.ts reads back the one JSON line
+// each pod prints.
+import { abCeilingRps, abRecordingArgv, abWarmupArgv } from "./ab";
 
 export interface LoadShare {
     requests: number;
@@ -39,7 +40,7 @@ export function splitCeilingRps(shares: LoadShare[], delaySeconds: number): numb
 }
 
 /** The `fgl` field of a pod's result line; a new format gets a new one. */
-export const POD_RESULT_FORMAT = "load-pod/1";
+export const POD_RESULT_FORMAT = "load-pod/2";
 
 /** The pods run ab only: the project's base image holds it (apache2-utils). */
 export type PodDriver = "ab";
@@ -47,7 +48,7 @@ export type PodDriver = "ab";
 /** Where the driver is in the project's base image. */
 export const POD_DRIVER_PATHS: Record<PodDriver, string> = { ab: "/usr/bin/ab" };
 
-/** The driver's per-request file (in the pod's work folder) and the unit of the times the pod prints from it. */
+/** The driver's per-request file (in each run's folder, run-<i>, of the pod's work folder) and the unit of the times the pod prints from it. */
 export const POD_RECORDING: Record<PodDriver, { file: string; unit: "ms" }> = {
     // ab -g: whole ms, the values of ab's own percentile table.
     ab: { file: "requests.tsv", unit: "ms" },
@@ -63,40 +64,60 @@ export interface LoadPodSpec {
     requests: number;
     concurrency: number;
     parts: number;
-    /** Per request, and for the pod's first check. */
+    /** Per request, and for the pod's checks. */
     timeoutSeconds: number;
+    /** Measured runs of the share, one after another. */
+    repeats: number;
+    /** Seconds of load at the share's clients before the measured runs, not measured; 0: none. */
+    warmupSeconds: number;
     /** Default: POD_DRIVER_PATHS. */
     driverPath?: string;
 }
 
 /**
  * The command of every pod of the load's Indexed Job (python3 and the driver
- * are all it needs). The pod with JOB_COMPLETION_INDEX i checks the URL once
- * (status 200 and expectBody in the body), runs the driver on share i
- * recording every request's time, and prints ONE JSON line on stdout (also
- * when it fails: then with "error", and it exits 1). Optional env: NODE_NAME
- * (the downward API's spec.nodeName) is recorded as the pod's node;
- * FGL_LOAD_DIR is where the driver's per-request file is written and kept
- * (default: a new temporary folder).
+ * are all it needs). The pod with JOB_COMPLETION_INDEX i checks the URL
+ * (status 200 and expectBody in the body); with a warm-up, runs the driver on
+ * share i's clients for warmupSeconds and checks again; runs the driver on
+ * share i `repeats` times, recording every request's time; and prints ONE JSON
+ * line on stdout (also when it fails: then with "error", and it exits 1).
+ * Optional env: NODE_NAME (the downward API's spec.nodeName) is recorded as the
+ * pod's node; FGL_LOAD_DIR is where each run's per-request file is written and
+ * kept (default: a new temporary folder).
  */
 export function loadPodArgv(spec: LoadPodSpec): string[] {
     const driverPath = spec.driverPath ?? POD_DRIVER_PATHS[spec.driver];
     const { file, unit } = POD_RECORDING[spec.driver];
-    const argvs = splitLoad(spec.requests, spec.concurrency, spec.parts).map((share) =>
-        abRecordingArgv(driverPath, { url: spec.url, timeoutSeconds: spec.timeoutSeconds, ...share }, file));
+    const shares = splitLoad(spec.requests, spec.concurrency, spec.parts);
+    const load = (share: LoadShare) => ({ url: spec.url, timeoutSeconds: spec.timeoutSeconds, ...share });
     const config = {
         format: POD_RESULT_FORMAT, driver: spec.driver, url: spec.url, expect: spec.expectBody, timeout: spec.timeoutSeconds,
-        version: [driverPath, "-V"], record: file, unit, argvs,
+        version: [driverPath, "-V"], record: file, unit, repeats: spec.repeats,
+        warmup: spec.warmupSeconds > 0
+            ? { seconds: spec.warmupSeconds, argvs: shares.map((share) => abWarmupArgv(driverPath, load(share), spec.warmupSeconds)) }
+            : null,
+        argvs: shares.map((share) => abRecordingArgv(driverPath, load(share), file)),
     };
     return ["python3", "-c", POD_SCRIPT, JSON.stringify(config)];
 }
 
+/**
+ * The longest the pods' program may take: the warm-up and the check that
+ * waits behind it, then each measured run, each of those at most timeoutSeconds.
+ */
+export function loadPodSeconds(spec: Pick<LoadPodSpec, "repeats" | "warmupSeconds" | "timeoutSeconds">): number {
+    const warmup = spec.warmupSeconds > 0 ? spec.warmupSeconds + spec.timeoutSeconds : 0;
+    return warmup + spec.repeats * spec.timeoutSeconds;
+}
+
 // The pod's program. Its line: fgl, index, driver, host (the pod's name), node,
-// then either error, or version (the first line of ab -V), start and end
-// (epoch seconds around the driver's run), report (ab's stdout), unit and
-// times: [[time, count], ...] by time, one count per request (ttime of ab -g).
+// then either error, or version (the first line of ab -V), warmup (null, or
+// seconds and requests: ab's Complete requests, null where unreadable) and
+// runs, each: start and end (epoch seconds around the driver's run), report
+// (ab's stdout), unit and times: [[time, count], ...] by time, one count per
+// request (ttime of ab -g).
 const POD_SCRIPT = String.raw`
-import collections, json, os, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import collections, json, os, re, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
 
 cfg = json.loads(sys.argv[1])
 line = {"fgl": cfg["format"], "index": None, "driver": cfg["driver"],
@@ -137,26 +158,43 @@ def version():
     return text.splitlines()[0] if text else ""
 
 
+def drive(step, argv, work):
+    done = subprocess.run(argv, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = done.stdout.decode("utf-8", "replace")
+    if done.returncode != 0:
+        tail = (done.stderr.decode("utf-8", "replace") + out).strip()[-1500:]
+        raise Failure("%s: %s exited with %d: %s" % (step, cfg["driver"], done.returncode, tail))
+    return out
+
+
+def warm_up(index, work):
+    out = drive("warm-up", cfg["warmup"]["argvs"][index], work)
+    check()  # waits behind whatever the warm-up left queued in the server
+    complete = re.search(r"^Complete requests:\s+(\d+)", out, re.M)
+    return {"seconds": cfg["warmup"]["seconds"], "requests": int(complete.group(1)) if complete else None}
+
+
+def measure(index, run, work):
+    os.makedirs(work, exist_ok=True)  # a folder per run: each keeps its own per-request file
+    start = time.time()
+    out = drive("run %d of %d" % (run + 1, cfg["repeats"]), cfg["argvs"][index], work)
+    end = time.time()
+    times = collections.Counter()
+    with open(os.path.join(work, cfg["record"])) as rows:
+        next(rows)  # starttime seconds ctime dtime ttime wait
+        for row in rows:
+            times[int(row.split("\t")[4])] += 1
+    return {"start": start, "end": end, "report": out, "unit": cfg["unit"], "times": sorted([t, n] for t, n in times.items())}
+
+
 def run(index):
     check()
     driver_version = version()
     work = os.environ.get("FGL_LOAD_DIR") or tempfile.mkdtemp(prefix="fgl-load-")
     os.makedirs(work, exist_ok=True)
-    record = os.path.join(work, cfg["record"])
-    start = time.time()
-    done = subprocess.run(cfg["argvs"][index], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    end = time.time()
-    out = done.stdout.decode("utf-8", "replace")
-    if done.returncode != 0:
-        tail = (done.stderr.decode("utf-8", "replace") + out).strip()[-1500:]
-        raise Failure("%s exited with %d: %s" % (cfg["driver"], done.returncode, tail))
-    times = collections.Counter()
-    with open(record) as rows:
-        next(rows)  # starttime seconds ctime dtime ttime wait
-        for row in rows:
-            times[int(row.split("\t")[4])] += 1
-    return {"version": driver_version, "start": start, "end": end, "report": out, "unit": cfg["unit"],
-            "times": sorted([t, n] for t, n in times.items())}
+    warmup = warm_up(index, work) if cfg["warmup"] else None
+    runs = [measure(index, i, os.path.join(work, "run-%d" % i)) for i in range(cfg["repeats"])]
+    return {"version": driver_version, "warmup": warmup, "runs": runs}
 
 
 try:

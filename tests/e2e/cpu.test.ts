@@ -28,11 +28,15 @@ async function upOnce(stack: Stack): Promise<Record<string, any>> {
 }
 
 describe("CPU attribution on deployed stacks (Automation API)", function () {
-    it("a dev-server run (10 requests, 5 clients, 1 s) is latency-bound, with every role's CPU", async () => {
+    it("a dev-server run (10 requests, 5 clients, 1 s) is latency-bound at its limit of one request at once, with every role's CPU", async () => {
         const out = await upOnce(await cpuStack("devserver", "devserver", {}));
         const r: LoadResult = out.result;
-        assert.deepEqual([out.bottleneck, out.cpu], [r.bottleneck, r.cpu], "exported as stack outputs");
-        assert.equal(r.bottleneck?.verdict, "none", r.bottleneck?.rule);
+        assert.deepEqual([out.bottleneck, out.cpu, out.held], [r.bottleneck, r.cpu, r.held], "exported as stack outputs");
+        assert.equal(r.bottleneck.verdict, "latency-bound", r.bottleneck.rule);
+        assert.match(r.bottleneck.words, /at its limit/);
+        // The one thread serializes: the slow API never held two of its requests at once, and held one most of the run.
+        assert.equal(r.held!.upstream!.peak, 1, JSON.stringify(r.held));
+        assert.ok(r.held!.upstream!.avg >= 0.7, `one request held most of the time: ${r.held!.upstream!.avg}`);
         for (const role of ["driver", "upstream", "app"] as const) {
             assert.ok(r.cpu?.roles[role], `${role} measured: ${JSON.stringify(r.cpu)}`);
         }
@@ -40,24 +44,30 @@ describe("CPU attribution on deployed stacks (Automation API)", function () {
         assert.ok(r.cpu!.roles.app!.peakCores < 0.5, `the dev server waits, it does not compute: ${r.cpu!.roles.app!.peakCores}`);
     });
 
-    it("uWSGI + gevent at 1000 clients on this machine names what ran out of CPU", async function () {
-        // 1000 clients outrun two cores; a bigger machine may rightly call it latency-bound.
-        if (os.cpus().length > 2) this.skip();
-        const { result: r } = await upOnce(await cpuStack("gevent", "uwsgi-gevent", {
-            loadConcurrency: "1000", loadRequests: "5000", loadDelay: "1",
-        }));
-        assert.equal(r.complete, 5000);
-        assert.notEqual(r.bottleneck?.verdict, "none", r.bottleneck?.rule);
-        console.log(`      ${r.requestsPerSecond} req/s; ${r.bottleneck!.rule}`);
+    it("uWSGI + gevent at 1000 clients overflows uWSGI's default listen backlog of 100, and not one of 4096", async () => {
+        const load = { loadConcurrency: "1000", loadRequests: "5000", loadDelay: "1", loadWarmupSeconds: "0" };
+        const { result: small } = await upOnce(await cpuStack("backlog", "uwsgi-gevent", load));
+        const { result: large } = await upOnce(await cpuStack("backlog", "uwsgi-gevent", { ...load, listen: "4096" }));
+        console.log(`      listen 100: ${small.requestsPerSecond} req/s, ${small.listen.overflows} overflows, ${small.bottleneck.words}`);
+        console.log(`      listen 4096: ${large.requestsPerSecond} req/s, ${large.listen.overflows} overflows, ${large.bottleneck.words}`);
+        assert.deepEqual([small.complete, large.complete], [5000, 5000]);
+        // A thousand connections at once into a queue of 100: the kernel turns many away (15,251 in one run here).
+        assert.ok(small.listen.overflows >= 0.01 * 5000, `listen 100: ${small.listen.overflows} overflows`);
+        assert.ok(large.listen.overflows < 0.01 * 5000, `listen 4096: ${large.listen.overflows} overflows`);
+        assert.ok(!["latency-bound", "unexplained"].includes(small.bottleneck.verdict), small.bottleneck.rule);
     });
 
     it("loadDriver: oha deploys, builds or finds oha, and loads the app", async () => {
         const { result: r } = await upOnce(await cpuStack("oha", "uwsgi-gevent", {
-            loadDriver: "oha", loadConcurrency: "50", loadRequests: "200", loadDelay: "0.2",
+            loadDriver: "oha", loadConcurrency: "50", loadRequests: "200", loadDelay: "0.2", loadRepeats: "2",
         }));
         assert.equal(r.driver, "oha");
         assert.equal(r.driverVersion, "1.16.0");
-        assert.deepEqual([r.complete, r.failed, r.statusCodes], [200, 0, { "200": 200 }]);
+        // Two runs after oha's own warm-up: counts over both, each run's kept, the spread over them.
+        assert.deepEqual([r.complete, r.failed, r.statusCodes], [400, 0, { "200": 400 }]);
+        assert.deepEqual(r.repeats.map((run: { complete: number }) => run.complete), [200, 200]);
+        assert.equal(r.spread!.requestsPerSecond.n, 2);
+        assert.ok(r.warmup!.requests! > 0, `the warm-up ran: ${JSON.stringify(r.warmup)}`);
         assert.equal(r.driverCeilingRps, 250); // all 50 clients at once: 4 waves of 0.2 s
         assert.ok(r.cpu?.roles.app && r.cpu.roles.driver);
     });

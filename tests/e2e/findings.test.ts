@@ -60,6 +60,11 @@ describe("the tutorial's findings, measured (real engine)", function () {
         allServed(green, load.n);
         assert.ok(green.requestsPerSecond >= 1.7 * blocking.requestsPerSecond,
             `psycogreen ${green.requestsPerSecond} req/s, blocking ${blocking.requestsPerSecond} req/s`);
+        // Why, measured in PostgreSQL: unpatched, the hub runs one query at a time; patched, the 10 clients' overlap.
+        assert.equal(blocking.held.postgres.peak, 1, JSON.stringify(blocking.held));
+        assert.equal(blocking.bottleneck.verdict, "concurrency", blocking.bottleneck.rule);
+        assert.match(blocking.bottleneck.words, /at most 1 query at once in PostgreSQL .*it serializes them/);
+        assert.ok(green.held.postgres.peak >= 3, `psycogreen ran ${green.held.postgres.peak} queries at once`);
     });
 
     it("the single-threaded dev server serializes: n requests take at least n x delay", async () => {
@@ -82,13 +87,14 @@ describe("the tutorial's findings, measured (real engine)", function () {
         const limit = load.c / load.delay;
         assert.ok(out.requestsPerSecond >= 0.65 * limit,
             `${out.requestsPerSecond} req/s; limit ${limit}; other work took ${busyElsewhere(out.result).toFixed(2)} cores`);
-        // Greenlets, not threads: a thread per client would add 100.
+        // Greenlets, not threads: a thread per client would add 100; yet the slow API held all 100 at once.
         assert.ok(out.threadsPeak - out.threadsBefore <= 20, `threads ${out.threadsBefore} -> ${out.threadsPeak}`);
+        assert.ok(out.held.upstream.peak >= 90, `held ${out.held.upstream.peak} at once`);
     });
 
     it("a 4 x 50 thread pool (gunicorn-sync) saturates at its 200, however many clients wait", async () => {
-        // 400 clients, twice the pool. What shows the pool is how many requests the server holds at once: a thread
-        // each, up to 200 and no more (a thread per request would reach 400, gevent a dozen, a 4 x 25 pool 100).
+        // 400 clients, twice the pool. What shows the pool is how many requests the server holds at once, which the
+        // slow API counts: up to 200 and no more (a thread per request or gevent would let 400 through, a 4 x 25 pool 100).
         // Req/s can't show it here: every Python server tops out near 200 / delay on this CPU at c=400 (gevent and
         // a thread per request measured 198 and 204, the pool 114: it queues half the clients a whole delay).
         const load = { n: 1200, c: 400, delay: 1 };
@@ -97,10 +103,12 @@ describe("the tutorial's findings, measured (real engine)", function () {
         const out = await upOutputs(stack);
         allServed(out, load.n);
         const pool = 4 * 50;
-        const held = out.threadsPeak - out.threadsBefore;
-        console.log(`      ${held} threads held at once, ${out.requestsPerSecond} req/s, median ${out.p50Ms} ms, p95 ${out.p95Ms} ms`);
-        assert.ok(held <= pool + 10, `${held} threads at once for ${load.c} clients: more than the pool's ${pool}`);
-        assert.ok(held >= 0.75 * pool, `${held} threads at once for ${load.c} clients: the pool never filled`);
+        // What the pool held at once, counted where its requests wait: in the slow API.
+        const held = out.held.upstream.peak;
+        console.log(`      ${held} requests held at once, ${out.requestsPerSecond} req/s, median ${out.p50Ms} ms, p95 ${out.p95Ms} ms; ${out.bottleneck.words}`);
+        assert.ok(held <= pool, `${held} requests at once for ${load.c} clients: more than the pool's ${pool}`);
+        assert.ok(held >= 0.75 * pool, `${held} requests at once for ${load.c} clients: the pool never filled`);
+        assert.equal(out.bottleneck.verdict, "concurrency", out.bottleneck.rule);
         assert.ok(out.requestsPerSecond <= (1.1 * pool) / load.delay, `${out.requestsPerSecond} req/s above the pool's ${pool / load.delay}`);
         // Queued: with twice the pool's clients, requests wait for a thread a whole delay and more. The median is
         // no measure of it (1.5 to 2.2 s measured: 4 workers accept unevenly); the slowest twentieth is (3.9 to 4.1 s).

@@ -3,6 +3,7 @@
 import { strict as assert } from "assert";
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as path from "path";
 import { groupProcesses } from "../../lib/procfs";
 import { MatrixResults } from "../../lib/report";
@@ -41,15 +42,21 @@ describe("the matrix command (real engine)", function () {
     let dir: string;
     let results: MatrixResults;
     let leftover: number[];
+    let busy: net.Server;
+    after(() => busy?.close());
 
     before(async () => {
         leftover = await interruptedMatrixStack("matrix-gunicorn-gevent", "gunicorn-gevent");
         // A stack file whose stack is gone.
         fs.copyFileSync(path.join(ROOT, "Pulumi.dev.yaml"), path.join(ROOT, "Pulumi.sweep-gone.yaml"));
         const before = new Set(fs.existsSync(path.join(ROOT, "results")) ? fs.readdirSync(path.join(ROOT, "results")) : []);
+        // uwsgi-sync's app port held by another program: that scenario fails when it starts, the others run.
+        busy = net.createServer().listen(0, "127.0.0.1");
+        await new Promise((r) => busy.once("listening", r));
+        const busyPort = (busy.address() as net.AddressInfo).port;
         run = spawnSync("npx", ["ts-node", "--transpile-only", "scripts/matrix.ts",
-            "--scenarios", "devserver-threaded,uwsgi-sync,gunicorn-gevent", "--set", "uwsgi-sync:serverMode=uwsgi-turbo",
-            "--requests", "20", "--concurrency", "10", "--delay", "0.2",
+            "--scenarios", "devserver-threaded,uwsgi-sync,gunicorn-gevent", "--set", `uwsgi-sync:appPort=${busyPort}`,
+            "--requests", "20", "--concurrency", "10", "--delay", "0.2", "--repeats", "2", "--warmup", "1",
             "--sweep", "gunicorn-sync", "--levels", "2,8", "--waves", "2"], { cwd: ROOT, encoding: "utf8" });
         // One new matrix folder: the run's (its stacks' records inside it, no results/matrix-<scenario>/ beside it).
         const created = fs.readdirSync(path.join(ROOT, "results")).filter((d) => d.startsWith("matrix-") && !before.has(d));
@@ -69,7 +76,7 @@ describe("the matrix command (real engine)", function () {
         assert.equal(run.status, 1, String(run.stderr));
         assert.deepEqual(results.rows.map((r) => [r.scenario, r.status]),
             [["devserver-threaded", "ok"], ["uwsgi-sync", "failed"], ["gunicorn-gevent", "ok"]]);
-        assert.match(results.rows[1].error!, /unknown server mode "uwsgi-turbo"/);
+        assert.match(results.rows[1].error!, /ports already in use by another program/);
         assert.match(String(run.stderr), /\[matrix 1\/4, 3 left\] devserver-threaded: up \+ load/);
     });
 
@@ -79,9 +86,13 @@ describe("the matrix command (real engine)", function () {
             const runs = path.join(dir, "stacks", row.scenario);
             const latest = fs.readdirSync(runs).filter((f) => f.endsWith(".json")).sort().pop()!;
             assert.deepEqual(row.result, JSON.parse(fs.readFileSync(path.join(runs, latest), "utf8")));
-            assert.equal(row.result!.complete, 20);
+            // Two runs of 20 each, after a warm-up, every figure with its spread.
+            assert.deepEqual(row.result!.repeats.map((r) => r.complete), [20, 20]);
+            assert.equal(row.result!.complete, 40);
             assert.equal(row.result!.concurrency, 10);
             assert.equal(row.result!.failed, 0);
+            assert.equal(row.result!.spread!.requestsPerSecond.n, 2);
+            assert.equal(row.result!.warmup!.seconds, 1);
             assert.ok(row.timings.deploySeconds > 0 && row.timings.loadSeconds > 0 && row.timings.destroySeconds > 0);
         }
         // Measured once per distinct load, shared by every row with that load.
@@ -98,13 +109,31 @@ describe("the matrix command (real engine)", function () {
         assert.equal(results.sweep[1].result!.limitRps, 40);
     });
 
-    it("writes report.md and the charts, one row per scenario", () => {
+    it("writes report.md and the charts, one row per scenario, what to pick first", () => {
         const md = fs.readFileSync(path.join(dir, "report.md"), "utf8");
+        assert.match(md, /## What to pick\n\n\*\*Most req\/s at the tutorial's load\.\*\* Median \[95 % t-interval of the mean\] over 2 runs each/);
+        assert.match(md, /- at 20 requests, 10 clients, 0\.2 s delay, ab:\n {2}1\. \*\*/);
+        assert.match(md, /## The harness's own noise\n[^]*- 20 requests, 10 clients, 0\.2 s, ab: [\d.]+ req\/s over 2 run\(s\)/);
+        assert.match(String(run.stdout), /What to pick/, "the answer on the terminal too");
         for (const s of ["devserver-threaded", "uwsgi-sync", "gunicorn-gevent"]) assert.match(md, new RegExp(`^\\| ${s} \\|`, "m"));
         assert.match(md, /^\| uwsgi-sync \|[^\n]* \| FAILED \|/m);
         assert.match(md, /## Concurrency sweep/);
         for (const f of ["rps.svg", "rps.png", "sweep.svg", "sweep.png"]) assert.ok(fs.statSync(path.join(dir, f)).size > 1000, f);
         assert.match(fs.readFileSync(path.join(dir, "rps.svg"), "utf8"), /<svg/);
+    });
+
+    it("refuses bad options before anything starts, naming the key and the fix", () => {
+        const refused = (args: string[]) => spawnSync("npx", ["ts-node", "--transpile-only", "scripts/matrix.ts", "--scenarios", "dev-none", ...args],
+            { cwd: ROOT, encoding: "utf8" });
+        const zero = spawnSync("npx", ["ts-node", "--transpile-only", "scripts/matrix.ts", "--repeats", "0"], { cwd: ROOT, encoding: "utf8" });
+        assert.equal(zero.status, 2);
+        assert.match(zero.stderr, /--repeats 0: each scenario needs at least one measured run \(fix: --repeats 3\)/);
+        const k6 = spawnSync("npx", ["ts-node", "--transpile-only", "scripts/matrix.ts", "--scenarios", "gunicorn-sync", "--capacity", "--driver", "k6"],
+            { cwd: ROOT, encoding: "utf8" });
+        assert.equal(k6.status, 2);
+        assert.match(k6.stderr, /gunicorn-sync: invalid stack configuration:\n\s+- capacitySearch: probes run oha/);
+        assert.match(refused([]).stderr, /unknown scenario "dev-none"/);
+        assert.deepEqual(fs.readdirSync(ROOT).filter((f) => /^Pulumi\.(matrix|sweep)-/.test(f)), [], "no stack was made");
     });
 
     it("leaves no stack behind", () => {

@@ -12,8 +12,8 @@ import { listScenarios, readStackConfig } from "../../lib/stacks";
 import { which } from "../../platforms/localTools";
 import { removeStack, ROOT, testStack } from "./stack";
 import { httpGet } from "../httpGet";
-/** A small, quick load for every scenario. */
-const SMALL_LOAD = { loadRequests: "20", loadConcurrency: "10", loadDelay: "0.2" };
+/** A small, quick load for every scenario, after a short warm-up. */
+const SMALL_LOAD = { loadRequests: "20", loadConcurrency: "10", loadDelay: "0.2", loadWarmupSeconds: "1" };
 
 interface Service { name: string; pid: number; port: number }
 
@@ -49,8 +49,12 @@ async function upAndCheck(stack: Stack, expectInBody: RegExp) {
     assert.ok(out.requestsPerSecond > 0);
     assert.ok(Math.abs(out.requestsPerSecond - requested / out.timeTakenSeconds) <= 0.02 * out.requestsPerSecond + 0.02,
         `req/s ${out.requestsPerSecond} = complete / time taken ${requested}/${out.timeTakenSeconds}`);
-    assert.ok(out.threadsPeak >= out.threadsBefore && out.threadsBefore >= 1);
+    // The lab's own count: every request reached the slow API once and was answered there, none more (the warm-up is not counted).
+    assert.deepEqual(out.result.upstream, { arrived: requested, served: requested, dropped: 0 });
+    assert.ok(out.result.warmup.requests > 0, `the warm-up ran: ${JSON.stringify(out.result.warmup)}`);
+    assert.ok(out.threadsBefore >= 1 && out.threadsPeak >= 1, `threads ${out.threadsBefore} -> ${out.threadsPeak}`);
     assert.ok(out.efficiency > 0 && out.efficiency <= 1.05, `efficiency ${out.efficiency}`);
+    assert.ok(out.summary.split("\n").length <= 15 && out.summary.includes(`${out.requestsPerSecond} (one run`), out.summary);
     const answer = await get(out.url);
     assert.equal(answer.status, 200);
     assert.match(answer.body, expectInBody);

@@ -7,16 +7,17 @@ import * as path from "path";
 import { AddressInfo } from "net";
 import { parseAbOutput } from "../../lib/load/ab";
 import { mergePodResults } from "../../lib/load/merge";
-import { loadPodArgv, LoadPodSpec, splitCeilingRps, splitLoad } from "../../lib/load/split";
+import { Warmup } from "../../lib/load/result";
+import { loadPodArgv, loadPodSeconds, LoadPodSpec, splitCeilingRps, splitLoad } from "../../lib/load/split";
 import { which } from "../../platforms/localTools";
 
 const FIXTURES = path.join(__dirname, "fixtures", "load-pods");
 const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name), "utf8");
 const line = (log: string) => JSON.parse(log.trim());
 
-/** The per-request times as ab wrote them, in ms: ab -g's ttime column. */
-function rawAbMs(i: number): number[] {
-    return fixture(`ab-${i}.tsv`).trim().split("\n").slice(1).map((row) => Number(row.split("\t")[4]));
+/** The per-request times as ab wrote them in a pod's run, in ms: ab -g's ttime column. */
+function rawAbMs(pod: number, run: number): number[] {
+    return fixture(`ab-${pod}-${run}.tsv`).trim().split("\n").slice(1).map((row) => Number(row.split("\t")[4]));
 }
 
 /** The value that at least p % of the times are at or below, counted ab's way: the (floor(n p / 100) + 1)-th smallest. */
@@ -26,14 +27,19 @@ function nthSmallest(times: number[], p: number): number {
     return sorted.find((_, i) => i + 1 === Math.min(wanted, sorted.length))!;
 }
 
-/** A hand-made ab pod line: the report fields the merge reads, and the times. */
-function abLine(index: number, start: number, taken: number, times: [number, number][], failed = 0): string {
+/** A hand-made run of a pod: the report fields the merge reads, and the times. */
+function abRun(start: number, taken: number, times: [number, number][], failed = 0) {
     const complete = times.reduce((s, [, n]) => s + n, 0);
     const report = `Time taken for tests:   ${taken.toFixed(3)} seconds\nComplete requests:      ${complete}\n` +
         `Failed requests:        ${failed}\nRequests per second:    ${(complete / taken).toFixed(2)} [#/sec] (mean)\n`;
+    return { start, end: start + taken + 0.01, report, unit: "ms", times };
+}
+
+/** A hand-made ab pod line of these runs. */
+function abLine(index: number, runs: ReturnType<typeof abRun>[], warmup: Warmup | null = null): string {
     return JSON.stringify({
-        fgl: "load-pod/1", index, driver: "ab", host: `load-${index}`, node: "n1", version: "This is ApacheBench, Version 2.3 <$Revision$>",
-        start, end: start + taken + 0.01, report, unit: "ms", times,
+        fgl: "load-pod/2", index, driver: "ab", host: `load-${index}`, node: "n1", version: "This is ApacheBench, Version 2.3 <$Revision$>",
+        warmup, runs,
     });
 }
 
@@ -58,8 +64,9 @@ describe("load split over pods", () => {
         assert.throws(() => splitLoad(100, 10, 1.5), /loadParallelism must be a whole number/);
     });
 
-    it("gives every pod the same command, holding each share's driver line", () => {
-        const argv = loadPodArgv({ driver: "ab", url: "http://10.0.0.1:80/?delay=1", expectBody: "Hi", requests: 5, concurrency: 3, parts: 2, timeoutSeconds: 60 });
+    it("gives every pod the same command, holding each share's driver line, its warm-up's, and the runs", () => {
+        const load = { driver: "ab", url: "http://10.0.0.1:80/?delay=1", expectBody: "Hi", requests: 5, concurrency: 3, parts: 2, timeoutSeconds: 60 } as const;
+        const argv = loadPodArgv({ ...load, repeats: 3, warmupSeconds: 2 });
         assert.equal(argv[0], "python3");
         assert.equal(argv[1], "-c");
         const config = JSON.parse(argv[3]);
@@ -67,9 +74,23 @@ describe("load split over pods", () => {
             ["/usr/bin/ab", "-r", "-l", "-s", "60", "-n", "3", "-c", "2", "-g", "requests.tsv", "http://10.0.0.1:80/?delay=1"],
             ["/usr/bin/ab", "-r", "-l", "-s", "60", "-n", "2", "-c", "1", "-g", "requests.tsv", "http://10.0.0.1:80/?delay=1"],
         ]);
+        // Each share warms up at its own clients, for the load's seconds.
+        assert.deepEqual(config.warmup, {
+            seconds: 2, argvs: [
+                ["/usr/bin/ab", "-r", "-l", "-s", "60", "-t", "2", "-c", "2", "http://10.0.0.1:80/?delay=1"],
+                ["/usr/bin/ab", "-r", "-l", "-s", "60", "-t", "2", "-c", "1", "http://10.0.0.1:80/?delay=1"],
+            ],
+        });
+        assert.equal(config.repeats, 3);
         assert.deepEqual(config.version, ["/usr/bin/ab", "-V"]);
-        assert.throws(() => loadPodArgv({ driver: "ab", url: "http://s/", expectBody: "", requests: 4, concurrency: 2, parts: 3, timeoutSeconds: 9 }),
-            /loadParallelism 3/);
+        assert.equal(JSON.parse(loadPodArgv({ ...load, repeats: 1, warmupSeconds: 0 })[3]).warmup, null);
+        assert.throws(() => loadPodArgv({ ...load, requests: 4, concurrency: 2, parts: 3, repeats: 1, warmupSeconds: 0 }), /loadParallelism 3/);
+    });
+
+    it("gives the pods time for the warm-up and its check, and each run", () => {
+        // One run without a warm-up: the run's own timeout, as the Job had before repeats.
+        assert.equal(loadPodSeconds({ repeats: 1, warmupSeconds: 0, timeoutSeconds: 300 }), 300);
+        assert.equal(loadPodSeconds({ repeats: 3, warmupSeconds: 2, timeoutSeconds: 60 }), 2 + 60 + 3 * 60);
     });
 
     it("gives the ceiling of the slowest share, the pods side by side", () => {
@@ -84,47 +105,68 @@ describe("load split over pods", () => {
 
 describe("load pods' merge, from recorded pods (tests/unit/fixtures/load-pods, record.ts)", () => {
     const ab = [fixture("ab-0.log"), fixture("ab-1.log")];
+    const RUNS = [0, 1];
 
-    it("ab: sums the counts and takes the percentiles of every request of both pods", () => {
-        const merged = mergePodResults(ab, { driver: "ab", parts: 2 });
-        const own = ab.map((log) => parseAbOutput(line(log).report));
-        const times = [...rawAbMs(0), ...rawAbMs(1)];
-        // 401: n x p / 100 is no whole number, so the rank's rounding shows.
-        assert.equal(times.length, 401);
-        assert.equal(merged.complete, 401);
-        assert.equal(merged.failed, own[0].failed + own[1].failed);
-        assert.ok(merged.failed > 0, "the recording has 500s");
-        for (const [key, p] of [["p50", 50], ["p90", 90], ["p95", 95], ["p99", 99]] as const) {
-            assert.equal(merged.latencyMs[key], nthSmallest(times, p), key);
+    it("ab: sums the counts and takes the percentiles of every request of both pods, run by run", () => {
+        const merged = mergePodResults(ab, { driver: "ab", parts: 2, repeats: 2 });
+        assert.equal(merged.runs.length, 2);
+        for (const r of RUNS) {
+            const run = merged.runs[r];
+            const own = ab.map((log) => parseAbOutput(line(log).runs[r].report));
+            const times = [...rawAbMs(0, r), ...rawAbMs(1, r)];
+            // 401: n x p / 100 is no whole number, so the rank's rounding shows.
+            assert.equal(times.length, 401);
+            assert.equal(run.complete, 401);
+            assert.equal(run.failed, own[0].failed + own[1].failed);
+            assert.ok(run.failed > 0, "the recording has 500s");
+            for (const [key, p] of [["p50", 50], ["p90", 90], ["p95", 95], ["p99", 99]] as const) {
+                assert.equal(run.latencyMs[key], nthSmallest(times, p), `run ${r} ${key}`);
+            }
+            assert.equal(run.latencyMs.max, Math.max(...times));
+            assert.equal(run.latencyMs.p999, null);
         }
-        assert.equal(merged.latencyMs.max, Math.max(...times));
-        assert.equal(merged.latencyMs.p999, null);
     });
 
-    it("ab: times the union of the pods' runs", () => {
-        const merged = mergePodResults(ab, { driver: "ab", parts: 2 });
+    it("ab: times the union of the pods' runs, each run on its own", () => {
+        const merged = mergePodResults(ab, { driver: "ab", parts: 2, repeats: 2 });
         const lines = ab.map(line);
-        const own = ab.map((log) => parseAbOutput(line(log).report));
-        // At least the longer pod, at most from the first start to the last pod's exit.
-        assert.ok(merged.timeTakenSeconds >= Math.max(...own.map((f) => f.timeTakenSeconds)));
-        const wall = Math.max(...lines.map((l) => l.end)) - Math.min(...lines.map((l) => l.start));
-        assert.ok(merged.timeTakenSeconds <= wall + 0.0005, `${merged.timeTakenSeconds} within ${wall}`);
-        assert.ok(Math.abs(merged.requestsPerSecond - 401 / merged.timeTakenSeconds) <= 401 * 0.0005 / merged.timeTakenSeconds ** 2 + 0.005);
-        assert.deepEqual(merged.pods.map((p) => [p.index, p.complete, p.host, p.startedAt]),
-            lines.map((l, i) => [i, [201, 200][i], l.host, new Date(l.start * 1000).toISOString()]));
+        for (const r of RUNS) {
+            const run = merged.runs[r];
+            const runs = lines.map((l) => l.runs[r]);
+            const own = runs.map((x) => parseAbOutput(x.report));
+            // At least the longer pod, at most from the first start to the last pod's exit.
+            assert.ok(run.timeTakenSeconds >= Math.max(...own.map((f) => f.timeTakenSeconds)));
+            const wall = Math.max(...runs.map((x) => x.end)) - Math.min(...runs.map((x) => x.start));
+            assert.ok(run.timeTakenSeconds <= wall + 0.0005, `${run.timeTakenSeconds} within ${wall}`);
+            assert.ok(Math.abs(run.requestsPerSecond - 401 / run.timeTakenSeconds) <= 401 * 0.0005 / run.timeTakenSeconds ** 2 + 0.005);
+            assert.deepEqual(run.pods.map((p) => [p.index, p.complete, p.host, p.startedAt]),
+                lines.map((l, i) => [i, [201, 200][i], l.host, new Date(l.runs[r].start * 1000).toISOString()]));
+        }
+        // The second run started after the first ended, in each pod.
+        for (const l of lines) assert.ok(l.runs[1].start >= l.runs[0].end);
         assert.equal(merged.driverVersion, "2.3");
     });
 
-    it("ab: one pod gives ab's own figures", () => {
-        const merged = mergePodResults([ab[0]], { driver: "ab", parts: 1 });
-        const own = parseAbOutput(line(ab[0]).report);
-        assert.equal(merged.complete, own.complete);
-        assert.equal(merged.failed, own.failed);
-        assert.equal(merged.timeTakenSeconds, own.timeTakenSeconds);
-        // ab divides by its unrounded time; the report shows it to the ms.
-        const slack = (own.complete * 0.0005) / own.timeTakenSeconds ** 2 + 0.005;
-        assert.ok(Math.abs(merged.requestsPerSecond - own.requestsPerSecond) <= slack, `${merged.requestsPerSecond} vs ${own.requestsPerSecond}`);
-        assert.deepEqual(merged.latencyMs, own.latencyMs);
+    it("ab: sums the pods' warm-ups, which ran side by side", () => {
+        const merged = mergePodResults(ab, { driver: "ab", parts: 2, repeats: 2 });
+        const warmups = ab.map((log) => line(log).warmup);
+        assert.ok(warmups.every((w) => w.requests > 0), "ab reported the warm-up's requests");
+        assert.deepEqual(merged.warmup, { seconds: 1, requests: warmups[0].requests + warmups[1].requests });
+    });
+
+    it("ab: one pod gives ab's own figures in each run", () => {
+        const merged = mergePodResults([ab[0]], { driver: "ab", parts: 1, repeats: 2 });
+        for (const r of RUNS) {
+            const run = merged.runs[r];
+            const own = parseAbOutput(line(ab[0]).runs[r].report);
+            assert.equal(run.complete, own.complete);
+            assert.equal(run.failed, own.failed);
+            assert.equal(run.timeTakenSeconds, own.timeTakenSeconds);
+            // ab divides by its unrounded time; the report shows it to the ms.
+            const slack = (own.complete * 0.0005) / own.timeTakenSeconds ** 2 + 0.005;
+            assert.ok(Math.abs(run.requestsPerSecond - own.requestsPerSecond) <= slack, `${run.requestsPerSecond} vs ${own.requestsPerSecond}`);
+            assert.deepEqual(run.latencyMs, own.latencyMs);
+        }
     });
 });
 
@@ -132,7 +174,8 @@ describe("load pods' merge, hand-checked", () => {
     it("ranks the union of the pods' times, never averaging their percentiles", () => {
         // Pod 0 took 10, 20 ms; pod 1 took 30, 30 ms: 4 times, the median is the 3rd smallest (ab: 50 % of 4 = rank 2 from 0),
         // where the mean of the pods' own medians (20 and 30) would say 25.
-        const merged = mergePodResults([abLine(0, 1000, 0.5, [[10, 1], [20, 1]]), abLine(1, 1000.25, 0.5, [[30, 2]], 1)], { driver: "ab", parts: 2 });
+        const [merged] = mergePodResults([abLine(0, [abRun(1000, 0.5, [[10, 1], [20, 1]])]), abLine(1, [abRun(1000.25, 0.5, [[30, 2]], 1)])],
+            { driver: "ab", parts: 2, repeats: 1 }).runs;
         assert.deepEqual(merged.latencyMs, { p50: 30, p90: 30, p95: 30, p99: 30, p999: null, max: 30 });
         assert.equal(merged.complete, 4);
         assert.equal(merged.failed, 1);
@@ -145,63 +188,110 @@ describe("load pods' merge, hand-checked", () => {
 
     it("takes ab's percentile from 100 times as ab does: the (p+1)-th smallest", () => {
         const times: [number, number][] = Array.from({ length: 100 }, (_, i) => [i + 1, 1]);
-        const merged = mergePodResults([abLine(0, 5, 1, times.slice(0, 50)), abLine(1, 5, 1, times.slice(50))], { driver: "ab", parts: 2 });
+        const [merged] = mergePodResults([abLine(0, [abRun(5, 1, times.slice(0, 50))]), abLine(1, [abRun(5, 1, times.slice(50))])],
+            { driver: "ab", parts: 2, repeats: 1 }).runs;
         assert.deepEqual(merged.latencyMs, { p50: 51, p90: 91, p95: 96, p99: 100, p999: null, max: 100 });
     });
 
     it("rounds the rank down, as ab does", () => {
         // 7 times: 50 % of 7 is 3.5, rank 3 from 0: the 4th smallest; 90 % is 6.3: the 7th.
         const times: [number, number][] = [[1, 1], [2, 1], [3, 1], [4, 1], [5, 1], [6, 1], [7, 1]];
-        const merged = mergePodResults([abLine(0, 5, 1, times.slice(0, 3)), abLine(1, 5, 1, times.slice(3))], { driver: "ab", parts: 2 });
+        const [merged] = mergePodResults([abLine(0, [abRun(5, 1, times.slice(0, 3))]), abLine(1, [abRun(5, 1, times.slice(3))])],
+            { driver: "ab", parts: 2, repeats: 1 }).runs;
         assert.deepEqual(merged.latencyMs, { p50: 4, p90: 7, p95: 7, p99: 7, p999: null, max: 7 });
     });
 
     it("gives no percentiles when no request was timed", () => {
-        const merged = mergePodResults([abLine(0, 5, 1, [])], { driver: "ab", parts: 1 });
+        const [merged] = mergePodResults([abLine(0, [abRun(5, 1, [])])], { driver: "ab", parts: 1, repeats: 1 }).runs;
         assert.deepEqual(merged.latencyMs, { p50: null, p90: null, p95: null, p99: null, p999: null, max: null });
+    });
+
+    it("merges each run of a pod with the same run of the others, never across runs", () => {
+        // Run 1: 10 and 20 ms; run 2: 100 and 200 ms. Across runs, run 1's max would be 200 and run 2's p50 no 200.
+        const pods = [
+            abLine(0, [abRun(1000, 0.5, [[10, 2]]), abRun(1001, 0.5, [[100, 2]])]),
+            abLine(1, [abRun(1000.1, 0.5, [[20, 2]], 1), abRun(1001.2, 0.5, [[200, 2]])]),
+        ];
+        const { runs } = mergePodResults(pods, { driver: "ab", parts: 2, repeats: 2 });
+        assert.deepEqual(runs.map((r) => r.latencyMs), [
+            { p50: 20, p90: 20, p95: 20, p99: 20, p999: null, max: 20 },
+            { p50: 200, p90: 200, p95: 200, p99: 200, p999: null, max: 200 },
+        ]);
+        assert.deepEqual(runs.map((r) => [r.complete, r.failed, r.timeTakenSeconds]), [[4, 1, 0.6], [4, 0, 0.7]]);
+        assert.deepEqual(runs.map((r) => r.pods.map((p) => [p.index, p.startedAt, p.failed])), [
+            [[0, new Date(1000_000).toISOString(), 0], [1, new Date(1000_100).toISOString(), 1]],
+            [[0, new Date(1001_000).toISOString(), 0], [1, new Date(1001_200).toISOString(), 0]],
+        ]);
+    });
+
+    it("sums the warm-up's requests over the pods, unknown where a pod's count is; none where the pods had none", () => {
+        const run = [abRun(5, 1, [[5, 1]])];
+        const warmed = (a: Warmup | null, b: Warmup | null) =>
+            mergePodResults([abLine(0, run, a), abLine(1, run, b)], { driver: "ab", parts: 2, repeats: 1 }).warmup;
+        assert.deepEqual(warmed({ seconds: 3, requests: 120 }, { seconds: 3, requests: 80 }), { seconds: 3, requests: 200 });
+        assert.deepEqual(warmed({ seconds: 3, requests: 120 }, { seconds: 3, requests: null }), { seconds: 3, requests: null });
+        assert.equal(warmed(null, null), null);
+        assert.equal(warmed({ seconds: 3, requests: 120 }, null), null);
     });
 });
 
 describe("load pods' merge, refusals", () => {
-    const good = [abLine(0, 1, 1, [[5, 2]]), abLine(1, 1, 1, [[6, 2]])];
+    const good = [abLine(0, [abRun(1, 1, [[5, 2]])]), abLine(1, [abRun(1, 1, [[6, 2]])])];
+    const one = { driver: "ab", parts: 2, repeats: 1 } as const;
 
     it("names a missing pod", () => {
-        assert.throws(() => mergePodResults([good[0]], { driver: "ab", parts: 2 }), /expected the logs of 2 load pods, got 1/);
-        assert.throws(() => mergePodResults([good[0], ""], { driver: "ab", parts: 2 }), /load pod 1 printed no result line .*its log is empty/);
-        assert.throws(() => mergePodResults([good[0], "Error from server (NotFound): pods \"x\" not found\n"], { driver: "ab", parts: 2 }),
+        assert.throws(() => mergePodResults([good[0]], one), /expected the logs of 2 load pods, got 1/);
+        assert.throws(() => mergePodResults([good[0], ""], one), /load pod 1 printed no result line .*its log is empty/);
+        assert.throws(() => mergePodResults([good[0], "Error from server (NotFound): pods \"x\" not found\n"], one),
             /load pod 1 printed no result line .*ends with:\nError from server \(NotFound\)/s);
     });
 
     it("finds the line among other output, and refuses a bad one", () => {
-        assert.equal(mergePodResults([`Benchmarking 10.0.0.1\n${good[0]}\n`, good[1]], { driver: "ab", parts: 2 }).complete, 4);
-        assert.throws(() => mergePodResults([good[0], good[1].slice(0, 60)], { driver: "ab", parts: 2 }), /load pod 1: its result line is not JSON \(cut short\?\)/);
-        assert.throws(() => mergePodResults([good[0], good[1].replace("load-pod/1", "load-pod/9")], { driver: "ab", parts: 2 }),
-            /load pod 1: its result line is "load-pod\/9", expected "load-pod\/1"/);
-        assert.throws(() => mergePodResults([good[1], good[0]], { driver: "ab", parts: 2 }), /load pod 0: its log holds the result of pod 1/);
-        assert.throws(() => mergePodResults([good[0].replace('"driver":"ab"', '"driver":"oha"'), good[1]], { driver: "ab", parts: 2 }),
+        assert.equal(mergePodResults([`Benchmarking 10.0.0.1\n${good[0]}\n`, good[1]], one).runs[0].complete, 4);
+        assert.throws(() => mergePodResults([good[0], good[1].slice(0, 60)], one), /load pod 1: its result line is not JSON \(cut short\?\)/);
+        assert.throws(() => mergePodResults([good[0], good[1].replace("load-pod/2", "load-pod/9")], one),
+            /load pod 1: its result line is "load-pod\/9", expected "load-pod\/2"/);
+        assert.throws(() => mergePodResults([good[1], good[0]], one), /load pod 0: its log holds the result of pod 1/);
+        assert.throws(() => mergePodResults([good[0].replace('"driver":"ab"', '"driver":"oha"'), good[1]], one),
             /load pod 0 ran oha, expected ab/);
-        assert.throws(() => mergePodResults([good[0], good[1].replace('"unit":"ms"', '"unit":"ns"')], { driver: "ab", parts: 2 }),
-            /load pod 1: its times are in ns, expected ms/);
-        assert.throws(() => mergePodResults([good[0], good[1].replace('"times":[[6,2]]', '"times":[[6,1]]')], { driver: "ab", parts: 2 }),
-            /load pod 1: 1 request times for 2 requests/);
-        assert.throws(() => mergePodResults([good[0], good[1].replace('"times":[[6,2]]', '"times":[[6]]')], { driver: "ab", parts: 2 }),
-            /load pod 1: its times are not \[\[time, count\], \.\.\.\]/);
-        assert.throws(() => mergePodResults([good[0], good[1].replace("Complete requests", "Completed")], { driver: "ab", parts: 2 }),
-            /load pod 1: ApacheBench: no 'Complete requests'/);
+        assert.throws(() => mergePodResults([good[0], good[1].replace('"unit":"ms"', '"unit":"ns"')], one),
+            /load pod 1, run 1 of 1: its times are in ns, expected ms/);
+        assert.throws(() => mergePodResults([good[0], good[1].replace('"times":[[6,2]]', '"times":[[6,1]]')], one),
+            /load pod 1, run 1 of 1: 1 request times for 2 requests/);
+        assert.throws(() => mergePodResults([good[0], good[1].replace('"times":[[6,2]]', '"times":[[6]]')], one),
+            /load pod 1, run 1 of 1: its times are not \[\[time, count\], \.\.\.\]/);
+        assert.throws(() => mergePodResults([good[0], good[1].replace("Complete requests", "Completed")], one),
+            /load pod 1, run 1 of 1: ApacheBench: no 'Complete requests'/);
+        assert.throws(() => mergePodResults([good[0], good[1].replace('"warmup":null', '"warmup":{"seconds":"3"}')], one),
+            /load pod 1: its warm-up is not null or \{seconds, requests\}/);
+    });
+
+    it("refuses a pod whose line holds another number of runs than the load's, naming it", () => {
+        const twice = (index: number) => abLine(index, [abRun(1, 1, [[5, 2]]), abRun(3, 1, [[5, 2]])]);
+        const expected = { driver: "ab", parts: 2, repeats: 2 } as const;
+        assert.equal(mergePodResults([twice(0), twice(1)], expected).runs.length, 2);
+        assert.throws(() => mergePodResults([twice(0), good[1]], expected), /load pod 1: its line holds 1 measured run\(s\), expected 2/);
+        assert.throws(() => mergePodResults([twice(0), good[1]], one), /load pod 0: its line holds 2 measured run\(s\), expected 1/);
+        assert.throws(() => mergePodResults([good[0], good[1].replace(/"runs":.*\}$/, '"runs":{}}')], one),
+            /load pod 1: its line holds 0 measured run\(s\), expected 1/);
     });
 
     it("passes on a pod's own failure", () => {
-        const failed = JSON.stringify({ fgl: "load-pod/1", index: 1, driver: "ab", host: "p", error: "ab exited with 22: apr_pollset_poll: The timeout specified has expired (70007)" });
-        assert.throws(() => mergePodResults([good[0], failed], { driver: "ab", parts: 2 }), /load pod 1 failed: ab exited with 22: apr_pollset_poll/);
+        const failed = JSON.stringify({ fgl: "load-pod/2", index: 1, driver: "ab", host: "p", error: "ab exited with 22: apr_pollset_poll: The timeout specified has expired (70007)" });
+        assert.throws(() => mergePodResults([good[0], failed], one), /load pod 1 failed: ab exited with 22: apr_pollset_poll/);
     });
 });
 
-/** A loopback server answering after 3 ms. */
-async function withServer(body: (url: string) => Promise<void>) {
-    const server = http.createServer((_req, res) => setTimeout(() => res.end("Hi there! slow api response"), 3));
+/** A loopback server answering after 3 ms; `agents` gets each request's User-Agent, in order of arrival. */
+async function withServer(body: (url: string, agents: string[]) => Promise<void>) {
+    const agents: string[] = [];
+    const server = http.createServer((req, res) => {
+        agents.push(req.headers["user-agent"] ?? "");
+        setTimeout(() => res.end("Hi there! slow api response"), 3);
+    });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {
-        await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}/?delay=0.003`);
+        await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}/?delay=0.003`, agents);
     } finally {
         server.close();
     }
@@ -223,22 +313,35 @@ describe("load pods' command, run here against a loopback server", () => {
     afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
 
     const spec = (url: string, more: Partial<LoadPodSpec> = {}): LoadPodSpec => ({
-        driver: "ab", url, expectBody: "slow api", requests: 61, concurrency: 6, parts: 2, timeoutSeconds: 10, driverPath: which("ab"), ...more,
+        driver: "ab", url, expectBody: "slow api", requests: 61, concurrency: 6, parts: 2, timeoutSeconds: 10, repeats: 2, warmupSeconds: 1,
+        driverPath: which("ab"), ...more,
     });
+    const expected = { driver: "ab", parts: 2, repeats: 2 } as const;
 
-    it("ab: two pods at once, one JSON line each, merged", async () => {
-        await withServer(async (url) => {
+    it("ab: two pods at once, each warming up and then running its share twice, one JSON line each, merged run by run", async () => {
+        await withServer(async (url, agents) => {
             const argv = loadPodArgv(spec(url));
-            const runs = await Promise.all(["0", "1"].map((i) => runPod(argv, i, path.join(work, i))));
-            assert.deepEqual(runs.map((r) => r.code), [0, 0]);
-            assert.deepEqual(runs.map((r) => r.stdout.split("\n").length), [2, 2], "one line each, newline-terminated");
-            const merged = mergePodResults(runs.map((r) => r.stdout), { driver: "ab", parts: 2 });
-            assert.equal(merged.complete, 61);
-            assert.equal(merged.failed, 0);
-            assert.deepEqual(merged.pods.map((p) => [p.complete, p.node]), [[31, "node-a"], [30, "node-a"]]);
-            // ab's -g file, kept in FGL_LOAD_DIR, has a row for each request of its share.
-            assert.equal(fs.readFileSync(path.join(work, "0", "requests.tsv"), "utf8").trim().split("\n").length, 1 + 31);
-            assert.ok(merged.latencyMs.p50! >= 3 && merged.latencyMs.max! >= merged.latencyMs.p99!);
+            const pods = await Promise.all(["0", "1"].map((i) => runPod(argv, i, path.join(work, i))));
+            assert.deepEqual(pods.map((r) => r.code), [0, 0]);
+            assert.deepEqual(pods.map((r) => r.stdout.split("\n").length), [2, 2], "one line each, newline-terminated");
+            const merged = mergePodResults(pods.map((r) => r.stdout), expected);
+            assert.equal(merged.runs.length, 2);
+            for (const [r, run] of merged.runs.entries()) {
+                assert.equal(run.complete, 61);
+                assert.equal(run.failed, 0);
+                assert.deepEqual(run.pods.map((p) => [p.complete, p.node]), [[31, "node-a"], [30, "node-a"]]);
+                assert.ok(run.latencyMs.p50! >= 3 && run.latencyMs.max! >= run.latencyMs.p99!);
+                // Each run's ab -g file, kept in its own folder of FGL_LOAD_DIR, has a row for each request of its share.
+                for (const [pod, share] of [[0, 31], [1, 30]]) {
+                    assert.equal(fs.readFileSync(path.join(work, String(pod), `run-${r}`, "requests.tsv"), "utf8").trim().split("\n").length, 1 + share);
+                }
+            }
+            for (const pod of pods.map((p) => line(p.stdout))) assert.ok(pod.runs[1].start >= pod.runs[0].end, "the runs one after another");
+            assert.equal(merged.warmup?.seconds, 1);
+            assert.ok(merged.warmup!.requests! > 0, "ab's count of the warm-up");
+            // Each pod checked the URL before its warm-up and after it; ab sent the warm-up and both runs.
+            assert.equal(agents.filter((a) => a.startsWith("Python-urllib")).length, 4);
+            assert.ok(agents.filter((a) => a.startsWith("ApacheBench")).length >= merged.warmup!.requests! + 2 * 61);
         });
     });
 
@@ -246,7 +349,7 @@ describe("load pods' command, run here against a loopback server", () => {
         await withServer(async (url) => {
             const wrong = await runPod(loadPodArgv(spec(url, { expectBody: "Goodbye" })), "1");
             assert.equal(wrong.code, 1);
-            assert.throws(() => mergePodResults([wrong.stdout], { driver: "ab", parts: 1 }),
+            assert.throws(() => mergePodResults([wrong.stdout], { ...expected, parts: 1 }),
                 /load pod 0 failed: check http:\/\/127\.0\.0\.1:\d+\/\?delay=0\.003: expected status 200 and a body containing "Goodbye", got status 200 and body: Hi there/);
             const noIndex = await runPod(loadPodArgv(spec(url)), undefined);
             assert.equal(noIndex.code, 1);
@@ -258,8 +361,11 @@ describe("load pods' command, run here against a loopback server", () => {
                 'echo "apr_socket_recv: Connection reset by peer (104)" >&2\nexit 22\n', { mode: 0o755 });
             const stopped = await runPod(loadPodArgv(spec(url, { driverPath: broken })), "0");
             assert.equal(stopped.code, 1);
-            assert.throws(() => mergePodResults([stopped.stdout], { driver: "ab", parts: 1 }),
-                /load pod 0 failed: ab exited with 22: apr_socket_recv: Connection reset by peer \(104\)/);
+            assert.throws(() => mergePodResults([stopped.stdout], { ...expected, parts: 1 }),
+                /load pod 0 failed: warm-up: ab exited with 22: apr_socket_recv: Connection reset by peer \(104\)/);
+            const unwarmed = await runPod(loadPodArgv(spec(url, { driverPath: broken, warmupSeconds: 0 })), "0");
+            assert.equal(unwarmed.code, 1);
+            assert.match(line(unwarmed.stdout).error, /^run 1 of 2: ab exited with 22: apr_socket_recv/);
         });
         // The server is closed: nothing listens on its port.
         const closed = await new Promise<number>((resolve) => {

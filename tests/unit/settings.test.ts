@@ -64,6 +64,12 @@ describe("settings", () => {
         assert.match(problemsOf({ database: "yes" })[0], /database: "yes" is not true or false/);
     });
 
+    it("refuses fewer than one run and a warm-up that is not whole seconds, naming the fix", () => {
+        assert.match(problemsOf({ loadRepeats: "0" })[0], /loadRepeats: "0" is not a whole number >= 1 \(fix: pulumi config set loadRepeats 1\)/);
+        assert.match(problemsOf({ loadWarmupSeconds: "0.5" })[0], /loadWarmupSeconds: "0\.5" is not a whole number >= 0/);
+        assert.deepEqual([resolve({ loadRepeats: "3" }).load.repeats, resolve({}).load.warmupSeconds], [3, 3]);
+    });
+
     it("reports every problem at once", () => {
         assert.equal(problemsOf({ serverMode: "nope", loadRequests: "0", ingress: "traefik" }).length, 3);
     });
