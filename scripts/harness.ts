@@ -166,7 +166,7 @@ async function driverMax(dir: string): Promise<void> {
     const server = await startFastServer(dir);
     try {
         console.log("| rate asked | reached | reached / asked | errors |\n|---|---|---|---|");
-        for (const rate of [500, 1000, 2000, 3000, 4000, 6000, 8000]) {
+        for (const rate of [1000, 2000, 4000, 8000, 12000, 16000, 24000]) {
             const argv = ohaRateArgv(oha.path, { url: server.url, rate, seconds: 5, connections: 64, timeoutSeconds: 10 });
             const [command, ...args] = withRaisedFileLimit(argv);
             const out = await new Promise<string>((resolve, reject) =>

@@ -116,6 +116,7 @@ describe("components on their own Args (Pulumi mocks)", () => {
             await promiseOf(load.result);
             const run = declared.find((d) => d.inputs.expectBody)!.inputs;
             assert.deepEqual([run.requests, run.concurrency, run.delaySeconds, run.timeoutSeconds], [2000, 200, 1, 300]);
+            assert.deepEqual([run.repeats, run.warmupSeconds, run.upstreamUrl, run.capacitySearch], [1, 3, "", undefined]);
             assert.equal(run.url, "http://127.0.0.1:20000/?delay=1");
             assert.equal(run.capacity, -1);
             assert.deepEqual(declared.filter((d) => d.inputs.expectBody).map((d) => [d.type, d.name]), [["pulumi-nodejs:dynamic/load:Run", "load-run"]]);
@@ -124,6 +125,28 @@ describe("components on their own Args (Pulumi mocks)", () => {
         it("refuses a load ApacheBench can't run", () => {
             assert.throws(() => new LoadTest("load", { url: "http://127.0.0.1:1/", requests: 10, concurrency: 20, driver: DRIVER }),
                 /LoadTest load: invalid arguments:\n  - concurrency: 20 clients for 10 requests/);
+        });
+
+        it("repeats, warms up, checks failures against the slow API, and searches the capacity where asked", async () => {
+            const api = new SlowApi("api", { platform: platform() });
+            const oha = { name: "oha" as const, path: "/c/oha", version: "1.16.0" };
+            const load = new LoadTest("load", {
+                url: api.url, driver: DRIVER, repeats: 3, warmupSeconds: 5, upstreamUrl: api.url, capacity: 200,
+                capacitySearch: { probeSeconds: 4 }, rateDriver: oha,
+            });
+            await promiseOf(load.result);
+            const run = declared.find((d) => d.inputs.expectBody)!.inputs;
+            assert.deepEqual([run.repeats, run.warmupSeconds, run.upstreamUrl], [3, 5, "http://127.0.0.1:20000/"]);
+            // The tutorial-scaled search, the probe length given: 1.5 x the delay, from a quarter of the pool's limit to twice it.
+            assert.deepEqual(run.capacitySearch, {
+                sloP99Ms: 1500, probeSeconds: 4, startRps: 50, maxRps: 400, precision: 0.05, ohaPath: "/c/oha", ohaVersion: "1.16.0",
+            });
+        });
+
+        it("refuses no runs, a fractional warm-up, and an objective no server can meet, naming each field", () => {
+            assert.throws(() => new LoadTest("load", {
+                url: "http://127.0.0.1:1/", driver: DRIVER, repeats: 0, warmupSeconds: 0.5, capacitySearch: { sloP99Ms: 900 },
+            }), /repeats: 0 is not a whole number >= 1\n  - warmupSeconds: 0\.5 is not a whole number >= 0.*\n  - capacitySearch\.sloP99Ms: 900 ms is not above the 1000 ms/);
         });
     });
 });

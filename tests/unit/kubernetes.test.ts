@@ -171,6 +171,18 @@ describe("scenario stacks on kubernetes (Pulumi mocks)", () => {
         assert.deepEqual(ownLoad.roleCores, { app: 1, upstream: 1, driver: 0.5 });
     });
 
+    it("repeats the load and warms it up in the pods, the Job's deadline long enough for every run", async () => {
+        const { of, declared } = await declare("uwsgi-gevent", { serverMode: "uwsgi-gevent", kubeImages: IMAGES, loadRepeats: "3", loadWarmupSeconds: "2" });
+        const run = declared.find((r) => r.inputs.jobUid !== undefined && r.name.includes("-load-"))!.inputs;
+        assert.deepEqual([run.repeats, run.warmupSeconds], [3, 2]);
+        const job = of("batch/v1:Job").find((j) => j.name.includes("-load-"))!.inputs;
+        const config = JSON.parse(job.spec.template.spec.containers[0].command[3]);
+        assert.equal(config.repeats, 3);
+        assert.deepEqual(config.warmup.argvs.map((argv: string[]) => argv.slice(5, 9)), [["-t", "2", "-c", "100"], ["-t", "2", "-c", "100"]]);
+        // Warm-up and its check (2 + 300 s), then three runs of at most 300 s each, and 120 s to spare.
+        assert.equal(job.spec.activeDeadlineSeconds, 2 + 300 + 3 * 300 + 120);
+    });
+
     it("runs replicas of the app, and counts their capacity in the limit", async () => {
         const one = await declare("uwsgi-gevent", { serverMode: "uwsgi-gevent", kubeImages: IMAGES });
         const two = await declare("uwsgi-gevent", { serverMode: "uwsgi-gevent", kubeImages: IMAGES, replicas: "2" });
