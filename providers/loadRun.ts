@@ -22,15 +22,15 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { abArgv, abCeilingRps, abWarmupArgv, parseAbCounts, parseAbOutput } from "../lib/load/ab";
 import { capacityOf, CapacityResult, CapacitySearch, judgeProbe, nextRate, Probe } from "../lib/load/capacity";
-import { CpuAffinity, CpuRole, CpuSnapshot, CpuUsage, RoleLimit, summarizeCpu } from "../lib/load/cpu";
+import { CpuAffinity, CpuRole, CpuSnapshot, RoleLimit, summarizeCpu } from "../lib/load/cpu";
 import { k6Argv, k6WarmupArgv, parseK6Summary } from "../lib/load/k6";
 import { ohaArgv, ohaRateArgv, ohaWarmupArgv, parseOhaOutput } from "../lib/load/oha";
 import { combineRuns } from "../lib/load/repeats";
 import {
-    allClientsCeilingRps, checkFailures, DriverFigures, DriverName, judgeRun, LoadResult, round, RunResult, Warmup,
+    allClientsCeilingRps, checkFailures, DriverFigures, DriverName, judgeRun, LoadResult, round, RunMeasurements, RunResult, Warmup,
 } from "../lib/load/result";
-import { between, heldOfSamples, UpstreamCount } from "../lib/load/slowApi";
-import { Concurrency, ListenQueue, verdictOf } from "../lib/load/verdict";
+import { between, heldOfSamples } from "../lib/load/slowApi";
+import { verdictOf } from "../lib/load/verdict";
 import {
     countThreads, isAlive, localTargets, readCpuSnapshot, readListenCounters, startSampling, ThreadsProbe, withCpuAffinity, withRaisedFileLimit,
 } from "../lib/procfs";
@@ -136,16 +136,9 @@ function runProgram(inputs: LoadRunInputs, argv: string[], limitSeconds: number)
     });
 }
 
-/** What a run measured beside its driver's figures. */
-interface Measured {
+/** A run's driver figures and what was measured around it. */
+interface Measured extends RunMeasurements {
     figures: DriverFigures;
-    threadsBefore: number | null;
-    threadsPeak: number | null;
-    cpu: CpuUsage | null;
-    held: Concurrency | null;
-    listen: ListenQueue | null;
-    upstream: UpstreamCount | null;
-    startedAt: string;
 }
 
 let readers = 0;
@@ -271,11 +264,9 @@ export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
         const ceilingRps = (inputs.driver === "ab" ? abCeilingRps : allClientsCeilingRps)(inputs.requests, inputs.concurrency, inputs.delaySeconds);
         const runs: RunResult[] = [];
         for (let i = 0; i < inputs.repeats; i++) {
-            const m = await measureRun(inputs, load.argv, load.parse, inputs.timeoutSeconds);
-            runs.push(judgeRun(m.figures, {
-                requests: inputs.requests, concurrency: inputs.concurrency, delaySeconds: inputs.delaySeconds, capacity, ceilingRps,
-                threadsBefore: m.threadsBefore, threadsPeak: m.threadsPeak, cpu: m.cpu, held: m.held, listen: m.listen,
-                upstream: m.upstream, startedAt: m.startedAt,
+            const { figures, ...measured } = await measureRun(inputs, load.argv, load.parse, inputs.timeoutSeconds);
+            runs.push(judgeRun(figures, {
+                ...measured, requests: inputs.requests, concurrency: inputs.concurrency, delaySeconds: inputs.delaySeconds, capacity, ceilingRps,
             }));
         }
         const searched = inputs.capacitySearch ? await searchCapacity(inputs, inputs.capacitySearch) : undefined;

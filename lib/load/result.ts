@@ -39,14 +39,8 @@ export interface FailureCheck {
     checkedAgainst: string | null;
 }
 
-/** One measured run, judged: the driver's figures, the limits, and what held it back. */
-export interface RunResult extends DriverFigures {
-    /** Little's law: requests the server can hold at once (capped by the clients) / delay. */
-    limitRps: number | null;
-    /** requestsPerSecond / limitRps. */
-    efficiency: number | null;
-    /** The best this driver can do with this load even against an ideal server. */
-    driverCeilingRps: number | null;
+/** What was measured around a run, beside its driver's figures. */
+export interface RunMeasurements {
     threadsBefore: number | null;
     /** Most threads the app's processes had at once during the run (sampled). */
     threadsPeak: number | null;
@@ -58,10 +52,20 @@ export interface RunResult extends DriverFigures {
     listen: ListenQueue | null;
     /** The slow API's own count during the run; null where it was not read. */
     upstream: UpstreamCount | null;
+    startedAt: string;
+}
+
+/** One measured run, judged: the driver's figures, the limits, and what held it back. */
+export interface RunResult extends DriverFigures, RunMeasurements {
+    /** Little's law: requests the server can hold at once (capped by the clients) / delay. */
+    limitRps: number | null;
+    /** requestsPerSecond / limitRps. */
+    efficiency: number | null;
+    /** The best this driver can do with this load even against an ideal server. */
+    driverCeilingRps: number | null;
     failures: FailureCheck;
     /** What held the run back, and the rule that said so. */
     bottleneck: Bottleneck;
-    startedAt: string;
 }
 
 /** A figure's spread over the repeats, per headline figure; a latency is null where a run had none. */
@@ -178,7 +182,7 @@ export function checkFailures(figures: DriverFigures, upstream: UpstreamCount | 
 }
 
 /** What a run was, beyond what its driver printed. */
-export interface RunContext {
+export interface RunContext extends RunMeasurements {
     requests: number;
     /** Clients (closed loop). */
     concurrency: number;
@@ -187,13 +191,6 @@ export interface RunContext {
     capacity: number;
     /** The driver's best against an ideal server; null where it has none. */
     ceilingRps: number | null;
-    threadsBefore: number | null;
-    threadsPeak: number | null;
-    cpu: CpuUsage | null;
-    held: Concurrency | null;
-    listen: ListenQueue | null;
-    upstream: UpstreamCount | null;
-    startedAt: string;
 }
 
 /** One closed-loop run judged: its true failures, the limit, the driver's ceiling, and the verdict. */
