@@ -132,7 +132,7 @@ export function verdictOf(input: VerdictInput): Bottleneck {
     const upstream = input.held?.upstream;
     const outside = upstream && input.requestsPerSecond > 0 && input.reached !== null
         ? Math.max(0, (input.offered - upstream.avg) / input.requestsPerSecond) : null;
-    const outsideText = outside === null ? "" : `; each request spent ${fixed(outside)} s on average outside the slow API (in the app, its queues, the driver)`;
+    const outsideText = outside === null ? "" : `; each request spent ${fixed(outside)} s on average outside the slow API (in the server, its queues, the driver)`;
     const reachedText = input.reached === null ? "" : `${percent(input.reached)} of what the limit and the driver allow`;
 
     if (input.reached !== null && input.reached >= LIMIT_REACHED) {
