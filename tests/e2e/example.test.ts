@@ -37,6 +37,8 @@ describe("the example program: nginx balancing two server modes (real engine)", 
         for (const run of Object.keys(out.requestsPerSecond)) {
             assert.equal(out.failedRequests[run], 0, run);
             assert.ok(out.requestsPerSecond[run] > 0, run);
+            // Checked against the slow API's own count: every request of every load reached it and was answered there.
+            assert.deepEqual(out.upstream[run], { arrived: 200, served: 200, dropped: 0 }, run);
         }
         // 100 clients: the gevent app holds them all; the 2 x 25 pool holds 50; nginx gives each app half.
         assert.deepEqual(out.limitRps, { "via-nginx": 200, "gevent-direct": 200, "threaded-direct": 100 });
