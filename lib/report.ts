@@ -249,8 +249,9 @@ export function renderReport(results: MatrixResults, charts: { rps?: string; swe
         "a role (driver, upstream: the slow API, app, ingress, postgres) at >= 90 % of the cores it can use over its busiest second, " +
         "or one of its processes at >= 90 % of the one core a GIL-bound or single-threaded process can use; " +
         "concurrency: the slow API or PostgreSQL held at most 80 % of the clients at once, and half that on average, or all the server's threads at once; " +
-        "listen-backlog: the kernel's listen queue overflowed for >= 1 % of the requests; the machine with < 5 % idle; " +
-        "latency-bound near the limit (>= 85 %); else unexplained, with its figures. " +
+        "the machine with < 5 % idle; latency-bound near the limit (>= 85 %); " +
+        "listen-backlog: the kernel's listen queue overflowed for >= 1 % of the requests; " +
+        "a role in bursts: one GIL-bound process at >= 90 % of its core over a quarter second; else unexplained, with its figures. " +
         "**peak CPU**: the most cores each role used over any second; others: cores busy on average with processes outside the run's roles.",
         "Tutorial figures: data/tutorial.json (the tutorial's Docker Compose runs, another machine).",
         "",

@@ -26,6 +26,11 @@ export interface RoleCpu {
     usableCores: number;
     /** Most cores one of its processes used over any peak window. */
     peakProcessCores: number;
+    /**
+     * Most cores one of its processes used over any BURST_WINDOW_SECONDS: a process busy in bursts shorter
+     * than the peak window (one Python process serving a wave of clients that arrived together) shows here.
+     */
+    burstProcessCores: number;
     /** The most one of its processes can use (1: GIL-bound Python, single-threaded ab); null: as many as the role. */
     processCores: number | null;
 }
@@ -58,6 +63,8 @@ export interface RoleLimit {
 }
 
 export const PEAK_WINDOW_SECONDS = 1;
+/** The shortest window CPU is judged over: two samples apart (lib/procfs.ts samples every 250 ms). */
+export const BURST_WINDOW_SECONDS = 0.2;
 
 const CPU_LIST = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 
@@ -138,12 +145,12 @@ function perProcess(snapshots: CpuSnapshot[], role: CpuRole): number[][] {
     });
 }
 
-/** Pairs of snapshot indexes spanning at least PEAK_WINDOW_SECONDS each (the whole run when it is shorter). */
-function windows(snapshots: CpuSnapshot[]): [number, number][] {
+/** Pairs of snapshot indexes spanning at least `seconds` each (the whole run when it is shorter). */
+function windows(snapshots: CpuSnapshot[], seconds: number): [number, number][] {
     const found: [number, number][] = [];
     for (let i = 0, j = 1; i < snapshots.length; i++) {
         j = Math.max(j, i + 1);
-        while (j < snapshots.length && snapshots[j].at - snapshots[i].at < PEAK_WINDOW_SECONDS) j++;
+        while (j < snapshots.length && snapshots[j].at - snapshots[i].at < seconds) j++;
         if (j < snapshots.length) found.push([i, j]);
     }
     return found.length ? found : [[0, snapshots.length - 1]];
@@ -158,8 +165,11 @@ export function summarizeCpu(snapshots: CpuSnapshot[], cores: number, limits: Pa
     const last = snapshots[snapshots.length - 1];
     const seconds = last.at - first.at;
     if (seconds <= 0) return null;
-    const spans = windows(snapshots);
-    const peak = (series: number[]) => Math.max(...spans.map(([i, j]) => (series[j] - series[i]) / (snapshots[j].at - snapshots[i].at)));
+    const rate = (series: number[], [i, j]: [number, number]) => (series[j] - series[i]) / (snapshots[j].at - snapshots[i].at);
+    const spans = windows(snapshots, PEAK_WINDOW_SECONDS);
+    const peak = (series: number[]) => Math.max(...spans.map((span) => rate(series, span)));
+    const bursts = windows(snapshots, BURST_WINDOW_SECONDS);
+    const burst = (series: number[]) => Math.max(...bursts.map((span) => rate(series, span)));
 
     const roles: CpuUsage["roles"] = {};
     for (const role of CPU_ROLES) {
@@ -177,6 +187,7 @@ export function summarizeCpu(snapshots: CpuSnapshot[], cores: number, limits: Pa
             peakCores: r3(peak(total)),
             usableCores: usable,
             peakProcessCores: r3(Math.max(0, ...processes.map(peak))),
+            burstProcessCores: r3(Math.max(0, ...processes.map(burst))),
             processCores: limit.processCores === undefined ? null : Math.min(limit.processCores, usable),
         };
     }

@@ -1,7 +1,7 @@
 // Who ran out first, and what held the run back: a verdict from what was
 // measured (CPU per role, what the server held at once, the kernel's listen
 // queue), never a default. Pure.
-import { CPU_ROLES, CpuRole, CpuUsage } from "./cpu";
+import { BURST_WINDOW_SECONDS, CPU_ROLES, CpuRole, CpuUsage, PEAK_WINDOW_SECONDS } from "./cpu";
 
 /** Requests a stage held at once during a run. */
 export interface Held {
@@ -99,6 +99,14 @@ function roleShares(cpu: CpuUsage): RoleShare[] {
     }).sort((a, b) => b.share - a.share);
 }
 
+/** Each role whose processes are held to fewer cores than it has (GIL-bound Python, ab): its busiest process's share of them over a burst. */
+function burstShares(cpu: CpuUsage): { role: CpuRole; share: number; overSecond: number; processCores: number }[] {
+    return CPU_ROLES.flatMap((role) => {
+        const r = cpu.roles[role];
+        return r?.processCores ? [{ role, share: r.burstProcessCores / r.processCores, overSecond: r.peakProcessCores / r.processCores, processCores: r.processCores }] : [];
+    }).sort((a, b) => b.share - a.share);
+}
+
 /** The stage that held the fewest of what was offered, as a share of it. */
 function tightestStage(input: VerdictInput): { stage: "upstream" | "postgres"; held: Held; share: number } | undefined {
     const stages = (["postgres", "upstream"] as const).flatMap((stage) => {
@@ -118,8 +126,9 @@ const STAGE_WORDS = {
  * that ran out of CPU (>= 90 % of the cores it can use, or one of its processes of its one core, over its
  * busiest second); concurrency (a stage behind the server held at most 80 % of what the load offered, and was
  * kept at least half that full on average; or, at a constant rate or with more clients than the server holds, it
- * held >= 90 % of what the server holds at once: its threads were all busy); the listen backlog (overflows >= 1 % of the requests); the machine
- * (< 5 % idle); latency-bound near the limit (>= 85 %); else unexplained, with the figures.
+ * held >= 90 % of what the server holds at once: its threads were all busy); the machine (< 5 % idle);
+ * latency-bound near the limit (>= 85 %); the listen backlog (overflows >= 1 % of the requests); a GIL-bound
+ * process at >= 90 % of its core over a quarter second (bursts a second's average hides); else unexplained, with the figures.
  */
 export function verdictOf(input: VerdictInput): Bottleneck {
     const shares = input.cpu ? roleShares(input.cpu) : [];
@@ -168,15 +177,6 @@ export function verdictOf(input: VerdictInput): Bottleneck {
                 `the server holds at once, ${fixed(stage.held.avg, 2)} on average, for ${fixed(input.offered, 1)} offered; ${idle}${busiest}`,
         };
     }
-    const overflows = input.listen?.overflows ?? 0;
-    if (input.listen && overflows > 0 && overflows >= OVERFLOW_SHARE * input.requests) {
-        return {
-            verdict: "listen-backlog",
-            words: `listen backlog: connections overflowed the listen queue ${overflows} times and waited for the client's SYN retry`,
-            rule: `listen-backlog: ${overflows} ListenOverflows (${input.listen.drops} ListenDrops) in ${input.listen.namespace} network namespace ` +
-                `for ${input.requests} requests (>= ${percent(OVERFLOW_SHARE)}); ${idle}${busiest}${heldText}`,
-        };
-    }
     if (input.cpu && input.cpu.machine.minIdle < MACHINE_IDLE_BELOW) {
         return {
             verdict: "machine",
@@ -185,11 +185,31 @@ export function verdictOf(input: VerdictInput): Bottleneck {
                 `processes outside the run's roles used ${input.cpu.machine.othersAvgCores} core(s) on average`,
         };
     }
+    const overflows = input.listen?.overflows ?? 0;
+    const overflowNote = overflows ? `; the listen queue overflowed ${overflows} times` : "";
     if (input.reached !== null && input.reached >= NEAR_LIMIT) {
         return {
             verdict: "latency-bound",
-            words: `latency-bound: near its limit (${reachedText}); nothing ran out`,
-            rule: `latency-bound: ${reachedText} (>= ${percent(NEAR_LIMIT)}), no role at >= ${percent(ROLE_SATURATED)} of its cores, ${idle}${busiest}${heldText}${outsideText}`,
+            words: `latency-bound: near its limit (${reachedText}); nothing ran out${overflowNote}`,
+            rule: `latency-bound: ${reachedText} (>= ${percent(NEAR_LIMIT)}), no role at >= ${percent(ROLE_SATURATED)} of its cores, ${idle}${busiest}${heldText}${outsideText}${overflowNote}`,
+        };
+    }
+    if (input.listen && overflows > 0 && overflows >= OVERFLOW_SHARE * input.requests) {
+        return {
+            verdict: "listen-backlog",
+            words: `listen backlog: connections overflowed the listen queue ${overflows} times and waited for the client's SYN retry`,
+            rule: `listen-backlog: ${overflows} ListenOverflows (${input.listen.drops} ListenDrops) in ${input.listen.namespace} network namespace ` +
+                `for ${input.requests} requests (>= ${percent(OVERFLOW_SHARE)}); ${idle}${busiest}${heldText}`,
+        };
+    }
+    const burst = input.cpu ? burstShares(input.cpu)[0] : undefined;
+    if (burst && burst.share >= ROLE_SATURATED) {
+        return {
+            verdict: burst.role,
+            words: `${burst.role} ran out of CPU in bursts: one of its processes used ${percent(burst.share)} of its core over a quarter ` +
+                `second (${percent(burst.overSecond)} over its busiest second), and requests queued for it meanwhile`,
+            rule: `${burst.role} in bursts: one process at ${percent(burst.share)} of its ${burst.processCores} core(s) over ${BURST_WINDOW_SECONDS} s ` +
+                `(>= ${percent(ROLE_SATURATED)}), ${percent(burst.overSecond)} over ${PEAK_WINDOW_SECONDS} s; ${reachedText}; ${idle}${heldText}${outsideText}`,
         };
     }
     const figures = [reachedText, idle + busiest.replace(/^; /, ", "), heldText.replace(/^; /, ""), outsideText.replace(/^; /, "")].filter(Boolean).join("; ");

@@ -118,8 +118,16 @@ describe("CPU per role", () => {
         ];
         const cpu = summarizeCpu(s, 2, { app: { processCores: 1 } })!;
         assert.equal(cpu.seconds, 3);
-        assert.deepEqual(cpu.roles.app, { avgCores: 0.467, peakCores: 1, usableCores: 2, peakProcessCores: 1, processCores: 1 });
+        assert.deepEqual(cpu.roles.app, { avgCores: 0.467, peakCores: 1, usableCores: 2, peakProcessCores: 1, burstProcessCores: 1, processCores: 1 });
         assert.deepEqual(cpu.machine, { avgBusyCores: 1.267, peakBusyCores: 1.8, minIdle: 0.1, othersAvgCores: 0.8 });
+    });
+
+    it("sees a process busy in bursts shorter than a second, which the one-second peak averages away", () => {
+        // Sampled every 0.25 s: the app busy 0.25 s of every second (a wave of clients served in a row), idle the rest.
+        const s = Array.from({ length: 13 }, (_, k) => snap(k * 0.25, 0, 0, { app: { "10:1": 0.25 * Math.floor((k + 3) / 4) } }));
+        const app = summarizeCpu(s, 2, { app: { processCores: 1 } })!.roles.app!;
+        assert.equal(app.peakProcessCores, 0.25, "a quarter of every second");
+        assert.equal(app.burstProcessCores, 1, "all of a quarter second");
     });
 
     it("keeps the CPU of a worker that exited, and counts a new process from its start", () => {

@@ -11,8 +11,8 @@ function usage(roles: CpuUsage["roles"], minIdle: number): CpuUsage {
     return { cores: 2, seconds: 10, roles, machine: { avgBusyCores: 1, peakBusyCores: 2 * (1 - minIdle), minIdle, othersAvgCores: 0.25 } };
 }
 
-const role = (peakCores: number, usable: number, peakProcessCores = peakCores, processCores: number | null = null) =>
-    ({ avgCores: peakCores * 0.8, peakCores, usableCores: usable, peakProcessCores, processCores });
+const role = (peakCores: number, usable: number, peakProcessCores = peakCores, processCores: number | null = null, burstProcessCores = peakProcessCores) =>
+    ({ avgCores: peakCores * 0.8, peakCores, usableCores: usable, peakProcessCores, burstProcessCores, processCores });
 
 /** A run of 2000 requests at 200 clients, 1 s delay, with nothing remarkable unless the test says so. */
 const run = (over: Partial<VerdictInput>): VerdictInput => ({
@@ -72,12 +72,27 @@ describe("bottleneck verdict", () => {
         assert.notEqual(verdictOf(run({ held: { upstream: { peak: 100, avg: 10 }, postgres: null }, reached: 0.5 })).verdict, "concurrency");
     });
 
-    it("names the listen backlog when connections overflowed it for a good share of the requests", () => {
-        const b = verdictOf(run({ listen: { overflows: 15251, drops: 15251, namespace: "this machine's" }, reached: 0.3 }));
+    it("names the listen backlog when connections overflowed it for a good share of the requests, far below the limit", () => {
+        const overflowed = (overflows: number) => ({ listen: { overflows, drops: overflows, namespace: "this machine's" } });
+        const b = verdictOf(run({ ...overflowed(15251), reached: 0.3 }));
         assert.equal(b.verdict, "listen-backlog");
         assert.match(b.rule, /15251 ListenOverflows/);
-        assert.notEqual(verdictOf(run({ listen: { overflows: 2, drops: 2, namespace: "this machine's" }, reached: 0.5 })).verdict, "listen-backlog",
-            "two overflows in 2000 requests are noise");
+        assert.notEqual(verdictOf(run({ ...overflowed(2), reached: 0.5 })).verdict, "listen-backlog", "two overflows in 2000 requests are noise");
+        // Near the limit there is little to explain: latency-bound, the overflows noted.
+        const near = verdictOf(run({ ...overflowed(36), reached: 0.91 }));
+        assert.equal(near.verdict, "latency-bound");
+        assert.match(near.words, /near its limit .*; the listen queue overflowed 36 times$/);
+    });
+
+    it("names a GIL-bound process busy in bursts a second's average hides, only where nothing else explains the run", () => {
+        // gevent-pywsgi at the tutorial's load: one process, ~2 ms of CPU per request, each wave of 200 clients served in a row.
+        const bursty = usage({ app: role(0.5, 2, 0.5, 1, 0.98), upstream: role(0.12, 2, 0.12, 1, 0.3) }, 0.4);
+        const b = verdictOf(run({ cpu: bursty, reached: 0.8 }));
+        assert.equal(b.verdict, "app");
+        assert.match(b.words, /^app ran out of CPU in bursts: one of its processes used 98 % of its core over a quarter second \(50 % over its busiest second\)/);
+        assert.equal(verdictOf(run({ cpu: bursty, reached: 0.9 })).verdict, "latency-bound", "near the limit: nothing to explain");
+        assert.equal(verdictOf(run({ cpu: usage({ app: role(0.5, 2, 0.5, null, 0.98) }, 0.4), reached: 0.8 })).verdict, "unexplained",
+            "a process that may use every core is not held to one");
     });
 
     it("names the machine when no role is saturated but less than 5 % is idle", () => {
