@@ -214,7 +214,7 @@ function capacitySection(results: MatrixResults, chart?: string): string[] {
             return [
                 `### ${scenario}: ${c.capacityRps === null ? `below the first probe (${c.knee?.askedRps} req/s)` : `${c.capacityRps} req/s`}` +
                     `${c.bound === "at-least-max" ? " or more (the search's ceiling passed)" : ""}`, "",
-                c.knee ? `At the knee, ${c.knee.askedRps} req/s: ${c.knee.why}; **${c.knee.bottleneck.words}**.` : "No probe missed the objective.", "",
+                c.knee ? `At the knee, ${c.knee.askedRps} req/s: ${c.knee.why}; **${c.knee.bottleneck.words}**. ${c.knee.bottleneck.rule}` : "No probe missed the objective.", "",
                 markdownTable(probeColumns, c.probes.map((p) => [num(p.askedRps), num(p.reachedRps), num(p.latencyMs.p50, 0), num(p.latencyMs.p99, 0),
                     String(p.failed), p.passed ? "yes" : "no", p.passed ? "" : verdictCell(p.bottleneck)])), "",
             ];

@@ -120,19 +120,20 @@ async function waitForJob(inputs: KubeLoadRunInputs): Promise<void> {
     const deadline = Date.now() + limitSeconds * 1000;
     let lastError = "";
     for (;;) {
+        // Why the Job can't succeed; kept out of the try: only kubectl's own failures are tried again.
+        let why: string | undefined;
         try {
             const status = (JSON.parse(await kubectl(inputs, ["get", "job", inputs.job, "-o", "json"])).status ?? {}) as JobStatus;
             if ((status.succeeded ?? 0) >= inputs.parts) return;
-            const why = jobFailure(status, await jobPods(inputs));
-            if (why) throw new JobFailed(why);
+            why = jobFailure(status, await jobPods(inputs));
         } catch (e) {
-            if (e instanceof JobFailed) throw new Error(`load job ${inputs.namespace}/${inputs.job} ${e.message}\n${await diagnose(inputs)}`);
             lastError = (e as Error).message;
             if (NOT_FOUND.test(lastError)) {
                 throw new Error(`load job ${inputs.namespace}/${inputs.job} is gone (deleted after a load that failed, or by hand): ` +
                     "a refresh recreates it, so `./lab up` or `pulumi up --refresh` measures again");
             }
         }
+        if (why) throw new Error(`load job ${inputs.namespace}/${inputs.job} ${why}\n${await diagnose(inputs)}`);
         if (Date.now() > deadline) {
             throw new Error(`load job ${inputs.namespace}/${inputs.job} did not finish within ${limitSeconds} s` +
                 `${lastError ? ` (last error: ${lastError})` : ""}\n${await diagnose(inputs)}`);
@@ -140,8 +141,6 @@ async function waitForJob(inputs: KubeLoadRunInputs): Promise<void> {
         await new Promise((r) => setTimeout(r, 2000));
     }
 }
-
-class JobFailed extends Error {}
 
 const NOT_FOUND = /NotFound|not found/;
 

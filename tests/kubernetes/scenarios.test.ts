@@ -109,7 +109,10 @@ describe("kubernetes: the project's cluster, the real provider", function () {
 
     it("a load over maxFailedRequests fails the up, and the next up measures again rather than re-reading it", async () => {
         // 6 clients for 10 s; the slow API's pod is deleted while they run: the app answers 500 until its new pod is ready.
-        const stack = await kubeStack("uwsgi-gevent", { loadRequests: "60", loadConcurrency: "6", loadDelay: "1", maxFailedRequests: "0" });
+        // No warm-up: the pod is deleted while the measured run goes on.
+        const stack = await kubeStack("uwsgi-gevent", {
+            loadRequests: "60", loadConcurrency: "6", loadDelay: "1", maxFailedRequests: "0", loadWarmupSeconds: "0",
+        });
         const namespace = "fgl-k8s-uwsgi-gevent";
         try {
             const up = upOutputs(stack);
@@ -140,7 +143,8 @@ describe("kubernetes: the project's cluster, the real provider", function () {
     });
 
     it("replicas: 2 spreads the requests over both app pods", async () => {
-        const stack = await kubeStack("uwsgi-gevent", { replicas: "2" });
+        // No warm-up, so the apps' logs hold the load and the pods' checks only.
+        const stack = await kubeStack("uwsgi-gevent", { replicas: "2", loadWarmupSeconds: "0" });
         try {
             const out = await upOutputs(stack);
             assert.equal(out.failedRequests, 0);
