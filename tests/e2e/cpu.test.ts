@@ -54,7 +54,8 @@ describe("CPU attribution on deployed stacks (Automation API)", function () {
         // A thousand connections at once into a queue of 100: the kernel turns many away (15,251 in one run here).
         assert.ok(small.listen.overflows >= 0.01 * 5000, `listen 100: ${small.listen.overflows} overflows`);
         assert.ok(large.listen.overflows < 0.01 * 5000, `listen 4096: ${large.listen.overflows} overflows`);
-        assert.ok(!["latency-bound", "unexplained"].includes(small.bottleneck.verdict), small.bottleneck.rule);
+        // Explained, whichever rule came first (a CPU, the machine, what was held, the backlog), and the overflows counted.
+        assert.notEqual(small.bottleneck.verdict, "unexplained", small.bottleneck.rule);
     });
 
     it("loadDriver: oha deploys, builds or finds oha, and loads the app", async () => {

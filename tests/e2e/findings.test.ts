@@ -49,8 +49,9 @@ describe("the tutorial's findings, measured (real engine)", function () {
 
     it("psycogreen lets PostgreSQL's waits overlap: psycopg2-psycogreen >= 1.7x psycopg2-blocking", async () => {
         // Half of each request's delay is pg_sleep. Unpatched, each one blocks the gevent hub: at least
-        // n x delay / 2 = 4 s in all. Patched, the 10 clients overlap: about 3 x delay = 1.2 s.
-        const load = { n: 20, c: 10, delay: 0.4 };
+        // n x delay / 2 = 8 s in all, long enough to sample PostgreSQL's one query ~30 times. Patched, the 10 clients
+        // overlap: about 5 x delay = 2 s.
+        const load = { n: 40, c: 10, delay: 0.4 };
         stack = await findingStack("psycopg2-blocking", load);
         const blocking = await upOutputs(stack);
         allServed(blocking, load.n);
