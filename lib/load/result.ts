@@ -174,9 +174,12 @@ export function requireNumber(value: unknown, what: string, source: string): num
  */
 export function checkFailures(figures: DriverFigures, upstream: UpstreamCount | null): FailureCheck {
     const answered = figures.complete - figures.failed;
+    // No more of this run's requests were answered there than reached it and were not dropped (an answer to an
+    // earlier request may fall in the run).
+    const answeredThere = upstream ? Math.min(upstream.served, upstream.arrived - upstream.dropped) : 0;
     return {
         byDriver: figures.failed,
-        unseenByDriver: upstream ? Math.max(0, answered - upstream.served) : 0,
+        unseenByDriver: upstream ? Math.max(0, answered - answeredThere) : 0,
         checkedAgainst: upstream ? "the slow API's count of its answers" : null,
     };
 }

@@ -8,7 +8,7 @@ import { AddressInfo } from "net";
 import { abArgv, abCeilingRps, abWarmupArgv, parseAbOutput, parseAbVersion } from "../../lib/load/ab";
 import { k6Argv, k6WarmupArgv, parseK6Summary, parseK6Version } from "../../lib/load/k6";
 import { ohaArgv, ohaRateArgv, ohaWarmupArgv, parseOhaOutput, parseOhaVersion } from "../../lib/load/oha";
-import { allClientsCeilingRps, efficiency, LoadResult, thresholdExceeded, throughputLimit } from "../../lib/load/result";
+import { allClientsCeilingRps, checkFailures, efficiency, LoadResult, thresholdExceeded, throughputLimit } from "../../lib/load/result";
 import { which } from "../../platforms/localTools";
 
 /** A loopback server that fails every `failEvery`-th request with a 500. */
@@ -210,6 +210,21 @@ describe("limits", () => {
         assert.equal(throughputLimit(200, 200, 0), null);
         assert.equal(efficiency(151.93, 200), 0.7597);
         assert.equal(efficiency(10, null), null);
+    });
+});
+
+describe("failures checked against the slow API's own count", () => {
+    const figures = { complete: 200, failed: 3, timeTakenSeconds: 2, requestsPerSecond: 100, latencyMs: { p50: 1, p90: 1, p95: 1, p99: 1, p999: null, max: 1 } };
+    it("counts what the driver called answered and the slow API never answered as failed, unseen by the driver", () => {
+        assert.deepEqual(checkFailures(figures, { arrived: 200, served: 177, dropped: 20 }),
+            { byDriver: 3, unseenByDriver: 20, checkedAgainst: "the slow API's count of its answers" });
+        assert.deepEqual(checkFailures(figures, { arrived: 200, served: 197, dropped: 0 }).unseenByDriver, 0);
+        assert.deepEqual(checkFailures(figures, null), { byDriver: 3, unseenByDriver: 0, checkedAgainst: null });
+    });
+
+    it("does not let answers to earlier requests, falling in the run, hide this run's missing ones", () => {
+        // The run's 200 reached it, 20 were dropped; 13 answers to a warm-up's requests fell in the run: served 193.
+        assert.equal(checkFailures(figures, { arrived: 200, served: 193, dropped: 20 }).unseenByDriver, 17);
     });
 });
 
