@@ -33,7 +33,7 @@ export { LoadDriver } from "./platforms/localTools";
 export { DeployedService, Platform, PlatformLoad, ServiceHosts } from "./platforms/platform";
 export { CpuRole, CpuUsage } from "./lib/load/cpu";
 export { Bottleneck, Concurrency, Verdict } from "./lib/load/verdict";
-export { CpuQuantities, KubeImages } from "./lib/kubernetes";
+export { CpuQuantities, KubeImages } from "./lib/kubernetesSettings";
 export { DriverName, LoadResult, PodRun, RunResult } from "./lib/load/result";
 export { ThreadsProbe } from "./lib/procfs";
 export { MODES, Protocol, SERVER_MODES, ServerMode, ServerShape } from "./lib/serverModes";

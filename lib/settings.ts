@@ -4,11 +4,11 @@
 import { defaultSearch, OHA_MAX_RPS, searchProblems } from "./load/capacity";
 import { CpuAffinity, parseCpuAffinity } from "./load/cpu";
 import { checkParallelism } from "./load/split";
-import { CpuQuantities, KubeImages, parseCpuQuantities, parseKubeImages } from "./kubernetes";
+import { CpuQuantities, KubeImages, parseCpuQuantities, parseKubeImages } from "./kubernetesSettings";
 import { MODES, Protocol, resolveServer, ServerMode, ServerShape } from "./serverModes";
 
 export const PLATFORMS = ["local", "docker", "kubernetes"] as const;
-export type Platform = (typeof PLATFORMS)[number];
+export type PlatformKind = (typeof PLATFORMS)[number];
 export const INGRESSES = ["none", "nginx"] as const;
 export type Ingress = (typeof INGRESSES)[number];
 export const LOAD_DRIVERS = ["auto", "ab", "k6", "oha"] as const;
@@ -66,7 +66,7 @@ export interface CapacitySettings {
 export interface Settings {
     /** Which of the tutorial's scenarios this is, for its figures; "" for the stack's own name. */
     scenario: string;
-    platform: Platform;
+    platform: PlatformKind;
     serverMode: ServerMode;
     shape: ServerShape;
     protocol: Protocol;
@@ -118,7 +118,7 @@ export interface KubeSettings {
 /** Mode-independent defaults; Pulumi.yaml declares the same (a unit test keeps them equal). */
 export const DEFAULTS = {
     scenario: "",
-    platform: "local" as Platform,
+    platform: "local" as PlatformKind,
     serverMode: "uwsgi-gevent" as ServerMode,
     protocol: "http" as Protocol,
     ingress: "none" as Ingress,
@@ -352,7 +352,7 @@ function capacitySettings(
     num: (key: string, fallback: number | undefined, opts?: { integer?: boolean; min?: number }) => number | undefined,
     bool: (key: string, fallback: boolean) => boolean,
     problems: string[],
-    target: { capacity: number; delay: number; driver: LoadDriverChoice; platform: Platform },
+    target: { capacity: number; delay: number; driver: LoadDriverChoice; platform: PlatformKind },
 ): CapacitySettings | null {
     // capacityProbeSeconds has a declared default (Pulumi.yaml), so it always reads as set.
     const keys = ["sloP99Ms", "capacityStartRps", "capacityMaxRps"];

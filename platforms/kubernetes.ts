@@ -12,9 +12,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { cacheDir } from "../lib/cache";
 import { codeHash } from "../lib/codeHash";
 import {
-    configMapManifest, cpuCores, CpuQuantities, deploymentManifest, imageOf, jobManifest, KubeContext, KubeImages, namespaceFor, podPaths,
-    resourcesOf, roleMarker, serviceManifest,
+    configMapManifest, deploymentManifest, imageOf, jobManifest, KubeContext, namespaceFor, podPaths, resourcesOf, roleMarker, serviceManifest,
 } from "../lib/kubernetes";
+import { cpuCores, CpuQuantities, KubeImages } from "../lib/kubernetesSettings";
 import { CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
 import { loadPodArgv, loadPodSeconds, PodDriver, splitCeilingRps, splitLoad } from "../lib/load/split";

@@ -4,7 +4,7 @@
 // they are built from changes. A new cluster keeps the images the last one had.
 import { execFile } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
-import { IMAGE_NAMES, KubeImages } from "../lib/kubernetes";
+import { IMAGE_NAMES, KubeImages } from "../lib/kubernetesSettings";
 
 export interface ClusterImagesInputs {
     /** scripts/cluster.sh. */

@@ -180,11 +180,15 @@ os_packages() {
     command -v apt-get >/dev/null || die "missing OS packages: ${missing[*]} (install them)"
     say "installing OS packages: ${missing[*]}"
     # Keep the packages' own services (Debian's containerd) from starting: we start our own.
-    local policy=/usr/sbin/policy-rc.d had_policy=1
-    [ -e "$policy" ] || { had_policy=0; printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; }
+    # The file goes on every way out, or a failed install would block every later service start.
+    local policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+        printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    [ $had_policy = 1 ] || rm -f "$policy"
+    if [ "$(trap -p EXIT)" ]; then rm -f "$policy"; trap - EXIT; fi
 }
 
 kubernetes_bin() {
@@ -236,6 +240,9 @@ save_machine() {
     for d in "${SYSTEM_DIRS[@]}"; do [ -e "$d" ] || echo "$d"; done >"$RUN/system-dirs"
     { iptables-save | awk '/^\*/ { print "ip", substr($1, 2) }'
       ip6tables-save | awk '/^\*/ { print "ip6", substr($1, 2) }'; } >"$RUN/iptables-tables"
+    # preflight found no KUBE-* chain: every one that appears from now on is our cluster's.
+    : >"$RUN/kube-chains-ours"
+    for d in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do [ ! -d "$d" ] || echo "$d"; done >"$RUN/cgroups-before"
     mv "$RUN/sysctls.tmp" "$RUN/sysctls"
 }
 
@@ -290,17 +297,19 @@ guards_first() {
     done
 }
 
-# Every rule and chain the cluster made, in both families: the KUBE-* chains of
-# kube-proxy and the kubelet, ours (FGL-*), and any CNI-* chain of our network.
+# Every rule and chain the cluster made, in both families: ours (FGL-*), any CNI-* chain
+# of our network, and the KUBE-* chains of kube-proxy and the kubelet where save_machine
+# recorded that there were none before our cluster (another Kubernetes' stay).
 # One iptables-restore per family: the jumps to them, then the chains, flushed and deleted.
 iptables_clean() {
-    local ipt save script
+    local ipt save script prefixes="FGL-"
+    [ ! -f "$RUN/kube-chains-ours" ] || prefixes="KUBE-|FGL-"
     for ipt in iptables ip6tables; do
         save=$($ipt-save 2>/dev/null) || continue
-        script=$(awk '
+        script=$(awk -v prefixes="^:($prefixes)" '
             FNR == NR {  # first pass: which chains are ours, per table
                 if (/^\*/) t = substr($1, 2)
-                else if (/^:/ && $1 ~ /^:(KUBE-|FGL-)/) ours[t, substr($1, 2)] = 1
+                else if (/^:/ && $1 ~ prefixes) ours[t, substr($1, 2)] = 1
                 else if (/^-A CNI-/ && /flask-gevent-lab/) ours[t, $2] = 1
                 next
             }
@@ -321,6 +330,7 @@ iptables_clean() {
             }' <(echo "$save") <(echo "$save"))
         [ -z "$script" ] || $ipt-restore -w --noflush <<<"$script" || say "$ipt-restore could not remove the cluster's rules"
     done
+    rm -f "$RUN/kube-chains-ours"
 }
 
 # Tables that the cluster's rules brought into being, once empty again (nf_tables keeps them).
@@ -563,12 +573,15 @@ unmount_ours() {
     say "still mounted: $(awk -v p="$CLUSTER/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | tr '\n' ' ')"
 }
 
+# The kubelet's cgroups, those save_machine did not find there before our cluster.
 remove_cgroups() {
     local d
     for d in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
         [ -d "$d" ] || continue
+        ! grep -qxF "$d" "$RUN/cgroups-before" 2>/dev/null || continue
         find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || say "could not remove all of $d (processes left in it?)"
     done
+    rm -f "$RUN/cgroups-before"
 }
 
 remove_system_dirs() {

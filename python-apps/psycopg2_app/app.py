@@ -4,6 +4,7 @@ from gevent import monkey
 monkey.patch_all()
 
 import os  # noqa: E402
+import socket  # noqa: E402
 
 import psycopg2  # noqa: E402
 import requests  # noqa: E402
@@ -15,6 +16,14 @@ db = dict(user='example', password='example', dbname='example',
           port=int(os.environ.get('POSTGRES_PORT', '5432')))
 
 app = Flask(__name__)
+# Not the tutorial's: which app answered, so a load balanced over several shows where it went.
+served_by = f"{socket.gethostname()}:{os.environ['PORT_APP']}"
+
+
+@app.after_request
+def mark(response):
+    response.headers['X-Served-By'] = served_by
+    return response
 
 
 @app.route('/')

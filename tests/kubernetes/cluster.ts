@@ -3,7 +3,7 @@
 import { execFileSync, spawnSync } from "child_process";
 import * as path from "path";
 import { resolveCluster } from "../../platforms/kubernetes";
-import { ROOT } from "../e2e/stack";
+import { ROOT } from "../local/stack";
 
 const CLUSTER = path.join(ROOT, "scripts", "cluster.sh");
 

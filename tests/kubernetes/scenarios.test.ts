@@ -8,7 +8,7 @@ import { execFileSync } from "child_process";
 import { Stack } from "@pulumi/pulumi/automation";
 import { httpGet } from "../httpGet";
 import * as path from "path";
-import { removeStack, ROOT, testStack, upOutputs } from "../e2e/stack";
+import { removeStack, ROOT, testStack, upOutputs } from "../local/stack";
 import { clusterTraces, kubectl, startCluster, stopCluster } from "./cluster";
 
 /** Small and quick, but enough clients for two pods to share. */

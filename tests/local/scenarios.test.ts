@@ -2,6 +2,7 @@
 // is deployed as real processes, load-tested, checked, destroyed, and checked
 // again for anything left running.
 import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
@@ -29,6 +30,23 @@ async function services(stack: Stack): Promise<Service[]> {
     return (state.deployment.resources ?? [])
         .filter((r: any) => r.type === "pulumi-nodejs:dynamic/local:Process")
         .map((r: any) => ({ name: r.outputs.spec.name, pid: r.outputs.pid, port: r.outputs.spec.port }));
+}
+
+/** The threads of a process group now, counted by ps (not by the lab's /proc reader). */
+function threadsByPs(pgid: number): number {
+    return execFileSync("ps", ["-e", "-L", "-o", "pgid=,lwp="], { encoding: "utf8" })
+        .split("\n").filter((line) => Number(line.trim().split(/\s+/)[0]) === pgid).length;
+}
+
+/**
+ * The threads the load counted are the app's: ps's count of the app's group now lies between the count before the
+ * load and the peak (threads a load starts either stay, as a pool's, or end, as the dev server's per request).
+ */
+function assertAppThreads(out: Record<string, any>, running: Service[]): void {
+    const app = running.find((s) => s.name === "flask-app")!;
+    const now = threadsByPs(app.pid);
+    assert.ok(out.threadsBefore - 1 <= now && now <= out.threadsPeak + 1,
+        `the app's threads: ps counts ${now} now, the load counted ${out.threadsBefore} before and ${out.threadsPeak} at its peak`);
 }
 
 function assertGone(before: Service[]): void {
@@ -79,10 +97,15 @@ describe("every scenario, deployed for real (Automation API)", function () {
             const stack = await e2eStack(scenario);
             try {
                 const database = readStackConfig(ROOT, scenario).database === "true";
-                await upAndCheck(stack, database
+                const out = await upAndCheck(stack, database
                     ? /^Hi there! slow api response \(datetime\.datetime\(/
                     : /^Hi there! slow api response$/);
                 const running = await services(stack);
+                assertAppThreads(out, running);
+                if (scenario === "devserver-threaded") {
+                    // A thread per request: 10 clients held for 0.2 s each put several threads beside the idle ones.
+                    assert.ok(out.threadsPeak >= out.threadsBefore + 5, `threads ${out.threadsBefore} -> ${out.threadsPeak} for 10 clients`);
+                }
                 await stack.destroy();
                 assertGone(running);
             } finally {
