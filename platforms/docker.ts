@@ -10,7 +10,7 @@ import { containerPaths, containerSpec, imageFor } from "../lib/container";
 import { ThreadsProbe } from "../lib/procfs";
 import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
 import { DockerNetwork } from "../lib/settings";
-import { claimName, defaultRunDir, DeployedService, loopbackHosts, Platform, PROJECT_ROOT } from "./platform";
+import { claimName, defaultRunDir, DeployedService, loopbackHosts, Platform, PROJECT_ROOT, WAS_AT_ROOT } from "./platform";
 
 export interface DockerPlatformArgs {
     /** bridge: one network for the platform, services found by hostname, ports published on 127.0.0.1; host: the host's network, on loopback. Default bridge. */
@@ -26,7 +26,7 @@ export interface DockerPlatformArgs {
 }
 
 /** Every service a container. */
-export class DockerPlatform implements Platform {
+export class DockerPlatform extends pulumi.ComponentResource implements Platform {
     readonly kind = "docker";
     readonly ownNetwork = false;
     readonly paths: PlatformPaths;
@@ -37,7 +37,8 @@ export class DockerPlatform implements Platform {
     private readonly names = new Set<string>();
 
     /** `name` names the platform's resources and prefixes its containers and network: unique on the Docker engine. */
-    constructor(private readonly name: string, args: DockerPlatformArgs = {}) {
+    constructor(private readonly name: string, args: DockerPlatformArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+        super("flask-gevent-lab:platforms:Docker", name, {}, opts);
         this.args = {
             network: args.network ?? "bridge",
             pythonImage: args.pythonImage ?? "python:3.11-slim",
@@ -46,6 +47,7 @@ export class DockerPlatform implements Platform {
             readyTimeoutSeconds: args.readyTimeoutSeconds ?? 30,
         };
         this.paths = containerPaths(this.args.network);
+        this.registerOutputs({ network: this.args.network });
     }
 
     deploy(name: string, role: ServiceRole, spec: pulumi.Input<ServiceSpec>, opts: pulumi.CustomResourceOptions): DeployedService {
@@ -100,7 +102,7 @@ export class DockerPlatform implements Platform {
                 imageName,
                 build: { context: appsDir, dockerfile: path.join(appsDir, "Dockerfile"), args: { APP: app, PYTHON_IMAGE: pythonImage } },
                 skipPush: true,
-            });
+            }, { parent: this, aliases: [WAS_AT_ROOT] });
             this.images.set(imageName, image);
         }
         return image;
@@ -108,7 +110,7 @@ export class DockerPlatform implements Platform {
 
     /** The platform's own network, where services find each other by the tutorial's hostnames. */
     private bridge(): docker.Network {
-        this.network ??= new docker.Network(`${this.name}-network`, { name: `fgl-${this.name}` });
+        this.network ??= new docker.Network(`${this.name}-network`, { name: `fgl-${this.name}` }, { parent: this, aliases: [WAS_AT_ROOT] });
         return this.network;
     }
 }

@@ -24,7 +24,7 @@ import { KubeSettings } from "../lib/settings";
 import { ClusterImages } from "../providers/clusterImages";
 import { KubeLoadRun } from "../providers/kubeLoadRun";
 import { which } from "./localTools";
-import { claimName, defaultRunDir, DeployedService, Platform, PlatformLoad, PROJECT_ROOT } from "./platform";
+import { claimName, defaultRunDir, DeployedService, Platform, PlatformLoad, PROJECT_ROOT, WAS_AT_ROOT } from "./platform";
 
 export interface KubernetesPlatformArgs {
     /** Path of the kubeconfig; default the project's own cluster's (./lab cluster up). */
@@ -46,7 +46,7 @@ export interface KubernetesPlatformArgs {
 }
 
 /** Every service a Deployment + Service; loads run as Jobs in the cluster. */
-export class KubernetesPlatform implements Platform {
+export class KubernetesPlatform extends pulumi.ComponentResource implements Platform {
     readonly kind = "kubernetes";
     readonly ownNetwork = true;
     readonly paths: PlatformPaths = podPaths();
@@ -68,7 +68,10 @@ export class KubernetesPlatform implements Platform {
     private readonly pods: Partial<Record<CpuRole, number>> = {};
 
     /** `name` names the platform's resources (provider, namespace, images); the namespace defaults to fgl-<stack>. */
-    constructor(name: string, args: KubernetesPlatformArgs = {}) {
+    constructor(name: string, args: KubernetesPlatformArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+        super("flask-gevent-lab:platforms:Kubernetes", name, {}, opts);
+        // Its own resources were at the stack's root before the platform was a component.
+        const child = { parent: this, aliases: [WAS_AT_ROOT] };
         const cluster = resolveCluster(args.kubeconfig ?? "");
         this.kubeconfig = cluster.kubeconfig;
         this.context = args.context ?? "";
@@ -85,16 +88,16 @@ export class KubernetesPlatform implements Platform {
             ...(this.context ? { context: this.context } : {}),
             // The project's cluster starts empty after every restart: what it can't reach is gone.
             ...(cluster.own ? { deleteUnreachable: true } : {}),
-        });
+        }, child);
         const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
             metadata: { name: args.namespace || namespaceFor(pulumi.getStack()) },
-        }, { provider: this.provider });
+        }, { ...child, provider: this.provider });
         this.namespace = namespace.metadata.name;
         this.images = ownImages
             ? new ClusterImages(`${name}-images`, {
                 script: path.join(PROJECT_ROOT, "scripts", "cluster.sh"),
                 code: codeHash([path.join(PROJECT_ROOT, "python-apps"), path.join(PROJECT_ROOT, "scripts", "base-image.sh")]),
-            }).images
+            }, child).images
             : pulumi.output(args.images!);
         this.ctx = {
             namespace: "", // set per object from this.namespace, which only the cluster knows
@@ -104,6 +107,7 @@ export class KubernetesPlatform implements Platform {
             cpuLimits: args.cpuLimits ?? {},
             readyTimeoutSeconds: args.readyTimeoutSeconds ?? 30,
         };
+        this.registerOutputs({ namespace: this.namespace });
     }
 
     deploy(name: string, role: ServiceRole, spec: pulumi.Input<ServiceSpec>, opts: pulumi.CustomResourceOptions): DeployedService {

@@ -10,7 +10,7 @@ import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
 import { LocalProcess } from "../providers/localProcess";
 import { ProcessScope } from "../providers/processScope";
 import { findLocalTools, findPostgresBin, LocalTools, which } from "./localTools";
-import { claimName, defaultRunDir, DeployedService, loopbackHosts, Platform, PROJECT_ROOT } from "./platform";
+import { claimName, defaultRunDir, DeployedService, loopbackHosts, Platform, PROJECT_ROOT, WAS_AT_ROOT } from "./platform";
 
 export interface LocalPlatformArgs {
     /** Folder of the stack's run files (logs, pids, configs, data); default <cwd>/.lab/<stack>. */
@@ -21,8 +21,8 @@ export interface LocalPlatformArgs {
     readyTimeoutSeconds?: number;
 }
 
-/** Every service a process group on this machine. */
-export class LocalPlatform implements Platform {
+/** Every service a process group on this machine; its child: the stack's process scope. */
+export class LocalPlatform extends pulumi.ComponentResource implements Platform {
     readonly kind = "local";
     readonly ownNetwork = false;
     readonly paths: PlatformPaths;
@@ -31,8 +31,9 @@ export class LocalPlatform implements Platform {
     private scope: ProcessScope | undefined;
     private readonly names = new Set<string>();
 
-    /** `name` names the platform's own resource (the stack's process scope): unique within the program. */
-    constructor(private readonly name: string, args: LocalPlatformArgs = {}) {
+    /** `name` names the platform and its own resource (the stack's process scope): unique within the program. */
+    constructor(private readonly name: string, args: LocalPlatformArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+        super("flask-gevent-lab:platforms:Local", name, {}, opts);
         this.runDir = args.runDir ?? defaultRunDir();
         this.readyTimeoutSeconds = args.readyTimeoutSeconds ?? 30;
         const tools = args.tools ?? {
@@ -52,6 +53,7 @@ export class LocalPlatform implements Platform {
             nginx: tools.nginx,
             uwsgiParams: tools.uwsgiParams,
         };
+        this.registerOutputs({ runDir: this.runDir });
     }
 
     /** The pid file a previous up wrote ("pid startTime") names a process that still runs. */
@@ -67,7 +69,7 @@ export class LocalPlatform implements Platform {
     deploy(name: string, role: ServiceRole, spec: pulumi.Input<ServiceSpec>, opts: pulumi.CustomResourceOptions): DeployedService {
         claimName(this.names, role);
         // Every process of the stack depends on its scope: destroy ends by stopping whatever an interrupted up left.
-        this.scope ??= new ProcessScope(`${this.name}-processes`, { scope: this.runDir });
+        this.scope ??= new ProcessScope(`${this.name}-processes`, { scope: this.runDir }, { parent: this, aliases: [WAS_AT_ROOT] });
         // The virtualenv's identity (its folder is named by the hash of its requirements) is part of the code.
         const venv = this.paths.pythonBin ? fs.realpathSync.native(path.dirname(this.paths.pythonBin)) : "";
         const process = new LocalProcess(name, {

@@ -17,6 +17,9 @@ export function defaultRunDir(stack: string = pulumi.getStack(), cwd: string = p
     return path.join(cwd, ".lab", stack);
 }
 
+/** The alias of a platform's own resource created at the stack's root before platforms were components: an upgrade keeps it. */
+export const WAS_AT_ROOT: pulumi.Alias = { parent: pulumi.rootStackResource };
+
 export interface DeployedService {
     /** Ready when the service answers: what dependents wait for. */
     resource: pulumi.CustomResource;

@@ -56,6 +56,11 @@ describe("kubernetes: the project's cluster, the real provider", function () {
             try {
                 const out = await upOutputs(stack);
                 assert.equal(out.platformKind, "kubernetes");
+                // The platform is one component in the state: the cluster's provider, the namespace and the images are its children.
+                const resources = (await stack.exportStack()).deployment.resources ?? [];
+                const platformUrn = resources.find((r: { type: string }) => r.type === "flask-gevent-lab:platforms:Kubernetes")?.urn;
+                const children = resources.filter((r: { parent?: string }) => platformUrn && r.parent === platformUrn).map((r: { type: string }) => r.type).sort();
+                assert.deepEqual(children, ["kubernetes:core/v1:Namespace", "pulumi-nodejs:dynamic/kubernetes:ClusterImages", "pulumi:providers:kubernetes"]);
                 const deployments = kubectl("get", "deployments", "-n", namespace, "-o", "jsonpath={.items[*].metadata.name}").split(" ").sort();
                 const expected = ["flask-app", "slow-api", ...(scenario.startsWith("nginx") ? ["nginx"] : []), ...(scenario.startsWith("psycopg2") ? ["postgres"] : [])];
                 assert.deepEqual(deployments, expected.sort());

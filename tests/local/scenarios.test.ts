@@ -130,6 +130,12 @@ describe("the lifecycle of a stack (Automation API)", function () {
         const again = await stack.up();
         assert.deepEqual(Object.keys(again.summary.resourceChanges ?? {}), ["same"]);
         assert.deepEqual(await services(stack), first);
+        // Beside the Scenario, the platform: one component, the stack's process scope its child.
+        const resources = (await stack.exportStack()).deployment.resources ?? [];
+        const root = resources.filter((r: { parent?: string }) => r.parent?.includes("::pulumi:pulumi:Stack::")).map((r: { type: string }) => r.type).sort();
+        assert.deepEqual(root, ["flask-gevent-lab:components:Scenario", "flask-gevent-lab:platforms:Local"]);
+        const scope = resources.find((r: { type: string }) => r.type === "pulumi-nodejs:dynamic/local:Scope");
+        assert.match(scope?.parent ?? "", /::flask-gevent-lab:platforms:Local::/);
     });
 
     it("starts again a service that died since the last up", async () => {
