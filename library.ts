@@ -35,6 +35,6 @@ export { CpuRole, CpuUsage } from "./lib/load/cpu";
 export { Bottleneck, Concurrency, Verdict } from "./lib/load/verdict";
 export { CpuQuantities, KubeImages } from "./lib/kubernetesSettings";
 export { DriverName, LoadResult, PodRun, RunResult } from "./lib/load/result";
-export { ThreadsProbe } from "./lib/procfs";
+export { ProcessProbe } from "./lib/probes";
 export { MODES, Protocol, SERVER_MODES, ServerMode, ServerShape } from "./lib/serverModes";
 export { LoadDriverChoice, resolveSettings, Settings } from "./lib/settings";

@@ -4,7 +4,7 @@ import { codeHash } from "../lib/codeHash";
 import { CpuAffinity, CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
 import { checkParallelism } from "../lib/load/split";
-import { ThreadsProbe } from "../lib/procfs";
+import { ProcessProbe } from "../lib/probes";
 import { CAPACITY_PRECISION, defaultSearch, searchProblems } from "../lib/load/capacity";
 import { CapacitySettings, LoadDriverChoice } from "../lib/settings";
 import { findDriver, LoadDriver } from "../platforms/localTools";
@@ -37,9 +37,9 @@ export interface LoadTestArgs {
     /** Requests the target can hold at once, for the Little's-law limit; default Infinity (the clients are the limit). */
     capacity?: number;
     /** Whose threads are counted before and during the load (DeployedService.threads); default nobody's. */
-    threads?: pulumi.Input<ThreadsProbe>;
+    threads?: pulumi.Input<ProcessProbe>;
     /** Each role's processes, whose CPU is sampled during the load (the driver's always is). */
-    roles?: pulumi.Input<Partial<Record<Exclude<CpuRole, "driver">, pulumi.Input<ThreadsProbe>>>>;
+    roles?: pulumi.Input<Partial<Record<Exclude<CpuRole, "driver">, pulumi.Input<ProcessProbe>>>>;
     /** The most cores one process of each role can keep busy, where fewer than it may run on (1 for GIL-bound Python). */
     roleProcessCores?: Partial<Record<CpuRole, number>>;
     /** The CPUs each role is pinned to, recorded with the result; the driver is pinned here (the services by their own cpus). */
@@ -56,7 +56,7 @@ export interface LoadTestArgs {
     rateDriver?: LoadDriver;
     /** Identity of what is measured (DeployedService.identity, space-separated): a new one re-runs the load. */
     target?: pulumi.Input<string>;
-    /** Folder each run's JSON is appended to; default <cwd>/results/<stack>. */
+    /** Folder each run's JSON is appended to; default none: the result is the resource's output only. */
     resultsDir?: string;
     /** The stack's run folder, whose processes the driver is marked as; default Platform.runDir's default. */
     scope?: string;
@@ -109,7 +109,7 @@ export class LoadTest extends pulumi.ComponentResource {
         if (problems.length) throw new Error(`LoadTest ${name}: invalid arguments:\n  - ${problems.join("\n  - ")}`);
         const url = pulumi.interpolate`${args.url}?delay=${delaySeconds}`;
         const expectBody = args.expectBody ?? "slow api response";
-        const resultsDir = args.resultsDir ?? path.join(process.cwd(), "results", pulumi.getStack());
+        const resultsDir = args.resultsDir ?? "";
         if (args.platform?.runLoad) {
             this.result = args.platform.runLoad(`${name}-run`, {
                 url, expectBody, requests, concurrency, delaySeconds, timeoutSeconds, repeats, warmupSeconds, capacity, parallelism,

@@ -19,6 +19,8 @@ export interface NginxIngressArgs {
 export class NginxIngress extends pulumi.ComponentResource {
     /** URL from this machine, once nginx answers. */
     readonly url: pulumi.Output<string>;
+    /** URL from this platform's other services, once nginx answers. */
+    readonly serviceUrl: pulumi.Output<string>;
     readonly port: pulumi.Output<number>;
     readonly service: DeployedService;
 
@@ -42,7 +44,7 @@ export class NginxIngress extends pulumi.ComponentResource {
             };
         });
         this.service = platform.deploy(`${name}-nginx`, { name: serviceName, kind: "ingress", image: "nginx" }, spec, { parent: this });
-        this.url = serviceUrls(this.service, this.port, (host, p) => `http://${host}:${p}/`).url;
-        this.registerOutputs({ url: this.url, port: this.port });
+        ({ url: this.url, serviceUrl: this.serviceUrl } = serviceUrls(this.service, this.port, (host, p) => `http://${host}:${p}/`));
+        this.registerOutputs({ url: this.url, serviceUrl: this.serviceUrl, port: this.port });
     }
 }

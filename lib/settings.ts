@@ -171,47 +171,96 @@ export class ConfigError extends Error {
 const fix = (key: string, example: string) => `fix: pulumi config set ${key} ${example}`;
 
 export function resolveSettings(read: ConfigReader): Settings {
-    const problems: string[] = [];
+    const config = checkedReader(read);
+    const server = serverSettings(config);
+    const ports = portSettings(config, server);
+    const load = loadSettings(config);
+    const platform = config.oneOf("platform", PLATFORMS, DEFAULTS.platform);
+    const capacity = capacitySettings(config, {
+        capacity: MODES[server.serverMode].capacity(server.shape), delay: load.delay, driver: load.driver, platform,
+    });
+    const kube = kubeSettings(config, platform, load);
+    const settings: Settings = {
+        scenario: read("scenario") ?? DEFAULTS.scenario,
+        platform,
+        ...server,
+        ports,
+        load,
+        dockerNetwork: config.oneOf("dockerNetwork", DOCKER_NETWORKS, DEFAULTS.dockerNetwork),
+        pythonImage: read("pythonImage") ?? DEFAULTS.pythonImage,
+        nginxImage: read("nginxImage") ?? DEFAULTS.nginxImage,
+        postgresImage: read("postgresImage") ?? DEFAULTS.postgresImage,
+        readyTimeoutSeconds: config.num("readyTimeoutSeconds", DEFAULTS.readyTimeoutSeconds)!,
+        cpuAffinity: config.parsed("cpuAffinity", parseCpuAffinity, DEFAULTS.cpuAffinity, {}, '"driver=0 upstream=1 app=1"'),
+        resultsDir: read("resultsDir") ?? DEFAULTS.resultsDir,
+        kube,
+        capacity,
+    };
+    if (config.problems.length) throw new ConfigError(config.problems);
+    return settings;
+}
 
-    function oneOf<T extends string>(key: string, allowed: readonly T[], fallback: T): T {
-        const raw = read(key);
-        if (raw === undefined) return fallback;
-        if ((allowed as readonly string[]).includes(raw)) return raw as T;
-        problems.push(`${key}: unknown value "${raw}"; valid: ${allowed.join(", ")} (${fix(key, allowed[0])})`);
-        return fallback;
-    }
-    function num(key: string, fallback: number | undefined, opts: { integer?: boolean; min?: number } = {}): number | undefined {
-        const raw = read(key);
-        if (raw === undefined) return fallback;
-        const value = Number(raw);
-        const min = opts.min ?? 1;
-        if (raw.trim() === "" || !Number.isFinite(value) || (opts.integer !== false && !Number.isInteger(value)) || value < min) {
-            const kind = opts.integer === false ? "a number" : "a whole number";
-            problems.push(`${key}: "${raw}" is not ${kind} >= ${min} (${fix(key, String(fallback ?? min))})`);
+/** Typed reads of the config that collect every problem (key, what is wrong, the fix) instead of stopping at the first. */
+interface CheckedReader {
+    read: ConfigReader;
+    problems: string[];
+    oneOf<T extends string>(key: string, allowed: readonly T[], fallback: T): T;
+    num(key: string, fallback: number | undefined, opts?: { integer?: boolean; min?: number }): number | undefined;
+    bool(key: string, fallback: boolean): boolean;
+    /** `parse` of the value (or of `text`, the default), or `empty` with the problem noted. */
+    parsed<T>(key: string, parse: (text: string) => T, text: string, empty: T, example: string): T;
+}
+
+function checkedReader(read: ConfigReader): CheckedReader {
+    const problems: string[] = [];
+    return {
+        read,
+        problems,
+        oneOf(key, allowed, fallback) {
+            const raw = read(key);
+            if (raw === undefined) return fallback;
+            if ((allowed as readonly string[]).includes(raw)) return raw as typeof fallback;
+            problems.push(`${key}: unknown value "${raw}"; valid: ${allowed.join(", ")} (${fix(key, allowed[0])})`);
             return fallback;
-        }
-        return value;
-    }
-    function bool(key: string, fallback: boolean): boolean {
-        const raw = read(key);
-        if (raw === undefined) return fallback;
-        if (raw === "true" || raw === "false") return raw === "true";
-        problems.push(`${key}: "${raw}" is not true or false (${fix(key, String(fallback))})`);
-        return fallback;
-    }
-    function affinity(): CpuAffinity {
-        try {
-            return parseCpuAffinity(read("cpuAffinity") ?? DEFAULTS.cpuAffinity);
-        } catch (e) {
-            problems.push(`cpuAffinity: ${(e as Error).message} (${fix("cpuAffinity", '"driver=0 upstream=1 app=1"')})`);
-            return {};
-        }
-    }
-    const ingress = oneOf("ingress", INGRESSES, DEFAULTS.ingress);
-    const database = bool("database", DEFAULTS.database);
-    const psycogreen = bool("psycogreen", DEFAULTS.psycogreen);
+        },
+        num(key, fallback, opts = {}) {
+            const raw = read(key);
+            if (raw === undefined) return fallback;
+            const value = Number(raw);
+            const min = opts.min ?? 1;
+            if (raw.trim() === "" || !Number.isFinite(value) || (opts.integer !== false && !Number.isInteger(value)) || value < min) {
+                const kind = opts.integer === false ? "a number" : "a whole number";
+                problems.push(`${key}: "${raw}" is not ${kind} >= ${min} (${fix(key, String(fallback ?? min))})`);
+                return fallback;
+            }
+            return value;
+        },
+        bool(key, fallback) {
+            const raw = read(key);
+            if (raw === undefined) return fallback;
+            if (raw === "true" || raw === "false") return raw === "true";
+            problems.push(`${key}: "${raw}" is not true or false (${fix(key, String(fallback))})`);
+            return fallback;
+        },
+        parsed(key, parse, text, empty, example) {
+            try {
+                return parse(read(key) ?? text);
+            } catch (e) {
+                problems.push(`${key}: ${(e as Error).message} (${fix(key, example)})`);
+                return empty;
+            }
+        },
+    };
+}
+
+/** The server: mode, shape and protocol, with the ingress and database in front of and behind it. */
+function serverSettings(config: CheckedReader): Pick<Settings, "serverMode" | "shape" | "protocol" | "ingress" | "database" | "psycogreen"> {
+    const { read, problems } = config;
+    const ingress = config.oneOf("ingress", INGRESSES, DEFAULTS.ingress);
+    const database = config.bool("database", DEFAULTS.database);
+    const psycogreen = config.bool("psycogreen", DEFAULTS.psycogreen);
     // Shape fields a mode lacks are reported by resolveServer; only a set value is parsed here.
-    const shapeValue = (field: string) => (read(field) === undefined ? undefined : num(field, 1));
+    const shapeValue = (field: string) => (read(field) === undefined ? undefined : config.num(field, 1));
     const { server, problems: serverProblems } = resolveServer({
         serverMode: read("serverMode") ?? DEFAULTS.serverMode,
         workers: shapeValue("workers"), threads: shapeValue("threads"),
@@ -225,8 +274,12 @@ export function resolveSettings(read: ConfigReader): Settings {
         problems.push(`protocol: "uwsgi" speaks the binary uwsgi protocol, which no HTTP client can load-test ` +
             `without nginx in front (fix: pulumi config set ingress nginx)`);
     }
+    return { serverMode, shape, protocol, ingress, database, psycogreen };
+}
 
-    // Unset: the component leases a free port for the stack's life.
+/** Fixed ports, where set (unset: the component leases a free port for the stack's life); no two services on one. */
+function portSettings(config: CheckedReader, server: Pick<Settings, "ingress" | "database">): Ports {
+    const { read, problems } = config;
     const optionalPort = (key: string) => {
         if (read(key) === undefined) return undefined;
         const value = Number(read(key));
@@ -243,8 +296,8 @@ export function resolveSettings(read: ConfigReader): Settings {
         postgres: optionalPort("postgresPort"),
     };
     const used: [string, number | undefined][] = [["appPort", ports.app], ["apiPort", ports.api]];
-    if (ingress === "nginx") used.push(["ingressPort", ports.ingress]);
-    if (database) used.push(["postgresPort", ports.postgres]);
+    if (server.ingress === "nginx") used.push(["ingressPort", ports.ingress]);
+    if (server.database) used.push(["postgresPort", ports.postgres]);
     for (let i = 0; i < used.length; i++) {
         for (let j = i + 1; j < used.length; j++) {
             if (used[i][1] !== undefined && used[i][1] === used[j][1]) {
@@ -252,111 +305,75 @@ export function resolveSettings(read: ConfigReader): Settings {
             }
         }
     }
+    return ports;
+}
 
+/** The load: the tutorial's ab command line, the driver, its runs and warm-up. */
+function loadSettings(config: CheckedReader): LoadSettings {
+    const { num, bool } = config;
     const load: LoadSettings = {
         requests: num("loadRequests", DEFAULTS.loadRequests)!,
         concurrency: num("loadConcurrency", DEFAULTS.loadConcurrency)!,
         delay: num("loadDelay", DEFAULTS.loadDelay, { integer: false, min: 0 })!,
-        driver: oneOf("loadDriver", LOAD_DRIVERS, DEFAULTS.loadDriver),
+        driver: config.oneOf("loadDriver", LOAD_DRIVERS, DEFAULTS.loadDriver),
         timeoutSeconds: num("loadTimeoutSeconds", DEFAULTS.loadTimeoutSeconds)!,
         maxFailedRequests: num("maxFailedRequests", undefined, { min: 0 }),
         baseline: bool("baseline", DEFAULTS.baseline),
-        runId: read("loadRunId") ?? DEFAULTS.loadRunId,
+        runId: config.read("loadRunId") ?? DEFAULTS.loadRunId,
         repeats: num("loadRepeats", DEFAULTS.loadRepeats)!,
         // Whole seconds: ab's -t reads no fraction (-t 0.5 is no limit at all).
         warmupSeconds: num("loadWarmupSeconds", DEFAULTS.loadWarmupSeconds, { min: 0 })!,
     };
     if (load.concurrency > load.requests) {
-        problems.push(`loadConcurrency: ${load.concurrency} clients for ${load.requests} requests; ApacheBench refuses ` +
+        config.problems.push(`loadConcurrency: ${load.concurrency} clients for ${load.requests} requests; ApacheBench refuses ` +
             `more clients than requests (fix: pulumi config set loadConcurrency ${load.requests})`);
     }
+    return load;
+}
 
-    const platform = oneOf("platform", PLATFORMS, DEFAULTS.platform);
-    const capacity = capacitySettings(read, num, bool, problems, {
-        capacity: MODES[serverMode].capacity(shape), delay: load.delay, driver: load.driver, platform,
-    });
-    function quantities(key: "kubeCpuRequests" | "kubeCpuLimits"): CpuQuantities {
-        try {
-            return parseCpuQuantities(read(key) ?? DEFAULTS[key]);
-        } catch (e) {
-            problems.push(`${key}: ${(e as Error).message} (${fix(key, '"app=500m driver=1"')})`);
-            return {};
-        }
-    }
-    function images(): KubeImages {
-        try {
-            return parseKubeImages(read("kubeImages") ?? DEFAULTS.kubeImages);
-        } catch (e) {
-            problems.push(`kubeImages: ${(e as Error).message} (${fix("kubeImages", '"base=<ref> slow_api=<ref> flask_app=<ref> psycopg2_app=<ref>"')})`);
-            return {};
-        }
-    }
+/** The cluster, its pods and their CPU; the settings that only mean something on one are refused elsewhere. */
+function kubeSettings(config: CheckedReader, platform: PlatformKind, load: LoadSettings): KubeSettings {
+    const { read, problems } = config;
+    const quantities = (key: "kubeCpuRequests" | "kubeCpuLimits") => config.parsed(key, parseCpuQuantities, DEFAULTS[key], {}, '"app=500m driver=1"');
     const kube: KubeSettings = {
         kubeconfig: read("kubeconfig") ?? DEFAULTS.kubeconfig,
         context: read("kubeContext") ?? DEFAULTS.kubeContext,
         namespace: read("kubeNamespace") ?? DEFAULTS.kubeNamespace,
-        replicas: num("replicas", DEFAULTS.replicas)!,
-        loadParallelism: num("loadParallelism", platform === "kubernetes" ? KUBE_LOAD_PARALLELISM : 1)!,
+        replicas: config.num("replicas", DEFAULTS.replicas)!,
+        loadParallelism: config.num("loadParallelism", platform === "kubernetes" ? KUBE_LOAD_PARALLELISM : 1)!,
         cpuRequests: quantities("kubeCpuRequests"),
         cpuLimits: quantities("kubeCpuLimits"),
-        images: images(),
+        images: config.parsed("kubeImages", parseKubeImages, DEFAULTS.kubeImages, {}, '"base=<ref> slow_api=<ref> flask_app=<ref> psycopg2_app=<ref>"'),
     };
     if (platform !== "kubernetes") {
         // One process per service, one driver: these only mean something on a cluster.
         if (kube.replicas !== 1) problems.push(`replicas: ${kube.replicas} app pods need platform kubernetes (fix: pulumi config set platform kubernetes, or pulumi config rm replicas)`);
         if (kube.loadParallelism !== 1) problems.push(`loadParallelism: a load split over ${kube.loadParallelism} pods needs platform kubernetes (fix: pulumi config set platform kubernetes, or pulumi config rm loadParallelism)`);
-    } else {
-        if (load.driver === "k6" || load.driver === "oha") {
-            problems.push(`loadDriver: ${load.driver} does not run in the cluster's load pods, which run ab (fix: pulumi config set loadDriver ab)`);
-        }
-        if (read("cpuAffinity")) {
-            problems.push(`cpuAffinity: pods are not pinned to this machine's CPUs (fix: pulumi config rm cpuAffinity; kubeCpuRequests and kubeCpuLimits set their CPU)`);
-        }
+        return kube;
     }
-    if (platform === "kubernetes") {
-        try {
-            checkParallelism(load.requests, load.concurrency, kube.loadParallelism);
-        } catch (e) {
-            problems.push(`loadParallelism: ${(e as Error).message} (fix: pulumi config set loadParallelism ${Math.min(load.requests, load.concurrency)})`);
-        }
+    if (load.driver === "k6" || load.driver === "oha") {
+        problems.push(`loadDriver: ${load.driver} does not run in the cluster's load pods, which run ab (fix: pulumi config set loadDriver ab)`);
     }
-
-    const settings: Settings = {
-        scenario: read("scenario") ?? DEFAULTS.scenario,
-        platform,
-        serverMode,
-        shape,
-        protocol,
-        ingress,
-        database,
-        psycogreen,
-        ports,
-        load,
-        dockerNetwork: oneOf("dockerNetwork", DOCKER_NETWORKS, DEFAULTS.dockerNetwork),
-        pythonImage: read("pythonImage") ?? DEFAULTS.pythonImage,
-        nginxImage: read("nginxImage") ?? DEFAULTS.nginxImage,
-        postgresImage: read("postgresImage") ?? DEFAULTS.postgresImage,
-        readyTimeoutSeconds: num("readyTimeoutSeconds", DEFAULTS.readyTimeoutSeconds)!,
-        cpuAffinity: affinity(),
-        resultsDir: read("resultsDir") ?? DEFAULTS.resultsDir,
-        kube,
-        capacity,
-    };
-    if (problems.length) throw new ConfigError(problems);
-    return settings;
+    if (read("cpuAffinity")) {
+        problems.push(`cpuAffinity: pods are not pinned to this machine's CPUs (fix: pulumi config rm cpuAffinity; kubeCpuRequests and kubeCpuLimits set their CPU)`);
+    }
+    try {
+        checkParallelism(load.requests, load.concurrency, kube.loadParallelism);
+    } catch (e) {
+        problems.push(`loadParallelism: ${(e as Error).message} (fix: pulumi config set loadParallelism ${Math.min(load.requests, load.concurrency)})`);
+    }
+    return kube;
 }
 
 /** The capacity search's settings, checked; null when capacitySearch is off (its keys are then refused). */
 function capacitySettings(
-    read: ConfigReader,
-    num: (key: string, fallback: number | undefined, opts?: { integer?: boolean; min?: number }) => number | undefined,
-    bool: (key: string, fallback: boolean) => boolean,
-    problems: string[],
+    config: CheckedReader,
     target: { capacity: number; delay: number; driver: LoadDriverChoice; platform: PlatformKind },
 ): CapacitySettings | null {
+    const { read, num, problems } = config;
     // capacityProbeSeconds has a declared default (Pulumi.yaml), so it always reads as set.
     const keys = ["sloP99Ms", "capacityStartRps", "capacityMaxRps"];
-    if (!bool("capacitySearch", DEFAULTS.capacitySearch)) {
+    if (!config.bool("capacitySearch", DEFAULTS.capacitySearch)) {
         for (const key of keys.filter((k) => read(k) !== undefined)) {
             problems.push(`${key}: set, but there is no capacity search (fix: pulumi config set capacitySearch true, or pulumi config rm ${key})`);
         }

@@ -7,7 +7,7 @@ import * as path from "path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { containerPaths, containerSpec, imageFor } from "../lib/container";
-import { ThreadsProbe } from "../lib/procfs";
+import { ProcessProbe } from "../lib/probes";
 import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
 import { DockerNetwork } from "../lib/settings";
 import { claimName, defaultRunDir, DeployedService, loopbackHosts, Platform, PROJECT_ROOT, WAS_AT_ROOT } from "./platform";
@@ -79,7 +79,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
         }, opts);
         return {
             resource: container,
-            threads: pulumi.output<ThreadsProbe>({ kind: "container", name: `fgl-${this.name}-${role.name}` }),
+            threads: pulumi.output<ProcessProbe>({ kind: "container", name: `fgl-${this.name}-${role.name}` }),
             identity: container.id,
             hosts: pulumi.output(loopbackHosts(this.paths.hostOf(role.name))),
         };

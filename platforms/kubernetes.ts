@@ -18,7 +18,7 @@ import { cpuCores, CpuQuantities, KubeImages } from "../lib/kubernetesSettings";
 import { CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
 import { loadPodArgv, loadPodSeconds, PodDriver, splitCeilingRps, splitLoad } from "../lib/load/split";
-import { ThreadsProbe } from "../lib/procfs";
+import { ProcessProbe } from "../lib/probes";
 import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
 import { KubeSettings } from "../lib/settings";
 import { ClusterImages } from "../providers/clusterImages";
@@ -142,9 +142,9 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
     }
 
     /** A role's processes on this machine, by the marker its containers carry; nobody's where the nodes are other machines. */
-    private probe(role: CpuRole): pulumi.Output<ThreadsProbe> {
-        if (!this.sampled) return pulumi.output<ThreadsProbe>({ kind: "none" });
-        return this.namespace.apply((namespace): ThreadsProbe => ({ kind: "marked", ...roleMarker(namespace, role), bundles: this.bundles }));
+    private probe(role: CpuRole): pulumi.Output<ProcessProbe> {
+        if (!this.sampled) return pulumi.output<ProcessProbe>({ kind: "none" });
+        return this.namespace.apply((namespace): ProcessProbe => ({ kind: "marked", ...roleMarker(namespace, role), bundles: this.bundles }));
     }
 
     isRunning(): boolean {

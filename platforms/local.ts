@@ -5,7 +5,8 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { codeHash } from "../lib/codeHash";
 import { listeningNow } from "../lib/ports";
-import { isAlive, ThreadsProbe } from "../lib/procfs";
+import { ProcessProbe } from "../lib/probes";
+import { isAlive } from "../lib/procfs";
 import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
 import { LocalProcess } from "../providers/localProcess";
 import { ProcessScope } from "../providers/processScope";
@@ -80,7 +81,7 @@ export class LocalPlatform extends pulumi.ComponentResource implements Platform 
         }, { ...opts, dependsOn: [...dependencies(opts.dependsOn), this.scope] });
         return {
             resource: process,
-            threads: process.pid.apply((pgid): ThreadsProbe => ({ kind: "group", pgid })),
+            threads: process.pid.apply((pgid): ProcessProbe => ({ kind: "group", pgid })),
             identity: pulumi.interpolate`${role.name}:${process.pid}:${process.startTime}`,
             hosts: pulumi.output(loopbackHosts("127.0.0.1")),
         };

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PACKAGE_ROOT } from "../lib/packageRoot";
 import { CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
-import { ThreadsProbe } from "../lib/procfs";
+import { ProcessProbe } from "../lib/probes";
 import { PortLease } from "../providers/portLease";
 import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
 
@@ -24,7 +24,7 @@ export interface DeployedService {
     /** Ready when the service answers: what dependents wait for. */
     resource: pulumi.CustomResource;
     /** Whose threads are the service's. */
-    threads: pulumi.Output<ThreadsProbe>;
+    threads: pulumi.Output<ProcessProbe>;
     /** Changes whenever the service is replaced (restarted, reconfigured). */
     identity: pulumi.Output<string>;
     /** The service's host as this machine reaches it, and as the platform's other services do. */
@@ -61,9 +61,9 @@ export interface PlatformLoad {
     target: pulumi.Input<string>;
     runId: string;
     /** Whose threads are counted before and during the load (DeployedService.threads). */
-    threads: pulumi.Input<ThreadsProbe>;
+    threads: pulumi.Input<ProcessProbe>;
     /** Each service role's processes, whose CPU is sampled during the load where the platform can see them. */
-    roles: pulumi.Input<Partial<Record<Exclude<CpuRole, "driver">, pulumi.Input<ThreadsProbe>>>>;
+    roles: pulumi.Input<Partial<Record<Exclude<CpuRole, "driver">, pulumi.Input<ProcessProbe>>>>;
     /** The most cores one process of each role can keep busy (1 for GIL-bound Python). */
     roleProcessCores: Partial<Record<CpuRole, number>>;
 }

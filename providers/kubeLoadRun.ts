@@ -16,10 +16,11 @@ import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
 import { CpuRole, CpuSnapshot, CpuUsage, RoleLimit, snapshotsSpanning, summarizeCpu, unseenUnreadable } from "../lib/load/cpu";
 import { mergePodResults } from "../lib/load/merge";
-import { combineRuns, representativeRun } from "../lib/load/repeats";
+import { loadResult, representativeRun } from "../lib/load/repeats";
 import { loadPodSeconds, PodDriver } from "../lib/load/split";
 import { judgeRun, LoadResult, PodRun } from "../lib/load/result";
-import { countThreads, startSampling, ThreadsProbe } from "../lib/procfs";
+import { countThreads, ProcessProbe } from "../lib/probes";
+import { startSampling } from "../lib/sampling";
 import { keepResult, replaceOnChange } from "./results";
 
 export interface KubeLoadRunInputs {
@@ -52,9 +53,9 @@ export interface KubeLoadRunInputs {
     maxFailedRequests: number;
     resultsDir: string;
     /** Whose threads are counted before and during the load (the app's pods, where their node is this machine). */
-    threads: ThreadsProbe;
+    threads: ProcessProbe;
     /** Each role's processes, the load's pods' included, sampled during the Job where their node is this machine; {}: none. */
-    roles: Partial<Record<CpuRole, ThreadsProbe>>;
+    roles: Partial<Record<CpuRole, ProcessProbe>>;
     /** The most cores one process of a role can use (1 for GIL-bound Python and for ab). */
     roleProcessCores: Partial<Record<CpuRole, number>>;
     /** A role's CPU limit in cores, over all its pods; absent: none. */
@@ -198,20 +199,9 @@ export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult>
         held: null, listen: null, upstream: null,
         startedAt: pods.map((p) => p.startedAt).sort()[0],
     }));
-    return {
-        driver: inputs.driver,
-        driverVersion: merged.driverVersion,
-        url: inputs.url,
-        requests: inputs.requests,
-        concurrency: inputs.concurrency,
-        delaySeconds: inputs.delaySeconds,
-        cpuAffinity: {},
-        warmup: merged.warmup,
-        ...combineRuns(runs),
-        repeats: runs,
-        platform: "kubernetes",
-        pods: merged.runs[representativeRun(runs)].pods,
-    };
+    const { driver, url, requests, concurrency, delaySeconds } = inputs;
+    return loadResult({ driver, driverVersion: merged.driverVersion, url, requests, concurrency, delaySeconds, cpuAffinity: {}, warmup: merged.warmup },
+        runs, { platform: "kubernetes", pods: merged.runs[representativeRun(runs)].pods });
 }
 
 const provider: pulumi.dynamic.ResourceProvider = {

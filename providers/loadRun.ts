@@ -25,15 +25,16 @@ import { capacityOf, CapacityResult, CapacitySearch, judgeProbe, nextRate, Probe
 import { CpuAffinity, CpuRole, CpuSnapshot, RoleLimit, summarizeCpu } from "../lib/load/cpu";
 import { k6Argv, k6WarmupArgv, parseK6Summary } from "../lib/load/k6";
 import { ohaArgv, ohaRateArgv, ohaWarmupArgv, parseOhaOutput } from "../lib/load/oha";
-import { combineRuns } from "../lib/load/repeats";
+import { loadResult } from "../lib/load/repeats";
 import {
     allClientsCeilingRps, checkFailures, DriverFigures, DriverName, judgeRun, LoadResult, round, RunMeasurements, RunResult, Warmup,
 } from "../lib/load/result";
 import { between, heldOfSamples } from "../lib/load/slowApi";
 import { verdictOf } from "../lib/load/verdict";
-import {
-    countThreads, isAlive, localTargets, readCpuSnapshot, readListenCounters, startSampling, ThreadsProbe, withCpuAffinity, withRaisedFileLimit,
-} from "../lib/procfs";
+import { withCpuAffinity, withRaisedFileLimit } from "../lib/launch";
+import { countThreads, ProcessProbe, readCpuSnapshot, readListenCounters } from "../lib/probes";
+import { isAlive, localTargets } from "../lib/procfs";
+import { startSampling } from "../lib/sampling";
 import { MARKERS, markedTargets, stopProcesses } from "./processScope";
 import { keepResult, replaceOnChange } from "./results";
 import { readSlowApi, verify } from "./slowApi";
@@ -66,9 +67,9 @@ export interface LoadRunInputs {
     /** Requests the target can hold at once (Infinity as -1: JSON has no Infinity). */
     capacity: number;
     /** Whose threads are counted before and during the load (the app's); its network namespace's listen queue is read. */
-    threads: ThreadsProbe;
+    threads: ProcessProbe;
     /** Each role's processes, whose CPU is sampled during the load (the driver is always: the process tree it spawns). */
-    roles?: Partial<Record<Exclude<CpuRole, "driver">, ThreadsProbe>>;
+    roles?: Partial<Record<Exclude<CpuRole, "driver">, ProcessProbe>>;
     /**
      * The most cores one process of each role can keep busy, where it is fewer
      * than the role may run on: 1 for GIL-bound Python (the slow API, the
@@ -285,19 +286,9 @@ export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
             }));
         }
         const searched = inputs.capacitySearch ? await searchCapacity(inputs, inputs.capacitySearch) : undefined;
-        return {
-            driver: inputs.driver,
-            driverVersion: inputs.driverVersion,
-            url: inputs.url,
-            requests: inputs.requests,
-            concurrency: inputs.concurrency,
-            delaySeconds: inputs.delaySeconds,
-            cpuAffinity: inputs.cpuAffinity ?? {},
-            warmup,
-            ...combineRuns(runs),
-            repeats: runs,
-            ...(searched ? { capacity: searched } : {}),
-        };
+        const { driver, driverVersion, url, requests, concurrency, delaySeconds } = inputs;
+        return loadResult({ driver, driverVersion, url, requests, concurrency, delaySeconds, cpuAffinity: inputs.cpuAffinity ?? {}, warmup }, runs,
+            searched ? { capacity: searched } : {});
     } finally {
         fs.rmSync(work, { recursive: true, force: true });
     }

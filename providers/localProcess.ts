@@ -23,7 +23,8 @@ import * as net from "net";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { portFree } from "../lib/ports";
-import { isAlive, readProcStat, withCpuAffinity, withRaisedFileLimit } from "../lib/procfs";
+import { withCpuAffinity, withRaisedFileLimit } from "../lib/launch";
+import { isAlive, readProcStat } from "../lib/procfs";
 import { ServiceSpec } from "../lib/services";
 import { MARKERS, markedTargets, stopProcesses, StopTarget } from "./processScope";
 

@@ -4,10 +4,12 @@ import * as fs from "fs";
 import * as path from "path";
 import { LoadResult, resultFileName, thresholdExceeded } from "../lib/load/result";
 
-/** Appends the run to its results folder (resultFileName), then fails the up if more requests failed than allowed (-1: never). */
+/** Appends the run to its results folder (resultFileName; "": none), then fails the up if more requests failed than allowed (-1: never). */
 export function keepResult(resultsDir: string, result: LoadResult, maxFailedRequests: number): void {
-    fs.mkdirSync(resultsDir, { recursive: true });
-    fs.writeFileSync(path.join(resultsDir, resultFileName(result.startedAt)), JSON.stringify(result, null, 2) + "\n");
+    if (resultsDir) {
+        fs.mkdirSync(resultsDir, { recursive: true });
+        fs.writeFileSync(path.join(resultsDir, resultFileName(result.startedAt)), JSON.stringify(result, null, 2) + "\n");
+    }
     const exceeded = thresholdExceeded(result, maxFailedRequests, resultsDir);
     if (exceeded) throw new Error(exceeded);
 }

@@ -23,7 +23,7 @@ import { compareSamples, median } from "../lib/stats";
 import { CpuAffinity, formatCpuAffinity, parseCpuAffinity } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
 import { LOAD_DRIVERS, LoadDriverChoice } from "../lib/settings";
-import { withCpuAffinity, withRaisedFileLimit } from "../lib/procfs";
+import { withCpuAffinity, withRaisedFileLimit } from "../lib/launch";
 import { findDriver, which } from "../platforms/localTools";
 import { measure } from "../providers/loadRun";
 import { checkLevels, list, readFlags } from "./flags";

@@ -1,7 +1,7 @@
 // A load measured in repeats: the headline over them, each figure's spread,
 // and why they disagree where they do. Pure.
 import { CPU_ROLES, CpuRole } from "./cpu";
-import { DriverFigures, round, RunResult, Spreads } from "./result";
+import { DriverFigures, LoadResult, round, RunResult, Spreads } from "./result";
 import { median, Spread, spreadOf } from "../stats";
 
 /** Repeats whose req/s vary by more than this coefficient of variation are called noisy, with the likely cause. */
@@ -43,6 +43,14 @@ export function spreadNote(runs: RunResult[], spread: Spread): string | null {
     }
     const cv = `${(spread.cv * 100).toFixed(1)} %`;
     return `the runs vary: req/s CV ${cv} (> ${SPREAD_LARGE * 100} %); ${causes.length ? `likely cause: ${causes.join("; ")}` : "no cause was measured"}`;
+}
+
+/** What a load was: the fields of a LoadResult that its runs don't give. */
+export type LoadDescription = Pick<LoadResult, "driver" | "driverVersion" | "url" | "requests" | "concurrency" | "delaySeconds" | "cpuAffinity" | "warmup">;
+
+/** A load's result from its description and its measured runs, on whichever platform it ran; `more`: what that platform adds. */
+export function loadResult(load: LoadDescription, runs: RunResult[], more: Pick<LoadResult, "platform" | "pods" | "capacity"> = {}): LoadResult {
+    return { ...load, ...combineRuns(runs), repeats: runs, ...more };
 }
 
 /** The headline of a load's runs, every figure's spread, and the note on their disagreement. */

@@ -233,5 +233,5 @@ export function thresholdExceeded(result: LoadResult, maxFailedRequests: number,
     const runs = result.repeats.length;
     return `load test: ${result.failed} of ${result.requests * runs} requests failed${runs > 1 ? ` over ${runs} runs` : ""} ` +
         `(maxFailedRequests is ${maxFailedRequests}); ` +
-        `${result.requestsPerSecond} req/s in ${result.timeTakenSeconds} s against ${result.url}; result kept in ${resultsDir}`;
+        `${result.requestsPerSecond} req/s in ${result.timeTakenSeconds} s against ${result.url}` + (resultsDir ? `; result kept in ${resultsDir}` : "");
 }

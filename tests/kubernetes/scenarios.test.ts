@@ -71,7 +71,8 @@ describe("kubernetes: the project's cluster, the real provider", function () {
                 // The figures of a load split over two pods, merged.
                 assert.equal(out.completeRequests, 200 * runs);
                 assert.equal(out.failedRequests, 0);
-                assert.ok(out.requestsPerSecond > 0);
+                // 50 clients over two pods, 0.5 s each: at most 50 / 0.5 = 100 req/s however the pods merge.
+                assert.ok(out.requestsPerSecond > 0 && out.requestsPerSecond <= 1.05 * out.limitRps, `${out.requestsPerSecond} req/s, limit ${out.limitRps}`);
                 assert.deepEqual(out.result.repeats.map((r: { complete: number }) => r.complete), Array(runs).fill(200));
                 assert.ok(out.result.warmup.requests > 0, `the pods warmed up: ${JSON.stringify(out.result.warmup)}`);
                 assert.equal(out.result.platform, "kubernetes");
@@ -81,10 +82,18 @@ describe("kubernetes: the project's cluster, the real provider", function () {
                 // The node is this machine: each role's processes found by their pods' marker, threads and CPU sampled.
                 const roles = ["driver", "upstream", "app", ...(scenario.startsWith("nginx") ? ["ingress"] : []), ...(scenario.startsWith("psycopg2") ? ["postgres"] : [])];
                 assert.deepEqual(Object.keys(out.cpu.roles).sort(), roles.sort());
-                // Every role's processes were found and spent CPU (PostgreSQL: a backend forked for each request's connection).
+                // Every role's processes were seen on this machine (never seen: null); the app and PostgreSQL (a backend forked for
+                // each request's connection) spent CPU beyond doubt. ab's and the slow API's few ms for 100 requests a pod may
+                // round to nothing in clock ticks, so theirs are only required to be read.
                 for (const role of roles) {
-                    assert.ok(out.cpu.roles[role]?.avgCores > 0, `${role}'s CPU over the load: ${JSON.stringify(out.cpu.roles[role])}`);
+                    assert.ok(out.cpu.roles[role] && out.cpu.roles[role].avgCores >= 0, `${role}'s CPU over the load: ${JSON.stringify(out.cpu.roles[role])}`);
                 }
+                for (const role of roles.filter((r) => r === "app" || r === "postgres")) {
+                    assert.ok(out.cpu.roles[role].avgCores > 0, `${role}'s CPU over the load: ${JSON.stringify(out.cpu.roles[role])}`);
+                }
+                // The parts are within the whole: the roles' CPU is at most what the machine was busy with.
+                const rolesCores = roles.reduce((sum, role) => sum + out.cpu.roles[role].avgCores, 0);
+                assert.ok(rolesCores <= out.cpu.machine.avgBusyCores + 0.05, `roles ${rolesCores} cores, the machine ${out.cpu.machine.avgBusyCores}`);
                 assert.ok(out.cpu.seconds >= 0.8 * out.timeTakenSeconds, `sampled ${out.cpu.seconds} s of a ${out.timeTakenSeconds} s run`);
                 assert.match(out.bottleneck.rule, new RegExp(`^${out.bottleneck.verdict}`), "a verdict with the rule that gave it");
                 assert.ok(out.threadsBefore > 0 && out.threadsPeak >= out.threadsBefore, `the app's threads ${out.threadsBefore} -> ${out.threadsPeak}`);

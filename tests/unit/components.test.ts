@@ -102,6 +102,7 @@ describe("components on their own Args (Pulumi mocks)", () => {
         it("balances across every upstream it is given, with the protocol their URLs name", async () => {
             const web = new NginxIngress("web", { platform: platform(), upstreams: ["uwsgi://127.0.0.1:3001/", pulumi.output("uwsgi://127.0.0.1:3002/")] });
             assert.equal(await promiseOf(web.url), "http://127.0.0.1:20000/");
+            assert.equal(await promiseOf(web.serviceUrl), "http://127.0.0.1:20000/", "as the platform's other services reach it");
             const conf: string = specOf("nginx").files["nginx.conf"];
             assert.match(conf, /server 127\.0\.0\.1:3001;\s+server 127\.0\.0\.1:3002;/);
             assert.match(conf, /uwsgi_pass app;/);
@@ -117,6 +118,7 @@ describe("components on their own Args (Pulumi mocks)", () => {
             const run = declared.find((d) => d.inputs.expectBody)!.inputs;
             assert.deepEqual([run.requests, run.concurrency, run.delaySeconds, run.timeoutSeconds], [2000, 200, 1, 300]);
             assert.deepEqual([run.repeats, run.warmupSeconds, run.upstreamUrl, run.capacitySearch], [1, 3, "", undefined]);
+            assert.equal(run.resultsDir, "", "no results folder unless asked: never the caller's working folder");
             assert.equal(run.url, "http://127.0.0.1:20000/?delay=1");
             assert.equal(run.capacity, -1);
             assert.deepEqual(declared.filter((d) => d.inputs.expectBody).map((d) => [d.type, d.name]), [["pulumi-nodejs:dynamic/load:Run", "load-run"]]);

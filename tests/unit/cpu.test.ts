@@ -4,7 +4,9 @@ import * as os from "os";
 import {
     cpuList, CpuSnapshot, formatCpuAffinity, parseCpuAffinity, parseProcStatCpu, snapshotsSpanning, summarizeCpu, unseenUnreadable, usableCores,
 } from "../../lib/load/cpu";
-import { countThreads, ProcStat, processTree, readCpuSnapshot, withCpuAffinity } from "../../lib/procfs";
+import { withCpuAffinity } from "../../lib/launch";
+import { countThreads, readCpuSnapshot } from "../../lib/probes";
+import { processTree, ProcStat } from "../../lib/procfs";
 import { resolveSettings } from "../../lib/settings";
 
 /** A snapshot: `at` seconds, machine ticks, and per role its processes' CPU seconds. */

@@ -1,10 +1,10 @@
 import { strict as assert } from "assert";
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
-import {
-    containerIdOf, countThreads, groupProcesses, isActiveBackend, isAlive, localTargets, parseDockerTopThreads, parseEnviron, parseNetstat,
-    parseProcStat, processesWithEnv, readListenCounters, readProcStat, threadsInGroup, withRaisedFileLimit,
-} from "../../lib/procfs";
+import { containerIdOf, parseDockerTopThreads } from "../../lib/containers";
+import { withRaisedFileLimit } from "../../lib/launch";
+import { countThreads, isActiveBackend, readListenCounters } from "../../lib/probes";
+import { groupProcesses, isAlive, localTargets, parseEnviron, parseNetstat, parseProcStat, processesWithEnv, readProcStat, threadsInGroup } from "../../lib/procfs";
 import { listeningPorts } from "../../lib/ports";
 import { markedTargets, stopProcesses } from "../../providers/processScope";
 
