@@ -9,7 +9,7 @@ import { renderSummary } from "./lib/summary";
 import { DockerPlatform } from "./platforms/docker";
 import { checkCluster, KubernetesPlatform } from "./platforms/kubernetes";
 import { checkPortsFree, FixedPort, LocalPlatform } from "./platforms/local";
-import { findLocalTools } from "./platforms/localTools";
+import { defaultVenv, findLocalTools } from "./platforms/localTools";
 import { Platform, PROJECT_ROOT } from "./platforms/platform";
 import tutorial from "./data/tutorial.json";
 
@@ -30,7 +30,7 @@ const settings = userError(() => resolveSettings((key) => config.get(key)));
 const local = settings.platform === "local";
 const kube = settings.platform === "kubernetes";
 const tools = userError(() => findLocalTools({
-    venv: path.join(PROJECT_ROOT, ".lab", "venv"),
+    venv: defaultVenv(),
     python: local,
     postgres: local && settings.database,
     nginx: local && settings.ingress === "nginx",

@@ -10,13 +10,15 @@ import { isAlive } from "../lib/procfs";
 import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
 import { LocalProcess } from "../providers/localProcess";
 import { ProcessScope } from "../providers/processScope";
-import { findLocalTools, findPostgresBin, LocalTools, which } from "./localTools";
+import { defaultVenv, findLocalTools, findPostgresBin, LocalTools, which } from "./localTools";
 import { claimName, defaultRunDir, DeployedService, loopbackHosts, Platform, PROJECT_ROOT, WAS_AT_ROOT } from "./platform";
 
 export interface LocalPlatformArgs {
     /** Folder of the stack's run files (logs, pids, configs, data); default <cwd>/.lab/<stack>. */
     runDir?: string;
-    /** The programs services run with; default found on this machine (the project's virtualenv, nginx, PostgreSQL). */
+    /** The Python virtualenv the servers run from; default defaultVenv(): $FGL_VENV, else the clone's .lab/venv. */
+    venv?: string;
+    /** The programs services run with; default found on this machine (the virtualenv, nginx, PostgreSQL). */
     tools?: Pick<LocalTools, "pythonBin" | "postgresBin" | "nginx" | "uwsgiParams">;
     /** Seconds a service may take to answer after it starts; default 30. */
     readyTimeoutSeconds?: number;
@@ -39,7 +41,7 @@ export class LocalPlatform extends pulumi.ComponentResource implements Platform 
         this.readyTimeoutSeconds = args.readyTimeoutSeconds ?? 30;
         const tools = args.tools ?? {
             // The Python servers are always needed; nginx and PostgreSQL are named where found, checked when started.
-            ...findLocalTools({ venv: path.join(PROJECT_ROOT, ".lab", "venv"), python: true, postgres: false, nginx: false, docker: false }),
+            ...findLocalTools({ venv: args.venv ?? defaultVenv(), python: true, postgres: false, nginx: false, docker: false }),
             postgresBin: findPostgresBin() ?? "",
             nginx: which("nginx") ?? "nginx",
         };

@@ -32,8 +32,17 @@ export interface LoadDriver {
     version: string;
 }
 
+/**
+ * The Python virtualenv the servers run from: $FGL_VENV where set, else the one `./lab setup` links into the clone
+ * (<package>/.lab/venv). Installed from a packed tarball, the package has none of its own: set FGL_VENV (or
+ * LocalPlatformArgs.venv) to one made from the package's python-apps/requirements.txt.
+ */
+export function defaultVenv(): string {
+    return process.env.FGL_VENV || path.join(PACKAGE_ROOT, ".lab", "venv");
+}
+
 export interface ToolNeeds {
-    /** Folder the setup links the virtualenv into (<project>/.lab/venv). */
+    /** The Python virtualenv (defaultVenv()). */
     venv: string;
     /** The Python servers run here (not in containers). */
     python: boolean;
@@ -92,10 +101,12 @@ export function findLocalTools(needs: ToolNeeds): LocalTools {
     const setup = "run ./lab setup";
 
     const pythonBin = path.join(needs.venv, "bin");
+    // Outside the clone there is no ./lab: the fix is a virtualenv of the package's requirements, named by FGL_VENV.
+    const requirements = path.join(PACKAGE_ROOT, "python-apps", "requirements.txt");
+    const venvFix = fs.existsSync(path.join(PACKAGE_ROOT, "lab")) ? `${setup}: it installs python-apps/requirements.txt`
+        : `python3 -m venv <dir> && <dir>/bin/pip install -r ${requirements}, then set FGL_VENV=<dir> or LocalPlatformArgs.venv`;
     for (const program of needs.python ? ["python", "flask", "gunicorn", "uwsgi"] : []) {
-        if (!fs.existsSync(path.join(pythonBin, program))) {
-            missing.push(`${program} in the Python virtualenv ${needs.venv} (${setup}: it installs python-apps/requirements.txt)`);
-        }
+        if (!fs.existsSync(path.join(pythonBin, program))) missing.push(`${program} in the Python virtualenv ${needs.venv} (${venvFix})`);
     }
 
     let postgresBin = "";

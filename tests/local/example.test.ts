@@ -3,6 +3,7 @@
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { listeningNow } from "../../lib/ports";
@@ -32,8 +33,7 @@ describe("the example program: nginx balancing two server modes (real engine)", 
     });
 
     it("deploys, balances across both apps, measures each way, and destroys to nothing", async () => {
-        const up = await stack.up();
-        const out = Object.fromEntries(Object.entries(up.outputs).map(([k, v]) => [k, v.value]));
+        const out = await upOutputsOf(stack);
         assert.deepEqual(Object.keys(out.requestsPerSecond).sort(), ["gevent-direct", "threaded-direct", "via-nginx"]);
         for (const run of Object.keys(out.requestsPerSecond)) {
             assert.equal(out.failedRequests[run], 0, run);
@@ -71,3 +71,50 @@ describe("the example program: nginx balancing two server modes (real engine)", 
         for (const port of ports) assert.ok(!bound.has(port), `port ${port} still bound`);
     });
 });
+
+describe("the package packed with npm pack, installed into an empty folder outside the clone (real engine)", function () {
+    let work: string;
+    let stack: Stack;
+    before(async () => {
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "fgl-packed-"));
+        const tarball = execFileSync("npm", ["pack", "--pack-destination", work, "--loglevel=error"], { cwd: ROOT, encoding: "utf8" }).trim().split("\n").pop()!;
+        const app = path.join(work, "app");
+        fs.mkdirSync(app);
+        for (const file of ["index.ts", "Pulumi.yaml", "tsconfig.json"]) fs.copyFileSync(path.join(EXAMPLE, file), path.join(app, file));
+        fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "packed-app", private: true, dependencies: { "flask-gevent-lab": `file:../${tarball}` } }));
+        execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: app, stdio: "pipe" });
+        // Nothing of the clone but its virtualenv, named by the package's documented setting.
+        stack = await LocalWorkspace.createOrSelectStack({ stackName: "e2e-packed", workDir: app },
+            { envVars: { FGL_VENV: fs.realpathSync(path.join(ROOT, ".lab", "venv")) } });
+        await stack.setAllConfig({ requests: { value: "100" }, concurrency: { value: "50" }, delaySeconds: { value: "0.2" } });
+    });
+    after(async () => {
+        await stack.destroy();
+        await stack.workspace.removeStack(stack.name);
+        fs.rmSync(work, { recursive: true, force: true });
+    });
+
+    it("deploys the example from the installed package, its apps running the package's own python-apps, and destroys to nothing", async () => {
+        const out = await upOutputsOf(stack);
+        for (const run of ["via-nginx", "gevent-direct", "threaded-direct"]) {
+            assert.deepEqual(out.upstream[run], { arrived: 100, served: 100, dropped: 0 }, run);
+        }
+        const installed = fs.realpathSync(path.join(work, "app", "node_modules", "flask-gevent-lab"));
+        assert.ok(!installed.startsWith(ROOT), `installed as a copy, not a link to the clone: ${installed}`);
+        const resources = (await stack.exportStack()).deployment.resources ?? [];
+        const apps = resources.filter((r: any) => r.type === "pulumi-nodejs:dynamic/local:Process" && r.outputs.spec.name.startsWith("app-"));
+        assert.equal(apps.length, 2);
+        for (const app of apps) {
+            assert.equal(fs.readlinkSync(`/proc/${app.outputs.pid}/cwd`), path.join(installed, "python-apps", "flask_app"), app.outputs.spec.name);
+        }
+        const scope = path.join(work, "app", ".lab", "e2e-packed");
+        assert.ok(processesWithEnv("FGL_SCOPE", scope).length >= 4, "slow API, two apps and nginx, marked with the stack's scope");
+        await stack.destroy();
+        assert.deepEqual(processesWithEnv("FGL_SCOPE", scope).map((p) => p.pid), []);
+    });
+});
+
+async function upOutputsOf(stack: Stack): Promise<Record<string, any>> {
+    const up = await stack.up();
+    return Object.fromEntries(Object.entries(up.outputs).map(([k, v]) => [k, v.value]));
+}
