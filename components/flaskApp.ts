@@ -8,7 +8,7 @@ export interface FlaskAppArgs {
     platform: Platform;
     /** How the app is served; default "uwsgi-gevent". Plain, not an Input: it decides what is declared. */
     serverMode?: ServerMode;
-    /** Worker processes (Gunicorn, uWSGI); default the mode's (the tutorial's). */
+    /** Worker processes (Gunicorn, uWSGI); default the mode's (the tutorial's). Plain, as the other shape fields: they set `capacity`, checked at declaration. */
     workers?: number;
     /** Threads per worker (gunicorn-sync, uwsgi-sync); default 50. */
     threads?: number;
@@ -22,14 +22,14 @@ export interface FlaskAppArgs {
     upstreamUrl: pulumi.Input<string>;
     /** PostgreSQL as this platform's services reach it (Postgres.serviceUrl): serves the psycopg2 app instead. */
     databaseUrl?: pulumi.Input<string>;
-    /** Patch psycopg2 with psycogreen (needs databaseUrl); default false. */
+    /** Patch psycopg2 with psycogreen (needs databaseUrl); default false. Plain: it picks the app's entry module and image. */
     psycogreen?: boolean;
     /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy (on Kubernetes: 3000, the tutorial's). */
     port?: pulumi.Input<number>;
-    /** Pods behind the app's Service (KubernetesPlatform only); default 1. */
+    /** Pods behind the app's Service (KubernetesPlatform only); default 1. Plain: the platform checks it at declaration. */
     replicas?: number;
     /** CPUs the server is pinned to (a taskset -c list, e.g. "1"); default any. */
-    cpus?: string;
+    cpus?: pulumi.Input<string>;
     /** Unique within the stack: names its run folder, container and hostname; default "flask-app". */
     serviceName?: string;
 }
@@ -62,13 +62,15 @@ export class FlaskApp extends pulumi.ComponentResource {
         }
         const serviceName = args.serviceName ?? SERVICE_NAMES.flaskApp;
         this.port = servicePort(name, platform, serviceName, args.port, 3000, { parent: this });
-        const spec = pulumi.all([this.port, args.upstreamUrl, args.databaseUrl]).apply(([port, upstream, database]) =>
-            flaskAppSpec(serviceName, {
+        const spec = pulumi.all([this.port, args.upstreamUrl, args.databaseUrl, args.cpus]).apply(([port, upstream, database, cpus]) => ({
+            ...flaskAppSpec(serviceName, {
                 ...server, port,
                 upstream: endpointOf(upstream, `FlaskApp ${name}: upstreamUrl`),
                 database: database === undefined ? undefined : endpointOf(database, `FlaskApp ${name}: databaseUrl`),
                 psycogreen: args.psycogreen ?? false,
-            }, platform.paths)).apply((s) => ({ ...s, cpus: args.cpus }));
+            }, platform.paths),
+            cpus,
+        }));
         const image = { app: flaskAppFolder(args.databaseUrl !== undefined) };
         this.service = platform.deploy(`${name}-server`, { name: serviceName, kind: "app", image, replicas }, spec, { parent: this });
         const scheme = schemeOf(server.protocol);

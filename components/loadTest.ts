@@ -11,6 +11,10 @@ import { findDriver, LoadDriver } from "../platforms/localTools";
 import { defaultRunDir, Platform, PROJECT_ROOT } from "../platforms/platform";
 import { LoadRun } from "../providers/loadRun";
 
+/**
+ * A load against any URL. Its numbers (requests, clients, delay, runs, the search's) stay plain: they are checked
+ * before anything is declared (ab's rules, the search's limits), which an Input would put off until the deploy.
+ */
 export interface LoadTestArgs {
     /** Entry point under load, without query string (FlaskApp.url, NginxIngress.url, SlowApi.url). */
     url: pulumi.Input<string>;

@@ -10,7 +10,7 @@ export interface NginxIngressArgs {
     /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy (on Kubernetes: 80). */
     port?: pulumi.Input<number>;
     /** CPUs nginx is pinned to (a taskset -c list, e.g. "1"); default any. */
-    cpus?: string;
+    cpus?: pulumi.Input<string>;
     /** Unique within the stack: names its run folder, container and hostname; default "nginx". */
     serviceName?: string;
 }
@@ -29,7 +29,7 @@ export class NginxIngress extends pulumi.ComponentResource {
         const { platform } = args;
         const serviceName = args.serviceName ?? SERVICE_NAMES.nginx;
         this.port = servicePort(name, platform, serviceName, args.port, 80, { parent: this });
-        const spec = pulumi.all([this.port, pulumi.output(args.upstreams)]).apply(([port, upstreams]) => {
+        const spec = pulumi.all([this.port, pulumi.output(args.upstreams), args.cpus]).apply(([port, upstreams, cpus]) => {
             const schemes = new Set(upstreams.map((u) => new URL(u).protocol));
             if (schemes.size !== 1) {
                 throw new Error(`NginxIngress ${name}: upstreams must all be http:// or all uwsgi://, got ${upstreams.join(", ") || "none"}`);
@@ -40,7 +40,7 @@ export class NginxIngress extends pulumi.ComponentResource {
                     upstreams: upstreams.map((u) => endpointOf(u, `NginxIngress ${name}: upstreams`)),
                     protocol: schemes.has("uwsgi:") ? "uwsgi" : "http",
                 }, platform.paths),
-                cpus: args.cpus,
+                cpus,
             };
         });
         this.service = platform.deploy(`${name}-nginx`, { name: serviceName, kind: "ingress", image: "nginx" }, spec, { parent: this });

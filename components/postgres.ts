@@ -8,7 +8,7 @@ export interface PostgresArgs {
     /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy (on Kubernetes: 5432). */
     port?: pulumi.Input<number>;
     /** CPUs the service is pinned to (a taskset -c list, e.g. "1"); default any. */
-    cpus?: string;
+    cpus?: pulumi.Input<string>;
     /** Unique within the stack: names its run folder, container and hostname; default "postgres". */
     serviceName?: string;
 }
@@ -27,7 +27,7 @@ export class Postgres extends pulumi.ComponentResource {
         const { platform } = args;
         const serviceName = args.serviceName ?? SERVICE_NAMES.postgres;
         this.port = servicePort(name, platform, serviceName, args.port, 5432, { parent: this });
-        const spec = this.port.apply((port) => ({ ...postgresSpec(serviceName, port, platform.paths), cpus: args.cpus }));
+        const spec = pulumi.all([this.port, args.cpus]).apply(([port, cpus]) => ({ ...postgresSpec(serviceName, port, platform.paths), cpus }));
         this.service = platform.deploy(`${name}-server`, { name: serviceName, kind: "postgres", image: "postgres" }, spec, { parent: this });
         ({ url: this.url, serviceUrl: this.serviceUrl } = serviceUrls(this.service, this.port, (host, port) =>
             `postgresql://${DATABASE.user}:${DATABASE.password}@${host}:${port}/${DATABASE.name}`));

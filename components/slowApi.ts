@@ -8,7 +8,7 @@ export interface SlowApiArgs {
     /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy (on Kubernetes: 4000, the tutorial's). */
     port?: pulumi.Input<number>;
     /** CPUs the service is pinned to (a taskset -c list, e.g. "1"); default any. */
-    cpus?: string;
+    cpus?: pulumi.Input<string>;
     /** Unique within the stack: names its run folder, container and hostname; default "slow-api". */
     serviceName?: string;
 }
@@ -27,7 +27,7 @@ export class SlowApi extends pulumi.ComponentResource {
         const { platform } = args;
         const serviceName = args.serviceName ?? SERVICE_NAMES.slowApi;
         this.port = servicePort(name, platform, serviceName, args.port, 4000, { parent: this });
-        const spec = this.port.apply((port) => ({ ...slowApiSpec(serviceName, port, platform.paths), cpus: args.cpus }));
+        const spec = pulumi.all([this.port, args.cpus]).apply(([port, cpus]) => ({ ...slowApiSpec(serviceName, port, platform.paths), cpus }));
         this.service = platform.deploy(`${name}-process`, { name: serviceName, kind: "upstream", image: { app: "slow_api" } }, spec, { parent: this });
         ({ url: this.url, serviceUrl: this.serviceUrl } = serviceUrls(this.service, this.port, (host, p) => `http://${host}:${p}/`));
         this.registerOutputs({ url: this.url, serviceUrl: this.serviceUrl, port: this.port });

@@ -57,6 +57,13 @@ describe("components on their own Args (Pulumi mocks)", () => {
     });
 
     describe("FlaskApp", () => {
+        it("takes its CPUs from another resource's output", async () => {
+            const api = new SlowApi("api", { platform: platform(), cpus: "0" });
+            const app = new FlaskApp("app", { platform: platform(), upstreamUrl: api.serviceUrl, cpus: api.port.apply((p) => (p === 20000 ? "1" : "0-1")) });
+            await promiseOf(app.url);
+            assert.deepEqual([specOf("slow-api").cpus, specOf("flask-app").cpus], ["0", "1"]);
+        });
+
         it("defaults to the tutorial's uWSGI + gevent: 2 workers x 2000 async cores", async () => {
             const app = new FlaskApp("app", { platform: platform(), upstreamUrl: "http://127.0.0.1:4000/" });
             await promiseOf(app.url);
