@@ -95,7 +95,9 @@ describe("procfs", () => {
         const marked = spawnGroup("sleep 30 & wait", { FGL_TEST_MARK: mark });
         const other = spawnGroup("sleep 30 & wait", { FGL_TEST_MARK: `${mark}-other` });
         try {
-            await waitFor("sh and its sleep", () => processesWithEnv("FGL_TEST_MARK", mark).length === 2);
+            // Both groups whole (sh, then the sleep it forks) before anything is judged: a busy machine forks late.
+            await waitFor("sh and its sleep, in each group", () =>
+                processesWithEnv("FGL_TEST_MARK", mark).length === 2 && processesWithEnv("FGL_TEST_MARK", `${mark}-other`).length === 2);
             const found = processesWithEnv("FGL_TEST_MARK", mark);
             assert.deepEqual(found.map((p) => p.pgrp), [marked.pid, marked.pid]);
             assert.equal(found[0].env.get("PATH"), process.env.PATH);
