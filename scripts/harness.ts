@@ -24,7 +24,7 @@ import { CpuAffinity, formatCpuAffinity, parseCpuAffinity } from "../lib/load/cp
 import { LoadResult } from "../lib/load/result";
 import { LOAD_DRIVERS, LoadDriverChoice } from "../lib/settings";
 import { withCpuAffinity, withRaisedFileLimit } from "../lib/launch";
-import { findDriver, which } from "../platforms/localTools";
+import { defaultVenv, findDriver, which } from "../platforms/localTools";
 import { measure } from "../providers/loadRun";
 import { checkLevels, list, readFlags } from "./flags";
 
@@ -98,7 +98,7 @@ function answers(url: string): Promise<boolean> {
 /** The slow API as its own process group (its pgid: child.pid), pinned as the split says, with the open-files limit raised. */
 export async function startSlowApi(affinity: CpuAffinity, log: string): Promise<{ child: ChildProcess; url: string }> {
     const port = await freePort();
-    const python = path.join(ROOT, ".lab", "venv", "bin", "python");
+    const python = path.join(defaultVenv(), "bin", "python");
     if (!fs.existsSync(python)) throw new Error(`no Python virtualenv at ${python}: run ./lab setup`);
     const [command, ...args] = withRaisedFileLimit(withCpuAffinity([python, path.join(ROOT, "python-apps", "slow_api", "api.py")], affinity.upstream));
     const out = fs.openSync(log, "a");

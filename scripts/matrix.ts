@@ -25,6 +25,7 @@ import { EngineEvent, LocalWorkspace, OutputMap, Stack } from "@pulumi/pulumi/au
 import { LoadResult } from "../lib/load/result";
 import { MatrixResults, MatrixRow, renderReport, renderTerminalTable, SweepPoint, Timings, whatToPick } from "../lib/report";
 import { resolveSettings } from "../lib/settings";
+import { defaultVenv } from "../platforms/localTools";
 import { listScenarios, MATRIX_STACK, readStackConfig, stackLocks } from "../lib/stacks";
 import tutorial from "../data/tutorial.json";
 import { checkLevels, list, readFlags } from "./flags";
@@ -161,7 +162,8 @@ function environment(driver: string, platform: string): Record<string, string> {
             return ((e as { stderr?: string }).stderr ?? "").trim().split("\n")[0] || "not found";
         }
     };
-    const py = path.join(ROOT, ".lab", "venv", "bin", "python");
+    // The virtualenv the stacks' servers ran from (index.ts finds it the same way).
+    const py = path.join(defaultVenv(), "bin", "python");
     const pyPackages = run(py, ["-c", "import importlib.metadata as m; print(', '.join(f'{p} {m.version(p)}' for p in " +
         "['Flask', 'requests', 'gevent', 'gunicorn', 'uWSGI', 'aiohttp', 'psycopg2-binary', 'psycogreen']))"]);
     const nginx = execFileSync("sh", ["-c", "nginx -v 2>&1 || /usr/sbin/nginx -v 2>&1 || true"], { encoding: "utf8" }).trim();
