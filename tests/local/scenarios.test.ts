@@ -39,13 +39,13 @@ function threadsByPs(pgid: number): number {
 }
 
 /**
- * The threads the load counted are the app's: ps's count of the app's group now lies between the count before the
- * load and the peak (threads a load starts either stay, as a pool's, or end, as the dev server's per request).
+ * The threads the load counted are the app's: ps's count of the app's group now is at most the peak. Not at least
+ * the count before: a server's idle threads may end after the load (nginx-uwsgi's went from 8 to 5 in one run).
  */
 function assertAppThreads(out: Record<string, any>, running: Service[]): void {
     const app = running.find((s) => s.name === "flask-app")!;
     const now = threadsByPs(app.pid);
-    assert.ok(out.threadsBefore - 1 <= now && now <= out.threadsPeak + 1,
+    assert.ok(now >= 1 && now <= out.threadsPeak + 1,
         `the app's threads: ps counts ${now} now, the load counted ${out.threadsBefore} before and ${out.threadsPeak} at its peak`);
 }
 
