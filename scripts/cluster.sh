@@ -179,16 +179,7 @@ os_packages() {
     [ ${#missing[@]} -eq 0 ] && return 0
     command -v apt-get >/dev/null || die "missing OS packages: ${missing[*]} (install them)"
     say "installing OS packages: ${missing[*]}"
-    # Keep the packages' own services (Debian's containerd) from starting: we start our own.
-    # The file goes on every way out, or a failed install would block every later service start.
-    local policy=/usr/sbin/policy-rc.d
-    if [ ! -e "$policy" ]; then
-        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-        printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    if [ "$(trap -p EXIT)" ]; then rm -f "$policy"; trap - EXIT; fi
+    "$ROOT/scripts/apt-install.sh" "${missing[@]}"
 }
 
 kubernetes_bin() {

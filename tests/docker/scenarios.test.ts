@@ -77,6 +77,9 @@ describe("every scenario as containers on a real Docker engine", function () {
                 const app = containers.find((c) => c.name.endsWith("-flask-app"))!;
                 const ab = findDriver("ab");
                 const { load } = settings;
+                // Counted independently (by pid namespace, not by docker top, which the load reads) just before the load.
+                const appPid = Number(docker("inspect", "-f", "{{.State.Pid}}", app.name));
+                const idle = threadsInNamespaceOf(appPid);
                 const result: LoadResult = await measure({
                     url: `http://127.0.0.1:${entry}/?delay=${load.delay}`, expectBody: "Hi there! slow api response",
                     driver: "ab", driverPath: ab.path, driverVersion: ab.version, k6Script: "",
@@ -88,11 +91,11 @@ describe("every scenario as containers on a real Docker engine", function () {
                 });
                 assert.equal(result.complete, load.requests);
                 assert.equal(result.failed, 0);
-                // The threads the load counted are the app container's: its processes, found by their pid namespace (not by
-                // docker top, which the load reads), have between the count before the load and the peak now.
-                const now = threadsInNamespaceOf(Number(docker("inspect", "-f", "{{.State.Pid}}", app.name)));
-                assert.ok(result.threadsBefore! - 1 <= now && now <= result.threadsPeak! + 1,
-                    `the app's threads: ${now} now, the load counted ${result.threadsBefore} before and ${result.threadsPeak} at its peak`);
+                // The threads the load counted before it are the app container's. Only "before" is compared: after the load,
+                // idle threads end (nginx-uwsgi 8 -> 5) or start late (gevent's resolver pool grew past the sampled peak).
+                // The load's check request may start one pool thread in between, hence the 2.
+                assert.ok(Math.abs(result.threadsBefore! - idle) <= 2,
+                    `the app's threads: ${idle} counted just before the load, the load counted ${result.threadsBefore}`);
                 if (scenario === "devserver-threaded" && load.concurrency >= 10) {
                     assert.ok(result.threadsPeak! >= result.threadsBefore! + 5, `a thread per request: ${result.threadsBefore} -> ${result.threadsPeak}`);
                 }
