@@ -12,8 +12,9 @@ import { defaultRunDir, Platform, PROJECT_ROOT } from "../platforms/platform";
 import { LoadRun } from "../providers/loadRun";
 
 /**
- * A load against any URL. Its numbers (requests, clients, delay, runs, the search's) stay plain: they are checked
- * before anything is declared (ab's rules, the search's limits), which an Input would put off until the deploy.
+ * A load against any URL. Its numbers (requests, clients, delay, runs, timeouts, the search's) stay plain: they are
+ * checked before anything is declared (ab's rules, the search's limits), which an Input would put off until the
+ * deploy, and they set the run's own timeout. What only reaches the run is an Input.
  */
 export interface LoadTestArgs {
     /** Entry point under load, without query string (FlaskApp.url, NginxIngress.url, SlowApi.url). */
@@ -33,11 +34,11 @@ export interface LoadTestArgs {
     /** Seconds the run may take, and ab's per-request timeout; default 300. */
     timeoutSeconds?: number;
     /** Fail the up when more requests than this fail; default never. */
-    maxFailedRequests?: number;
+    maxFailedRequests?: pulumi.Input<number>;
     /** Change it to re-run the load with nothing else changed; default "". */
-    runId?: string;
+    runId?: pulumi.Input<string>;
     /** Text a correct answer contains, checked once before the load; default "slow api response". */
-    expectBody?: string;
+    expectBody?: pulumi.Input<string>;
     /** Requests the target can hold at once, for the Little's-law limit; default Infinity (the clients are the limit). */
     capacity?: number;
     /** Whose threads are counted before and during the load (DeployedService.threads); default nobody's. */
@@ -45,9 +46,9 @@ export interface LoadTestArgs {
     /** Each role's processes, whose CPU is sampled during the load (the driver's always is). */
     roles?: pulumi.Input<Partial<Record<Exclude<CpuRole, "driver">, pulumi.Input<ProcessProbe>>>>;
     /** The most cores one process of each role can keep busy, where fewer than it may run on (1 for GIL-bound Python). */
-    roleProcessCores?: Partial<Record<CpuRole, number>>;
+    roleProcessCores?: pulumi.Input<Partial<Record<CpuRole, number>>>;
     /** The CPUs each role is pinned to, recorded with the result; the driver is pinned here (the services by their own cpus). */
-    cpuAffinity?: CpuAffinity;
+    cpuAffinity?: pulumi.Input<CpuAffinity>;
     /** Measured runs of the whole load; the result's figures are their medians, with the spread; default 1. */
     repeats?: number;
     /** Whole seconds of load at the load's clients before the measured runs, not counted; default 3 (0: none). */
@@ -61,7 +62,7 @@ export interface LoadTestArgs {
     /** Identity of what is measured (DeployedService.identity, space-separated): a new one re-runs the load. */
     target?: pulumi.Input<string>;
     /** Folder each run's JSON is appended to; default none: the result is the resource's output only. */
-    resultsDir?: string;
+    resultsDir?: pulumi.Input<string>;
     /** The stack's run folder, whose processes the driver is marked as; default Platform.runDir's default. */
     scope?: string;
 }

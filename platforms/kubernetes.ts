@@ -156,17 +156,18 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         // The base image holds ab; "auto" means ab here, as on a machine without k6.
         const driver: PodDriver = "ab";
         const shares = splitLoad(load.requests, load.concurrency, load.parallelism);
-        const job = pulumi.all([this.images, this.namespace, load.url, load.target]).apply(([images, namespace, url, target]) =>
+        const job = pulumi.all([this.images, this.namespace, load.url, load.target, load.expectBody, load.runId])
+            .apply(([images, namespace, url, target, expectBody, runId]) =>
             jobManifest({
                 stack: this.ctx.stack, namespace, image: imageOf("base", images), imagePullPolicy: this.ctx.imagePullPolicy,
                 parts: shares.length,
                 command: loadPodArgv({
-                    driver, url, expectBody: load.expectBody, requests: load.requests, concurrency: load.concurrency,
+                    driver, url, expectBody, requests: load.requests, concurrency: load.concurrency,
                     parts: shares.length, timeoutSeconds: load.timeoutSeconds, repeats: load.repeats, warmupSeconds: load.warmupSeconds,
                 }),
                 resources: resourcesOf("driver", this.ctx),
                 // A new target or run id changes the pod template, which a Job can't change: it is replaced, so run again.
-                annotations: { "flask-gevent-lab/target": target, "flask-gevent-lab/run-id": load.runId },
+                annotations: { "flask-gevent-lab/target": target, "flask-gevent-lab/run-id": runId },
                 activeDeadlineSeconds: loadPodSeconds(load) + 120,
             }));
         const jobResource = new k8s.batch.v1.Job(`${name}-job`, job, { ...opts, provider: this.provider });
@@ -181,7 +182,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             threads: load.threads,
             roles: this.sampled ? pulumi.all([load.roles, this.probe("driver")]).apply(([roles, driver]) => ({ ...roles, driver })) : {},
             // ab is one single-threaded process per pod.
-            roleProcessCores: { driver: 1, ...load.roleProcessCores },
+            roleProcessCores: pulumi.output(load.roleProcessCores).apply((cores) => ({ driver: 1, ...cores })),
             roleCores: this.roleCores({ ...this.pods, driver: shares.length }),
         }, opts);
         return run.result;

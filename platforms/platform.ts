@@ -42,7 +42,7 @@ export interface ServiceHosts {
 export interface PlatformLoad {
     /** Target, query string included. */
     url: pulumi.Input<string>;
-    expectBody: string;
+    expectBody: pulumi.Input<string>;
     requests: number;
     concurrency: number;
     delaySeconds: number;
@@ -55,17 +55,17 @@ export interface PlatformLoad {
     capacity: number;
     /** Pods (or processes) the requests and clients are split over. */
     parallelism: number;
-    maxFailedRequests: number;
-    resultsDir: string;
+    maxFailedRequests: pulumi.Input<number>;
+    resultsDir: pulumi.Input<string>;
     /** Identity of what is measured: a new one re-runs the load. */
     target: pulumi.Input<string>;
-    runId: string;
+    runId: pulumi.Input<string>;
     /** Whose threads are counted before and during the load (DeployedService.threads). */
     threads: pulumi.Input<ProcessProbe>;
     /** Each service role's processes, whose CPU is sampled during the load where the platform can see them. */
     roles: pulumi.Input<Partial<Record<Exclude<CpuRole, "driver">, pulumi.Input<ProcessProbe>>>>;
     /** The most cores one process of each role can keep busy (1 for GIL-bound Python). */
-    roleProcessCores: Partial<Record<CpuRole, number>>;
+    roleProcessCores: pulumi.Input<Partial<Record<CpuRole, number>>>;
 }
 
 export interface Platform {

@@ -131,6 +131,21 @@ describe("components on their own Args (Pulumi mocks)", () => {
             assert.deepEqual(declared.filter((d) => d.inputs.expectBody).map((d) => [d.type, d.name]), [["pulumi-nodejs:dynamic/load:Run", "load-run"]]);
         });
 
+        it("takes what only reaches the run (body, run id, failures allowed, folder, CPU settings) from other resources' outputs", async () => {
+            const api = new SlowApi("api", { platform: platform() });
+            const port = api.port;
+            const load = new LoadTest("load", {
+                url: api.url, driver: DRIVER,
+                expectBody: pulumi.interpolate`port ${port}`, runId: pulumi.interpolate`run-${port}`, maxFailedRequests: port.apply((p) => p - 20000 + 7),
+                resultsDir: pulumi.interpolate`/results/${port}`, roleProcessCores: port.apply(() => ({ app: 2 })),
+                cpuAffinity: port.apply(() => ({ app: "1" })),
+            });
+            await promiseOf(load.result);
+            const run = declared.find((d) => d.inputs.expectBody)!.inputs;
+            assert.deepEqual([run.expectBody, run.runId, run.maxFailedRequests, run.resultsDir], ["port 20000", "run-20000", 7, "/results/20000"]);
+            assert.deepEqual([run.roleProcessCores, run.cpuAffinity], [{ app: 2 }, { app: "1" }]);
+        });
+
         it("refuses a load ApacheBench can't run", () => {
             assert.throws(() => new LoadTest("load", { url: "http://127.0.0.1:1/", requests: 10, concurrency: 20, driver: DRIVER }),
                 /LoadTest load: invalid arguments:\n  - concurrency: 20 clients for 10 requests/);

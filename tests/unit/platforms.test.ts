@@ -4,7 +4,9 @@
 import { strict as assert } from "assert";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { LoadTest } from "../../components/loadTest";
 import { Scenario } from "../../components/scenario";
+import { SlowApi } from "../../components/slowApi";
 import { parseKubeImages } from "../../lib/kubernetesSettings";
 import { resolveSettings } from "../../lib/settings";
 import { DockerPlatform } from "../../platforms/docker";
@@ -21,12 +23,16 @@ function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise((resolve) => output.apply((v) => { resolve(v); return v; }));
 }
 
-/** Every URN a scenario on `platform` declares, as "<parent type>$<type>::<name>" (no parent: "<type>::<name>"). */
-async function declared(platform: () => Platform, config: Record<string, string>): Promise<string[]> {
+/** The inputs of every resource declared under the mocks, by type. */
+let inputsOf: Map<string, any[]>;
+
+async function mockResources(): Promise<void> {
     let n = 0;
+    inputsOf = new Map();
     await pulumi.runtime.setMocks({
         newResource(args) {
             const inputs = args.inputs;
+            inputsOf.set(args.type, [...inputsOf.get(args.type) ?? [], inputs]);
             const state = args.type === "pulumi-nodejs:dynamic/local:PortLease" ? { ...inputs, port: 20000 + n++ }
                 : inputs.spec ? { ...inputs, pid: 100 + n++, startTime: 1, logFile: "/x.log" }
                 : args.type === "pulumi-nodejs:dynamic/kubernetes:ClusterImages" ? { ...inputs, images: parseKubeImages(IMAGES) }
@@ -38,6 +44,11 @@ async function declared(platform: () => Platform, config: Record<string, string>
         },
         call: (args) => args.inputs,
     }, "flask-gevent-lab", STACK, false);
+}
+
+/** Every URN a scenario on `platform` declares, as "<parent type>$<type>::<name>" (no parent: "<type>::<name>"). */
+async function declared(platform: () => Platform, config: Record<string, string>): Promise<string[]> {
+    await mockResources();
     const settings = resolveSettings((k) => ({ serverMode: "uwsgi-gevent", ...config })[k]);
     const scenario = new Scenario(STACK, { settings, platform: platform(), driver: DRIVER, resultsDir: "/r" });
     await promiseOf(scenario.result);
@@ -72,5 +83,22 @@ describe("platforms as components (Pulumi mocks)", () => {
             "pulumi-nodejs:dynamic/kubernetes:ClusterImages::uwsgi-gevent-images"]) {
             assert.ok(urns.includes(`flask-gevent-lab:platforms:Kubernetes$${child}`), `${child} under the platform:\n${urns.join("\n")}`);
         }
+    });
+
+    it("kubernetes: what only reaches the load (body, run id, CPU settings) may come from other resources' outputs", async () => {
+        await mockResources();
+        const platform = new KubernetesPlatform(STACK, {});
+        const api = new SlowApi("api", { platform });
+        const load = new LoadTest("load", {
+            url: api.url, platform, requests: 20, concurrency: 10,
+            expectBody: pulumi.interpolate`body ${api.port}`, runId: pulumi.interpolate`run ${api.port}`,
+            roleProcessCores: api.port.apply(() => ({ app: 2 })),
+        });
+        await promiseOf(load.result);
+        const job = inputsOf.get("kubernetes:batch/v1:Job")![0];
+        assert.equal(job.spec.template.metadata.annotations["flask-gevent-lab/run-id"], "run 4000");
+        assert.ok(JSON.stringify(job.spec.template.spec.containers[0].command).includes("body 4000"), JSON.stringify(job.spec.template.spec.containers[0]));
+        const run = inputsOf.get("pulumi-nodejs:dynamic/kubernetes:LoadRun")![0];
+        assert.deepEqual(run.roleProcessCores, { driver: 1, app: 2 });
     });
 });
