@@ -6,12 +6,12 @@ import { Scenario } from "./components/scenario";
 import { resultFileName } from "./lib/load/result";
 import { resolveSettings } from "./lib/settings";
 import { renderSummary } from "./lib/summary";
+import { tutorialRps } from "./lib/tutorial";
 import { DockerPlatform } from "./platforms/docker";
 import { checkCluster, KubernetesPlatform } from "./platforms/kubernetes";
 import { checkPortsFree, FixedPort, LocalPlatform } from "./platforms/local";
 import { defaultVenv, findLocalTools } from "./platforms/localTools";
 import { Platform, PROJECT_ROOT } from "./platforms/platform";
-import tutorial from "./data/tutorial.json";
 
 /** Bad input is the user's to fix: show the message alone, not a stack trace. */
 function userError<T>(check: () => T): T {
@@ -64,7 +64,7 @@ if (!platform.ownNetwork) userError(() => checkPortsFree(platform, fixedPorts));
 const resultsDir = path.resolve(PROJECT_ROOT, settings.resultsDir || path.join("results", stack));
 const scenario = new Scenario(stack, { settings, platform, driver: tools.driver, rateDriver: tools.rateDriver, resultsDir });
 const result = scenario.result;
-const seed = (tutorial.scenarios as Record<string, { requestsPerSecond: number | null }>)[settings.scenario || stack];
+const seedRps = tutorialRps(settings.scenario || stack);
 
 export const url = scenario.url;
 export const scenarioName = settings.scenario || stack;
@@ -87,7 +87,7 @@ export const efficiency = result.efficiency;
 export const driverCeilingRps = result.driverCeilingRps;
 export const cpu = result.cpu;
 export const bottleneck = result.bottleneck;
-export const tutorialRequestsPerSecond = seed?.requestsPerSecond ?? null;
+export const tutorialRequestsPerSecond = seedRps ?? null;
 export const baselineRequestsPerSecond = scenario.baseline?.requestsPerSecond ?? null;
 export const repeats = result.repeats.apply((runs) => runs.length);
 export const spread = result.spread;
@@ -99,6 +99,6 @@ export const baseline = scenario.baseline ?? null;
 /** The answer on one screen (./lab up prints it). */
 export const summary = pulumi.all([result, scenario.baseline ?? null]).apply(([r, base]) => renderSummary({
     scenario: scenarioName, server: scenario.server, ingress: settings.ingress, platform: platform.kind, result: r, baseline: base,
-    tutorialRps: seed?.requestsPerSecond ?? null,
+    tutorialRps: seedRps,
     fullResult: `pulumi stack output --json -s ${stack}; ${path.relative(PROJECT_ROOT, path.join(resultsDir, resultFileName(r.startedAt)))}`,
 }));

@@ -10,12 +10,14 @@ export interface FlaskAppArgs {
     serverMode?: ServerMode;
     /** Worker processes (Gunicorn, uWSGI); default the mode's (the tutorial's). Plain, as the other shape fields: they set `capacity`, checked at declaration. */
     workers?: number;
-    /** Threads per worker (gunicorn-sync, uwsgi-sync); default 50. */
+    /** Threads per worker (gunicorn-sync, uwsgi-sync, gunicorn-gthread, granian's blocking threads, waitress); default the mode's. */
     threads?: number;
     /** Greenlets per worker (uwsgi --gevent N, Gunicorn's worker_connections); default the mode's. */
     asyncCores?: number;
-    /** Listen backlog (uWSGI --listen, Gunicorn --backlog); default the server's own. */
+    /** Listen backlog (uWSGI --listen, Gunicorn/Granian/Waitress --backlog); default the server's own. */
     listen?: number;
+    /** Granian's requests in progress per worker (--backpressure); default its own (backlog / workers). */
+    backpressure?: number;
     /** What the server speaks: "http" (default), or "uwsgi" for nginx's uwsgi_pass (uWSGI modes only). */
     protocol?: Protocol;
     /** The slow API as this platform's services reach it: SlowApi.serviceUrl. */
@@ -52,7 +54,7 @@ export class FlaskApp extends pulumi.ComponentResource {
         const { platform } = args;
         const { server, problems } = resolveServer({
             serverMode: args.serverMode ?? "uwsgi-gevent",
-            workers: args.workers, threads: args.threads, asyncCores: args.asyncCores, listen: args.listen,
+            workers: args.workers, threads: args.threads, asyncCores: args.asyncCores, listen: args.listen, backpressure: args.backpressure,
             protocol: args.protocol, database: args.databaseUrl !== undefined, psycogreen: args.psycogreen ?? false,
         });
         const replicas = args.replicas ?? 1;

@@ -5,6 +5,7 @@ import { CPU_ROLES, CpuUsage } from "./load/cpu";
 import { LoadResult } from "./load/result";
 import { Bottleneck } from "./load/verdict";
 import { spreadOf } from "./stats";
+import { tutorialText } from "./tutorial";
 
 export interface Timings {
     deploySeconds: number;
@@ -22,8 +23,8 @@ export interface MatrixRow {
     result: LoadResult | null;
     /** The harness's own figure for the same load (the slow API directly). */
     baseline: LoadResult | null;
-    /** The tutorial's req/s; null where it published none. */
-    tutorialRps: number | null;
+    /** The tutorial's req/s; null where it published none, undefined for a scenario beyond it (lib/tutorial.ts). */
+    tutorialRps: number | null | undefined;
     /** Why it failed, and the last lines of its log. */
     error: string | null;
     timings: Timings;
@@ -100,7 +101,7 @@ export function tableRows(results: MatrixResults): string[][] {
             r ? String(r.repeats.length) : "-",
             row.status === "ok" ? figureText(r!.repeats.map((run) => run.requestsPerSecond)) : "FAILED",
             ranks.get(row.scenario) ?? "-",
-            row.tutorialRps === null ? "not published" : num(row.tutorialRps),
+            tutorialText(row.tutorialRps, (v) => num(v)),
             num(r?.limitRps),
             pct(r?.efficiency),
             num(r?.failed, 0),

@@ -1,6 +1,7 @@
-// The seven ways the tutorial serves its Flask app, as data: each mode's
-// seed defaults, its concurrency capacity, and the command line that runs it.
-// Pure: the local and Docker platforms both take their argv from here.
+// The seven ways the tutorial serves its Flask app, and three of 2026 beyond it
+// (Gunicorn's gthread worker, Granian, Waitress), as data: each mode's defaults,
+// its concurrency capacity, and the command line that runs it. Pure: every
+// platform takes its argv from here.
 
 export const SERVER_MODES = [
     "devserver",
@@ -10,7 +11,13 @@ export const SERVER_MODES = [
     "gunicorn-gevent",
     "uwsgi-sync",
     "uwsgi-gevent",
+    "gunicorn-gthread",
+    "granian",
+    "waitress",
 ] as const;
+
+/** The modes the tutorial itself runs; the others are beyond it. */
+export const TUTORIAL_MODES: readonly ServerMode[] = SERVER_MODES.slice(0, 7);
 
 export type ServerMode = (typeof SERVER_MODES)[number];
 
@@ -20,12 +27,14 @@ export type Protocol = "http" | "uwsgi";
 export interface ServerShape {
     /** Worker processes (Gunicorn, uWSGI); 1 for the single-process servers. */
     workers: number;
-    /** Threads per worker (sync Gunicorn and uWSGI). */
+    /** Threads per worker (sync Gunicorn and uWSGI, gthread, Granian's blocking threads, Waitress). */
     threads: number;
     /** Greenlets per worker (uWSGI --gevent N; Gunicorn's worker_connections). */
     asyncCores: number;
-    /** Listen backlog (uWSGI --listen, Gunicorn --backlog); 0: the server's own default (uWSGI 100, Gunicorn 2048). */
+    /** Listen backlog (uWSGI --listen, Gunicorn/Granian/Waitress --backlog); 0: the server's own default (uWSGI 100, the others 1024-2048). */
     listen: number;
+    /** Granian's requests in progress per worker, beyond which it stops reading; 0: its default (backlog / workers). */
+    backpressure: number;
 }
 
 interface ModeInfo {
@@ -43,56 +52,85 @@ interface ModeInfo {
 
 /** Gunicorn's default worker_connections for async workers. */
 const GUNICORN_WORKER_CONNECTIONS = 1000;
+/** Granian's default backlog; its backpressure defaults to it over the workers. */
+const GRANIAN_BACKLOG = 1024;
+/** Waitress's default connection limit: channels it keeps open at once. */
+const WAITRESS_CONNECTION_LIMIT = 100;
+/** Granian holds at most its backpressure of requests per worker, and runs its blocking threads' worth of them. */
+const granianPerWorker = (s: ServerShape) => Math.min(s.threads, s.backpressure || Math.floor((s.listen || GRANIAN_BACKLOG) / s.workers));
 
 export const MODES: Record<ServerMode, ModeInfo> = {
     "devserver": {
-        defaults: { workers: 1, threads: 1, asyncCores: 0, listen: 0 },
+        defaults: { workers: 1, threads: 1, asyncCores: 0, listen: 0, backpressure: 0 },
         capacity: () => 1,
         describe: () => "flask run --without-threads: 1 thread",
         gevent: false,
         tunable: [],
     },
     "devserver-threaded": {
-        defaults: { workers: 1, threads: 0, asyncCores: 0, listen: 0 },
+        defaults: { workers: 1, threads: 0, asyncCores: 0, listen: 0, backpressure: 0 },
         capacity: () => Infinity,
         describe: () => "flask run --with-threads: a thread per request",
         gevent: false,
         tunable: [],
     },
     "gevent-pywsgi": {
-        defaults: { workers: 1, threads: 0, asyncCores: 0, listen: 0 },
+        defaults: { workers: 1, threads: 0, asyncCores: 0, listen: 0, backpressure: 0 },
         capacity: () => Infinity,
         describe: () => "gevent.pywsgi.WSGIServer: a greenlet per request",
         gevent: true,
         tunable: [],
     },
     "gunicorn-sync": {
-        defaults: { workers: 4, threads: 50, asyncCores: 0, listen: 0 },
+        defaults: { workers: 4, threads: 50, asyncCores: 0, listen: 0, backpressure: 0 },
         capacity: (s) => s.workers * s.threads,
         describe: (s) => `gunicorn: ${s.workers} workers x ${s.threads} threads`,
         gevent: false,
         tunable: ["workers", "threads", "listen"],
     },
     "gunicorn-gevent": {
-        defaults: { workers: 1, threads: 0, asyncCores: GUNICORN_WORKER_CONNECTIONS, listen: 0 },
+        defaults: { workers: 1, threads: 0, asyncCores: GUNICORN_WORKER_CONNECTIONS, listen: 0, backpressure: 0 },
         capacity: (s) => s.workers * s.asyncCores,
         describe: (s) => `gunicorn -k gevent: ${s.workers} worker(s) x ${s.asyncCores} connections`,
         gevent: true,
         tunable: ["workers", "asyncCores", "listen"],
     },
     "uwsgi-sync": {
-        defaults: { workers: 4, threads: 50, asyncCores: 0, listen: 0 },
+        defaults: { workers: 4, threads: 50, asyncCores: 0, listen: 0, backpressure: 0 },
         capacity: (s) => s.workers * s.threads,
         describe: (s) => `uwsgi: ${s.workers} workers x ${s.threads} threads`,
         gevent: false,
         tunable: ["workers", "threads", "listen"],
     },
     "uwsgi-gevent": {
-        defaults: { workers: 2, threads: 0, asyncCores: 2000, listen: 0 },
+        defaults: { workers: 2, threads: 0, asyncCores: 2000, listen: 0, backpressure: 0 },
         capacity: (s) => s.workers * s.asyncCores,
         describe: (s) => `uwsgi --gevent: ${s.workers} worker(s) x ${s.asyncCores} async cores`,
         gevent: true,
         tunable: ["workers", "asyncCores", "listen"],
+    },
+    // Beyond the tutorial: the pools sized as its thread servers' (200 requests at once), so the rows compare.
+    "gunicorn-gthread": {
+        defaults: { workers: 4, threads: 50, asyncCores: 0, listen: 0, backpressure: 0 },
+        capacity: (s) => s.workers * s.threads,
+        describe: (s) => `gunicorn -k gthread: ${s.workers} workers x ${s.threads} threads`,
+        gevent: false,
+        tunable: ["workers", "threads", "listen"],
+    },
+    "granian": {
+        defaults: { workers: 2, threads: 100, asyncCores: 0, listen: 0, backpressure: 0 },
+        capacity: (s) => s.workers * granianPerWorker(s),
+        describe: (s) => `granian --interface wsgi: ${s.workers} worker(s) x ${s.threads} blocking threads` +
+            (s.backpressure ? `, backpressure ${s.backpressure}` : ""),
+        gevent: false,
+        tunable: ["workers", "threads", "listen", "backpressure"],
+    },
+    "waitress": {
+        defaults: { workers: 1, threads: 200, asyncCores: 0, listen: 0, backpressure: 0 },
+        capacity: (s) => s.threads,
+        describe: (s) => `waitress: ${s.threads} threads behind one accept loop`,
+        gevent: false,
+        tunable: ["threads", "listen"],
     },
 };
 
@@ -151,6 +189,17 @@ export function serverArgv(input: ServerCommandInput): string[] {
             return [bin(binDir, "uwsgi"), "--master", "--single-interpreter",
                 "--workers", String(shape.workers), "--gevent", String(shape.asyncCores), ...backlog("--listen"),
                 "--protocol", protocol, "--socket", bind, "--module", `${module}:app`];
+        case "gunicorn-gthread":
+            return [bin(binDir, "gunicorn"), "--worker-class", "gthread", "--workers", String(shape.workers),
+                "--threads", String(shape.threads), ...backlog("--backlog"), "--bind", bind, `${module}:app`];
+        case "granian":
+            return [bin(binDir, "granian"), "--interface", "wsgi", "--host", host, "--port", String(port),
+                "--workers", String(shape.workers), "--blocking-threads", String(shape.threads), ...backlog("--backlog"),
+                ...(shape.backpressure ? ["--backpressure", String(shape.backpressure)] : []), "--no-ws", `${module}:app`];
+        case "waitress":
+            // A pool larger than its connection limit would wait on channels it refuses to open.
+            return [bin(binDir, "waitress-serve"), "--host", host, "--port", String(port), "--threads", String(shape.threads),
+                "--connection-limit", String(Math.max(WAITRESS_CONNECTION_LIMIT, shape.threads)), ...backlog("--backlog"), `${module}:app`];
     }
 }
 
@@ -174,6 +223,7 @@ export interface ServerRequest {
     threads?: number;
     asyncCores?: number;
     listen?: number;
+    backpressure?: number;
     protocol?: string;
     /** Serves the psycopg2 app (which patches itself with gevent). */
     database: boolean;
@@ -186,7 +236,7 @@ export interface ResolvedServer {
     protocol: Protocol;
 }
 
-const SHAPE_FIELDS = ["workers", "threads", "asyncCores", "listen"] as const;
+const SHAPE_FIELDS = ["workers", "threads", "asyncCores", "listen", "backpressure"] as const;
 
 /** The server with the seed's defaults applied, and every problem with the request (none: it is valid). */
 export function resolveServer(req: ServerRequest): { server: ResolvedServer; problems: Problem[] } {
@@ -211,6 +261,9 @@ export function resolveServer(req: ServerRequest): { server: ResolvedServer; pro
         } else {
             shape[field] = value;
         }
+    }
+    if (serverMode === "granian" && shape.listen > 0 && shape.listen < 128) {
+        problems.push({ field: "listen", message: `granian's backlog is at least 128, not ${shape.listen}`, configFix: "pulumi config set listen 128" });
     }
     const protocol = req.protocol ?? "http";
     if (protocol !== "http" && protocol !== "uwsgi") {

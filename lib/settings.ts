@@ -264,7 +264,7 @@ function serverSettings(config: CheckedReader): Pick<Settings, "serverMode" | "s
     const { server, problems: serverProblems } = resolveServer({
         serverMode: read("serverMode") ?? DEFAULTS.serverMode,
         workers: shapeValue("workers"), threads: shapeValue("threads"),
-        asyncCores: shapeValue("asyncCores"), listen: shapeValue("listen"),
+        asyncCores: shapeValue("asyncCores"), listen: shapeValue("listen"), backpressure: shapeValue("backpressure"),
         protocol: read("protocol") ?? DEFAULTS.protocol,
         database, psycogreen,
     });

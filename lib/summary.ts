@@ -3,6 +3,7 @@
 import { CapacityResult } from "./load/capacity";
 import { LoadResult } from "./load/result";
 import { Spread } from "./stats";
+import { tutorialText } from "./tutorial";
 
 export interface SummaryInput {
     scenario: string;
@@ -13,8 +14,8 @@ export interface SummaryInput {
     result: LoadResult;
     /** The same load straight at the slow API; null without one. */
     baseline: LoadResult | null;
-    /** The tutorial's req/s; null where it published none. */
-    tutorialRps: number | null;
+    /** The tutorial's req/s; null where it published none, undefined for a scenario beyond it (lib/tutorial.ts). */
+    tutorialRps: number | null | undefined;
     /** How to see everything: the command and the result's file. */
     fullResult: string;
 }
@@ -50,7 +51,7 @@ export function renderSummary(s: SummaryInput): string {
         r.limitRps !== null ? `limit ${n(r.limitRps)}${r.efficiency !== null ? ` (${pct(r.efficiency)})` : ""}` : "",
         r.driverCeilingRps !== null ? `${r.driver}'s ceiling ${n(r.driverCeilingRps)}` : "",
         s.baseline ? `baseline ${n(s.baseline.requestsPerSecond)}` : "",
-        `tutorial ${s.tutorialRps === null ? "not published" : n(s.tutorialRps)}`,
+        s.tutorialRps === undefined ? "beyond the tutorial" : `tutorial ${tutorialText(s.tutorialRps, (v) => n(v))}`,
     ].filter(Boolean).join(", ");
     const held = r.held?.postgres ?? r.held?.upstream;
     const heldWhere = r.held?.postgres ? "PostgreSQL ran" : "the slow API held";

@@ -24,18 +24,19 @@ def save(fig, out: Path, name: str) -> None:
 
 def rps_chart(results: dict, out: Path) -> None:
     rows = results["rows"]
-    names = [r["scenario"] for r in rows]
+    # A scenario the tutorial never ran has no tutorialRps key at all.
+    names = [r["scenario"] + ("" if "tutorialRps" in r else "\n(beyond tutorial)") for r in rows]
     ours = [(r["result"] or {}).get("requestsPerSecond") or 0 for r in rows]
     runs = [[run["requestsPerSecond"] for run in (r["result"] or {}).get("repeats", [])] for r in rows]
     # The range of the runs around each median: min to max.
     spread = [[o - min(rs) if rs else 0 for o, rs in zip(ours, runs)], [max(rs) - o if rs else 0 for o, rs in zip(ours, runs)]]
-    seed = [r["tutorialRps"] or 0 for r in rows]
+    seed = [r.get("tutorialRps") or 0 for r in rows]
     limit = [(r["result"] or {}).get("limitRps") or 0 for r in rows]
     fig, ax = plt.subplots(figsize=(12, 5.5))
     x = range(len(names))
     width = 0.27
     ax.bar([i - width for i in x], ours, width, label="measured here (median; bar: min to max of the runs)", yerr=spread, capsize=3)
-    ax.bar(list(x), seed, width, label="tutorial (absent: not published)")
+    ax.bar(list(x), seed, width, label="tutorial (absent: not published, or beyond it)")
     ax.bar([i + width for i in x], limit, width, label="limit (Little's law)", color="lightgrey")
     for i, r in enumerate(rows):
         if r["status"] != "ok":

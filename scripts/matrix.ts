@@ -27,7 +27,7 @@ import { MatrixResults, MatrixRow, renderReport, renderTerminalTable, SweepPoint
 import { resolveSettings } from "../lib/settings";
 import { defaultVenv } from "../platforms/localTools";
 import { listScenarios, MATRIX_STACK, readStackConfig, stackLocks } from "../lib/stacks";
-import tutorial from "../data/tutorial.json";
+import { tutorialRps } from "../lib/tutorial";
 import { checkLevels, list, readFlags } from "./flags";
 
 const ROOT = path.join(__dirname, "..");
@@ -192,7 +192,7 @@ async function runScenario(scenario: string, opts: Options, baselineFor: Map<str
     const row: MatrixRow = {
         scenario, status: "failed", serverMode: config.serverMode ?? "", server: "", ingress: config.ingress ?? "none",
         result: null, baseline: baselineFor.get(loadKey) ?? null,
-        tutorialRps: (tutorial.scenarios as Record<string, { requestsPerSecond: number | null }>)[scenario]?.requestsPerSecond ?? null,
+        tutorialRps: tutorialRps(scenario),
         error: null, timings,
     };
     let stack: Stack | undefined;

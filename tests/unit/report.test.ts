@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { LoadResult } from "../../lib/load/result";
-import { cpuCell, MatrixResults, renderReport, renderTerminalTable, tableRows, verdictCell, whatToPick } from "../../lib/report";
+import { cpuCell, MatrixResults, MatrixRow, renderReport, renderTerminalTable, tableRows, verdictCell, whatToPick } from "../../lib/report";
 import { result as fixture, run } from "./fixtures/runs";
 
 /** A result of three runs around `rps` (the second the median), as a matrix row holds it. */
@@ -22,6 +22,8 @@ const RESULTS: MatrixResults = {
     ],
     sweep: [],
 };
+// As the matrix's JSON holds a scenario beyond the tutorial: no tutorialRps key at all.
+const beyond: MatrixRow = JSON.parse(JSON.stringify({ ...RESULTS.rows[0], scenario: "granian", tutorialRps: undefined }));
 
 describe("matrix report", () => {
     it("puts our figure, with its interval and tie group, next to the tutorial's, the limit and the efficiency", () => {
@@ -43,6 +45,7 @@ describe("matrix report", () => {
     it("shows a missing tutorial figure as such, and a failed scenario as FAILED", () => {
         const rows = tableRows(RESULTS);
         assert.equal(rows[1][6], "not published");
+        assert.equal(tableRows({ ...RESULTS, rows: [beyond] })[0][6], "beyond the tutorial");
         assert.match(rows[1][1], /behind nginx/);
         assert.deepEqual(rows[2].slice(2, 9), ["-", "-", "FAILED", "-", "157.67", "-", "-"]);
         assert.deepEqual(rows[2].slice(-2), ["-", "-"]);

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { MODES, SERVER_MODES, serverArgv, serverStopSignal, ServerMode } from "../../lib/serverModes";
+import { MODES, resolveServer, SERVER_MODES, serverArgv, serverStopSignal, ServerMode, TUTORIAL_MODES } from "../../lib/serverModes";
 
 const base = { protocol: "http" as const, host: "127.0.0.1", port: 3000, binDir: "/venv/bin", module: "patched" };
 const argv = (mode: ServerMode, module = "patched") => serverArgv({ ...base, mode, shape: MODES[mode].defaults, module });
@@ -30,9 +30,43 @@ describe("server modes", () => {
     });
 
     it("passes the uwsgi protocol through to uWSGI", () => {
-        const a = serverArgv({ ...base, protocol: "uwsgi", mode: "uwsgi-gevent", shape: { workers: 1, threads: 0, asyncCores: 2000, listen: 0 } });
+        const a = serverArgv({ ...base, protocol: "uwsgi", mode: "uwsgi-gevent", shape: { workers: 1, threads: 0, asyncCores: 2000, listen: 0, backpressure: 0 } });
         assert.deepEqual(a.slice(a.indexOf("--protocol"), a.indexOf("--protocol") + 2), ["--protocol", "uwsgi"]);
         assert.equal(a[a.indexOf("--workers") + 1], "1");
+    });
+
+    it("runs the servers beyond the tutorial with pools the size of its thread servers' (200 at once)", () => {
+        assert.deepEqual(argv("gunicorn-gthread", "app"),
+            ["/venv/bin/gunicorn", "--worker-class", "gthread", "--workers", "4", "--threads", "50", "--bind", "127.0.0.1:3000", "app:app"]);
+        assert.deepEqual(argv("granian", "app"),
+            ["/venv/bin/granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", "3000", "--workers", "2",
+                "--blocking-threads", "100", "--no-ws", "app:app"]);
+        assert.deepEqual(argv("waitress", "app"),
+            ["/venv/bin/waitress-serve", "--host", "127.0.0.1", "--port", "3000", "--threads", "200", "--connection-limit", "200", "app:app"]);
+        assert.deepEqual(SERVER_MODES.filter((m) => !TUTORIAL_MODES.includes(m)), ["gunicorn-gthread", "granian", "waitress"]);
+        for (const mode of ["gunicorn-gthread", "granian", "waitress"] as const) {
+            assert.equal(MODES[mode].capacity(MODES[mode].defaults), 200, mode);
+            assert.equal(MODES[mode].gevent, false, `${mode} runs the unpatched app`);
+        }
+    });
+
+    it("holds Granian to the lower of its blocking threads and its backpressure, per worker", () => {
+        const granian = (shape: Partial<typeof MODES.granian.defaults>) => MODES.granian.capacity({ ...MODES.granian.defaults, ...shape });
+        assert.equal(granian({ backpressure: 30 }), 60, "2 workers x 30 requests let in");
+        // Unset, backpressure is the backlog over the workers: 200 / 4 = 50 of each worker's 100 threads.
+        assert.equal(granian({ workers: 4, listen: 200 }), 200);
+        assert.equal(granian({ workers: 1, threads: 8 }), 8);
+        const a = serverArgv({ ...base, mode: "granian", shape: { ...MODES.granian.defaults, backpressure: 30, listen: 512 } });
+        assert.deepEqual(a.slice(a.indexOf("--backlog"), a.indexOf("--backlog") + 4), ["--backlog", "512", "--backpressure", "30"]);
+    });
+
+    it("refuses what a server beyond the tutorial has no setting for, naming the fix", () => {
+        const problems = (serverMode: string, shape: Record<string, number>) =>
+            resolveServer({ serverMode, ...shape, database: false, psycogreen: false }).problems.map((p) => `${p.field}: ${p.message} (${p.configFix})`);
+        assert.deepEqual(problems("waitress", { workers: 2 }), ["workers: server mode waitress has no workers setting (it takes: threads, listen) (pulumi config rm workers)"]);
+        assert.deepEqual(problems("granian", { listen: 64 }), ["listen: granian's backlog is at least 128, not 64 (pulumi config set listen 128)"]);
+        assert.match(problems("uwsgi-gevent", { backpressure: 10 })[0], /^backpressure: server mode uwsgi-gevent has no backpressure setting/);
+        assert.deepEqual(problems("granian", { workers: 3, threads: 20, backpressure: 10, listen: 128 }), []);
     });
 
     it("sets the listen backlog only when asked, with each server's own flag", () => {

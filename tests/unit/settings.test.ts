@@ -18,7 +18,7 @@ describe("settings", () => {
     it("defaults to the tutorial's uWSGI + gevent playground and load", () => {
         const s = resolve({});
         assert.equal(s.serverMode, "uwsgi-gevent");
-        assert.deepEqual(s.shape, { workers: 2, threads: 0, asyncCores: 2000, listen: 0 });
+        assert.deepEqual(s.shape, { workers: 2, threads: 0, asyncCores: 2000, listen: 0, backpressure: 0 });
         assert.deepEqual([s.load.requests, s.load.concurrency, s.load.delay], [2000, 200, 1]);
         // No port unless the config fixes one: each service leases a free port.
         assert.deepEqual(s.ports, { app: undefined, api: undefined, ingress: undefined, postgres: undefined });
@@ -26,9 +26,9 @@ describe("settings", () => {
     });
 
     it("applies each mode's seed shape, and overrides of what the mode takes", () => {
-        assert.deepEqual(resolve({ serverMode: "gunicorn-sync" }).shape, { workers: 4, threads: 50, asyncCores: 0, listen: 0 });
+        assert.deepEqual(resolve({ serverMode: "gunicorn-sync" }).shape, { workers: 4, threads: 50, asyncCores: 0, listen: 0, backpressure: 0 });
         assert.deepEqual(resolve({ serverMode: "uwsgi-gevent", workers: "1", listen: "4096" }).shape,
-            { workers: 1, threads: 0, asyncCores: 2000, listen: 4096 });
+            { workers: 1, threads: 0, asyncCores: 2000, listen: 4096, backpressure: 0 });
         assert.equal(serverCapacity(resolve({ serverMode: "gunicorn-sync", workers: "2", threads: "10" })), 20);
     });
 

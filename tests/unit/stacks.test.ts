@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Scenario } from "../../components/scenario";
 import { resolveSettings } from "../../lib/settings";
 import { listScenarios, readStackConfig } from "../../lib/stacks";
+import { tutorialRps } from "../../lib/tutorial";
 import { containerCommand, containerSpec, imageFor } from "../../lib/container";
 import { scenarioServices } from "../../lib/services";
 import { DockerPlatform } from "../../platforms/docker";
@@ -57,11 +58,13 @@ async function declare(stack: string, config: Record<string, string>) {
 }
 
 describe("scenario stacks (Pulumi mocks)", () => {
-    it("has the eleven scenarios of the tutorial", () => {
+    it("has the eleven scenarios of the tutorial and three beyond it", () => {
         assert.deepEqual(listScenarios(ROOT), [
-            "devserver", "devserver-threaded", "gevent-pywsgi", "gunicorn-gevent", "gunicorn-sync", "nginx-gunicorn",
-            "nginx-uwsgi", "psycopg2-blocking", "psycopg2-psycogreen", "uwsgi-gevent", "uwsgi-sync",
+            "devserver", "devserver-threaded", "gevent-pywsgi", "granian", "gunicorn-gevent", "gunicorn-gthread", "gunicorn-sync",
+            "nginx-gunicorn", "nginx-uwsgi", "psycopg2-blocking", "psycopg2-psycogreen", "uwsgi-gevent", "uwsgi-sync", "waitress",
         ]);
+        const beyond = listScenarios(ROOT).filter((s) => tutorialRps(s) === undefined);
+        assert.deepEqual(beyond, ["granian", "gunicorn-gthread", "waitress"]);
     });
 
     for (const stack of listScenarios(ROOT)) {
@@ -99,6 +102,9 @@ describe("scenario stacks (Pulumi mocks)", () => {
         assert.deepEqual((await argv0("devserver")).slice(0, 4), ["flask", "run", "--no-reload", "--without-threads"]);
         assert.deepEqual(await argv0("gevent-pywsgi"), ["python", "pywsgi.py"]);
         assert.ok((await argv0("gunicorn-gevent")).includes("gevent"));
+        assert.deepEqual((await argv0("granian")).slice(0, 3), ["granian", "--interface", "wsgi"]);
+        assert.equal((await argv0("waitress"))[0], "waitress-serve");
+        assert.ok((await argv0("gunicorn-gthread")).join(" ").includes("--worker-class gthread"));
         assert.ok((await argv0("nginx-uwsgi")).join(" ").includes("--protocol uwsgi"));
     });
 

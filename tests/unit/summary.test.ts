@@ -36,4 +36,9 @@ describe("the answer on one screen", () => {
         assert.match(text.split("\n")[0], /behind nginx/);
         assert.doesNotMatch(text, /baseline/);
     });
+
+    it("marks a scenario the tutorial never ran as beyond it", () => {
+        const text = renderSummary(input({ result: result([run(150)]), tutorialRps: undefined }));
+        assert.match(text, /, beyond the tutorial\n/);
+    });
 });

@@ -1,0 +1,17 @@
+// The tutorial's own figures (data/tutorial.json), as every report shows them beside a scenario's.
+import tutorial from "../data/tutorial.json";
+
+const SCENARIOS = tutorial.scenarios as Record<string, { requestsPerSecond: number | null }>;
+
+/**
+ * The tutorial's req/s for a scenario: null where it ran the scenario but published no figure,
+ * undefined where it never ran it (a scenario beyond the tutorial).
+ */
+export function tutorialRps(scenario: string): number | null | undefined {
+    return scenario in SCENARIOS ? SCENARIOS[scenario].requestsPerSecond : undefined;
+}
+
+/** The tutorial column's text: its figure, "not published", or "beyond the tutorial". */
+export function tutorialText(rps: number | null | undefined, format: (v: number) => string): string {
+    return rps === undefined ? "beyond the tutorial" : rps === null ? "not published" : format(rps);
+}
