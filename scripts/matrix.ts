@@ -164,8 +164,10 @@ function environment(driver: string, platform: string): Record<string, string> {
     };
     // The virtualenv the stacks' servers ran from (index.ts finds it the same way).
     const py = path.join(defaultVenv(), "bin", "python");
-    const pyPackages = run(py, ["-c", "import importlib.metadata as m; print(', '.join(f'{p} {m.version(p)}' for p in " +
-        "['Flask', 'requests', 'gevent', 'gunicorn', 'uWSGI', 'aiohttp', 'psycopg2-binary', 'psycogreen']))"]);
+    // Every package pinned in the requirements, as installed.
+    const pinned = fs.readFileSync(path.join(ROOT, "python-apps", "requirements.txt"), "utf8").split("\n")
+        .map((line) => line.replace(/#.*/, "").trim().split("==")[0]).filter(Boolean);
+    const pyPackages = run(py, ["-c", "import importlib.metadata as m, sys; print(', '.join(f'{p} {m.version(p)}' for p in sys.argv[1:]))", ...pinned]);
     const nginx = execFileSync("sh", ["-c", "nginx -v 2>&1 || /usr/sbin/nginx -v 2>&1 || true"], { encoding: "utf8" }).trim();
     const postgres = execFileSync("sh", ["-c", "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/postgres --version 2>&1 || true"], { encoding: "utf8" }).trim();
     return {

@@ -100,6 +100,8 @@ describe("the matrix command (real engine)", function () {
         assert.notEqual(results.rows[0].baseline!.url, results.rows[0].result!.url, "the baseline loads the slow API, not the app");
         assert.deepEqual(results.rows[2].baseline, results.rows[0].baseline);
         assert.match(results.environment.python, /^Python 3/);
+        // Every pinned package, as the virtualenv has it.
+        assert.match(results.environment["python packages"], /Flask 3\.0\.3, .*granian 2\.8\.9, waitress 3\.0\.2, /);
         assert.match(results.environment.pulumi, /^v3\.248\.0$/);
     });
 
