@@ -47,7 +47,8 @@ describe("kubernetes: the project's cluster, the real provider", function () {
         assert.deepEqual(clusterTraces(), [], "the stopped cluster left these behind");
     });
 
-    for (const scenario of ["uwsgi-gevent", "nginx-uwsgi", "psycopg2-psycogreen"]) {
+    // The tutorial's three shapes on a cluster (plain, behind nginx, with PostgreSQL), and a server beyond it.
+    for (const scenario of ["uwsgi-gevent", "nginx-uwsgi", "psycopg2-psycogreen", "granian"]) {
         it(`${scenario}: deploys, serves through its entry Service, loads with a 2-pod Job, destroys to nothing`, async () => {
             // One of them in two runs after a warm-up: each pod warms up and runs its share twice.
             const runs = scenario === "uwsgi-gevent" ? 2 : 1;
