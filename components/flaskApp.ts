@@ -28,6 +28,8 @@ export interface FlaskAppArgs {
     psycogreen?: boolean;
     /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy (on Kubernetes: 3000, the tutorial's). */
     port?: pulumi.Input<number>;
+    /** Milliseconds of CPU each request burns in the handler (measured, not slept); default 0. Plain: it sets the CPU limit. */
+    appCpuMs?: number;
     /** Pods behind the app's Service (KubernetesPlatform only); default 1. Plain: the platform checks it at declaration. */
     replicas?: number;
     /** CPUs the server is pinned to (a taskset -c list, e.g. "1"); default any. */
@@ -47,6 +49,10 @@ export class FlaskApp extends pulumi.ComponentResource {
     readonly server: string;
     /** Requests the server can hold at once (Infinity: one thread or greenlet per request). */
     readonly capacity: number;
+    /** Processes that run the app's Python, each under its own GIL: workers x replicas. */
+    readonly processes: number;
+    /** Milliseconds of CPU each request burns in the handler. */
+    readonly appCpuMs: number;
     readonly service: DeployedService;
 
     constructor(name: string, args: FlaskAppArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -59,6 +65,11 @@ export class FlaskApp extends pulumi.ComponentResource {
         });
         const replicas = args.replicas ?? 1;
         if (!Number.isInteger(replicas) || replicas < 1) problems.push({ field: "replicas", message: `${replicas} is not a whole number >= 1`, configFix: "" });
+        const appCpuMs = args.appCpuMs ?? 0;
+        if (!(appCpuMs >= 0)) problems.push({ field: "appCpuMs", message: `${appCpuMs} is not a number >= 0`, configFix: "" });
+        if (appCpuMs > 0 && args.databaseUrl !== undefined) {
+            problems.push({ field: "appCpuMs", message: "the psycopg2 app burns no CPU per request; only the plain app does", configFix: "" });
+        }
         if (problems.length) {
             throw new Error(`FlaskApp ${name}: invalid arguments:\n  - ${problems.map((p) => `${p.field}: ${p.message}`).join("\n  - ")}`);
         }
@@ -69,7 +80,7 @@ export class FlaskApp extends pulumi.ComponentResource {
                 ...server, port,
                 upstream: endpointOf(upstream, `FlaskApp ${name}: upstreamUrl`),
                 database: database === undefined ? undefined : endpointOf(database, `FlaskApp ${name}: databaseUrl`),
-                psycogreen: args.psycogreen ?? false,
+                psycogreen: args.psycogreen ?? false, appCpuMs,
             }, platform.paths),
             cpus,
         }));
@@ -81,6 +92,8 @@ export class FlaskApp extends pulumi.ComponentResource {
             (server.shape.listen ? `, listen backlog ${server.shape.listen}` : "") +
             (server.protocol === "uwsgi" ? ", uwsgi protocol" : "");
         this.capacity = MODES[server.serverMode].capacity(server.shape) * replicas;
+        this.processes = server.shape.workers * replicas;
+        this.appCpuMs = appCpuMs;
         this.registerOutputs({ url: this.url, serviceUrl: this.serviceUrl, port: this.port, server: this.server });
     }
 }

@@ -41,6 +41,10 @@ export interface LoadTestArgs {
     expectBody?: pulumi.Input<string>;
     /** Requests the target can hold at once, for the Little's-law limit; default Infinity (the clients are the limit). */
     capacity?: number;
+    /** Milliseconds of CPU each request burns in the target's handler (FlaskApp.appCpuMs): time beyond the delay, and a CPU limit; default 0. */
+    appCpuMs?: number;
+    /** Processes that run the target's Python (FlaskApp.processes), each one core at most, for that CPU limit; default 1. */
+    appProcesses?: number;
     /** Whose threads are counted before and during the load (DeployedService.threads); default nobody's. */
     threads?: pulumi.Input<ProcessProbe>;
     /** Each role's processes, whose CPU is sampled during the load (the driver's always is). */
@@ -88,12 +92,16 @@ export class LoadTest extends pulumi.ComponentResource {
         const repeats = args.repeats ?? 1;
         const warmupSeconds = args.warmupSeconds ?? 3;
         const capacity = args.capacity ?? Infinity;
+        const appCpuMs = args.appCpuMs ?? 0;
+        const appProcesses = args.appProcesses ?? 1;
         const search = args.capacitySearch && { ...defaultSearch(capacity, delaySeconds), ...args.capacitySearch };
         const problems = [
             ...(!Number.isInteger(requests) || requests < 1 ? [`requests: ${requests} is not a whole number >= 1`] : []),
             ...(!Number.isInteger(concurrency) || concurrency < 1 ? [`concurrency: ${concurrency} is not a whole number >= 1`] : []),
             ...(concurrency > requests ? [`concurrency: ${concurrency} clients for ${requests} requests; ApacheBench refuses more clients than requests`] : []),
             ...(!(delaySeconds >= 0) ? [`delaySeconds: ${delaySeconds} is not a number >= 0`] : []),
+            ...(!(appCpuMs >= 0) ? [`appCpuMs: ${appCpuMs} is not a number >= 0`] : []),
+            ...(!Number.isInteger(appProcesses) || appProcesses < 1 ? [`appProcesses: ${appProcesses} is not a whole number >= 1`] : []),
             ...(!Number.isInteger(repeats) || repeats < 1 ? [`repeats: ${repeats} is not a whole number >= 1`] : []),
             ...(!Number.isInteger(warmupSeconds) || warmupSeconds < 0 ? [`warmupSeconds: ${warmupSeconds} is not a whole number >= 0 (ab's -t takes whole seconds)`] : []),
             ...(search ? searchProblems(search, delaySeconds).map((p) => `capacitySearch.${p.field}: ${p.message}`) : []),
@@ -117,7 +125,7 @@ export class LoadTest extends pulumi.ComponentResource {
         const resultsDir = args.resultsDir ?? "";
         if (args.platform?.runLoad) {
             this.result = args.platform.runLoad(`${name}-run`, {
-                url, expectBody, requests, concurrency, delaySeconds, timeoutSeconds, repeats, warmupSeconds, capacity, parallelism,
+                url, expectBody, requests, concurrency, delaySeconds, timeoutSeconds, repeats, warmupSeconds, capacity, appCpuMs, appProcesses, parallelism,
                 maxFailedRequests: args.maxFailedRequests ?? -1, resultsDir, target: args.target ?? "", runId: args.runId ?? "",
                 threads: args.threads ?? { kind: "none" }, roles: args.roles ?? {}, roleProcessCores: args.roleProcessCores ?? {},
             }, { parent: this });
@@ -144,6 +152,8 @@ export class LoadTest extends pulumi.ComponentResource {
             upstreamUrl: args.upstreamUrl ?? "",
             ...(search && oha ? { capacitySearch: { ...search, precision: CAPACITY_PRECISION, ohaPath: oha.path, ohaVersion: oha.version } } : {}),
             capacity: Number.isFinite(capacity) ? capacity : -1,
+            appCpuMs,
+            appProcesses,
             threads: args.threads ?? { kind: "none" },
             roles: args.roles ?? {},
             roleProcessCores: args.roleProcessCores ?? {},

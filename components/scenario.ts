@@ -45,7 +45,7 @@ export class Scenario extends pulumi.ComponentResource {
         const shape = Object.fromEntries(MODES[s.serverMode].tunable.filter((f) => s.shape[f] > 0).map((f) => [f, s.shape[f]]));
         const app = new FlaskApp(`${name}-flask-app`, {
             platform, serverMode: s.serverMode, ...shape, protocol: s.protocol,
-            upstreamUrl: slowApi.serviceUrl, databaseUrl: postgres?.serviceUrl, psycogreen: s.psycogreen, port: s.ports.app, cpus: cpus.app,
+            upstreamUrl: slowApi.serviceUrl, databaseUrl: postgres?.serviceUrl, psycogreen: s.psycogreen, appCpuMs: s.appCpuMs, port: s.ports.app, cpus: cpus.app,
             replicas: s.kube.replicas,
         }, parent);
         const ingress = s.ingress === "nginx"
@@ -72,7 +72,7 @@ export class Scenario extends pulumi.ComponentResource {
             // After the baseline: the URL waits for its result.
             ...load, url: baseline ? pulumi.all([entryUrl, baseline.result]).apply(([url]) => url) : entryUrl,
             expectBody: "Hi there! slow api response",
-            capacity: app.capacity, threads: app.service.threads,
+            capacity: app.capacity, appCpuMs: app.appCpuMs, appProcesses: app.processes, threads: app.service.threads,
             ...(s.capacity ? { capacitySearch: s.capacity, rateDriver } : {}),
             // Every Python process holds a GIL: one core each at most.
             roleProcessCores: { upstream: 1, app: 1 },

@@ -134,6 +134,14 @@ export const MODES: Record<ServerMode, ModeInfo> = {
     },
 };
 
+/**
+ * The most req/s the app's CPU allows when each request burns `appCpuMs` of it: a process holds one GIL, so it
+ * runs one request's Python at a time, and `processes` of them share `cores`. Infinity when nothing is burned.
+ */
+export function cpuLimitRps(appCpuMs: number, processes: number, cores: number): number {
+    return appCpuMs > 0 ? Math.min(processes, cores) * 1000 / appCpuMs : Infinity;
+}
+
 export function isServerMode(value: string): value is ServerMode {
     return (SERVER_MODES as readonly string[]).includes(value);
 }

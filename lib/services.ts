@@ -139,6 +139,8 @@ export interface FlaskAppParams {
     database?: Endpoint;
     /** Patch psycopg2 with psycogreen (needs database). */
     psycogreen: boolean;
+    /** Milliseconds of CPU each request burns in the handler; 0: none. */
+    appCpuMs: number;
 }
 
 /** The python-apps/ folder of the app: the psycopg2 app where there is a database. */
@@ -158,6 +160,7 @@ export function flaskAppSpec(name: string, a: FlaskAppParams, p: PlatformPaths):
         API_HOST: a.upstream.host,
         FLASK_APP: "app",
     };
+    if (a.appCpuMs > 0) env.APP_CPU_MS = String(a.appCpuMs);
     if (a.database) {
         env.POSTGRES_HOST = a.database.host;
         env.POSTGRES_PORT = String(a.database.port);
@@ -258,7 +261,7 @@ export function scenarioServices(s: Settings, ports: Required<Ports>, p: Platfor
     const at = (name: string, port: number): Endpoint => ({ host: p.hostOf(name), port });
     const app = flaskAppSpec(N.flaskApp, {
         serverMode: s.serverMode, shape: s.shape, protocol: s.protocol, port: ports.app,
-        upstream: at(N.slowApi, ports.api), database: s.database ? at(N.postgres, ports.postgres) : undefined, psycogreen: s.psycogreen,
+        upstream: at(N.slowApi, ports.api), database: s.database ? at(N.postgres, ports.postgres) : undefined, psycogreen: s.psycogreen, appCpuMs: s.appCpuMs,
     }, p);
     return [
         ...(s.database ? [{ role: { name: N.postgres, kind: "postgres" as const, image: "postgres" as const }, spec: postgresSpec(N.postgres, ports.postgres, p) }] : []),

@@ -73,6 +73,8 @@ export interface Settings {
     ingress: Ingress;
     database: boolean;
     psycogreen: boolean;
+    /** Milliseconds of CPU the app burns per request in its handler (0: none). */
+    appCpuMs: number;
     ports: Ports;
     load: LoadSettings;
     /** Docker only: container networking. */
@@ -124,6 +126,7 @@ export const DEFAULTS = {
     ingress: "none" as Ingress,
     database: false,
     psycogreen: false,
+    appCpuMs: 0,
     loadRequests: 2000,
     loadConcurrency: 200,
     loadDelay: 1,
@@ -254,7 +257,7 @@ function checkedReader(read: ConfigReader): CheckedReader {
 }
 
 /** The server: mode, shape and protocol, with the ingress and database in front of and behind it. */
-function serverSettings(config: CheckedReader): Pick<Settings, "serverMode" | "shape" | "protocol" | "ingress" | "database" | "psycogreen"> {
+function serverSettings(config: CheckedReader): Pick<Settings, "serverMode" | "shape" | "protocol" | "ingress" | "database" | "psycogreen" | "appCpuMs"> {
     const { read, problems } = config;
     const ingress = config.oneOf("ingress", INGRESSES, DEFAULTS.ingress);
     const database = config.bool("database", DEFAULTS.database);
@@ -274,7 +277,11 @@ function serverSettings(config: CheckedReader): Pick<Settings, "serverMode" | "s
         problems.push(`protocol: "uwsgi" speaks the binary uwsgi protocol, which no HTTP client can load-test ` +
             `without nginx in front (fix: pulumi config set ingress nginx)`);
     }
-    return { serverMode, shape, protocol, ingress, database, psycogreen };
+    const appCpuMs = config.num("appCpuMs", DEFAULTS.appCpuMs, { integer: false, min: 0 })!;
+    if (appCpuMs > 0 && database) {
+        problems.push("appCpuMs: the psycopg2 app burns no CPU per request; only the tutorial's plain app does (fix: pulumi config rm appCpuMs)");
+    }
+    return { serverMode, shape, protocol, ingress, database, psycogreen, appCpuMs };
 }
 
 /** Fixed ports, where set (unset: the component leases a free port for the stack's life); no two services on one. */

@@ -48,7 +48,9 @@ export function renderSummary(s: SummaryInput): string {
     const runs = r.repeats.length;
     const driver = `${r.driver} ${r.driverVersion}`;
     const against = [
-        r.limitRps !== null ? `limit ${n(r.limitRps)}${r.efficiency !== null ? ` (${pct(r.efficiency)})` : ""}` : "",
+        r.limitRps !== null ? `limit ${n(r.limitRps)}${r.efficiency !== null ? ` (${pct(r.efficiency)})` : ""}` +
+            // Results from before appCpuMs have no cpuLimitRps at all.
+            (r.cpuLimitRps != null && r.cpuLimitRps <= r.limitRps ? `, set by the app's CPU (${r.appCpuMs} ms a request)` : "") : "",
         r.driverCeilingRps !== null ? `${r.driver}'s ceiling ${n(r.driverCeilingRps)}` : "",
         s.baseline ? `baseline ${n(s.baseline.requestsPerSecond)}` : "",
         s.tutorialRps === undefined ? "beyond the tutorial" : `tutorial ${tutorialText(s.tutorialRps, (v) => n(v))}`,

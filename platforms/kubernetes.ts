@@ -6,6 +6,7 @@
 // other is named by its kubeconfig, with the images it can pull.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -19,6 +20,7 @@ import { CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
 import { loadPodArgv, loadPodSeconds, PodDriver, splitCeilingRps, splitLoad } from "../lib/load/split";
 import { ProcessProbe } from "../lib/probes";
+import { cpuLimitRps } from "../lib/serverModes";
 import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
 import { KubeSettings } from "../lib/settings";
 import { ClusterImages } from "../providers/clusterImages";
@@ -178,6 +180,9 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             driver, parts: shares.length, timeoutSeconds: load.timeoutSeconds, repeats: load.repeats, warmupSeconds: load.warmupSeconds,
             ceilingRps: splitCeilingRps(shares, load.delaySeconds) ?? -1,
             capacity: Number.isFinite(load.capacity) ? load.capacity : -1,
+            appCpuMs: load.appCpuMs,
+            // The app's pods share its CPU limit where one is set, else the node's cores (this machine's, on the project's cluster).
+            cpuLimitRps: load.appCpuMs > 0 ? cpuLimitRps(load.appCpuMs, load.appProcesses, this.roleCores(this.pods).app ?? os.cpus().length) : -1,
             maxFailedRequests: load.maxFailedRequests, resultsDir: load.resultsDir,
             threads: load.threads,
             roles: this.sampled ? pulumi.all([load.roles, this.probe("driver")]).apply(([roles, driver]) => ({ ...roles, driver })) : {},

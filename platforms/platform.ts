@@ -53,6 +53,10 @@ export interface PlatformLoad {
     warmupSeconds: number;
     /** Requests the target can hold at once (Infinity: the clients are the limit). */
     capacity: number;
+    /** Milliseconds of CPU each request burns in the app's handler; 0: none. */
+    appCpuMs: number;
+    /** Processes that run the app's Python (FlaskApp.processes), for the CPU limit. */
+    appProcesses: number;
     /** Pods (or processes) the requests and clients are split over. */
     parallelism: number;
     maxFailedRequests: pulumi.Input<number>;

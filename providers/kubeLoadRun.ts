@@ -49,6 +49,10 @@ export interface KubeLoadRunInputs {
     warmupSeconds: number;
     /** Requests the target can hold at once (Infinity as -1). */
     capacity: number;
+    /** Milliseconds of CPU each request burns in the app's handler; 0: none. */
+    appCpuMs: number;
+    /** The most the app's CPU allows (Infinity as -1): its pods' processes over the cores they may use. */
+    cpuLimitRps: number;
     /** -1 for never. */
     maxFailedRequests: number;
     resultsDir: string;
@@ -193,6 +197,7 @@ export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult>
     const runs = merged.runs.map(({ pods, ...figures }) => judgeRun(figures, {
         requests: inputs.requests, concurrency: inputs.concurrency, delaySeconds: inputs.delaySeconds,
         capacity: inputs.capacity < 0 ? Infinity : inputs.capacity, ceilingRps: inputs.ceilingRps < 0 ? null : inputs.ceilingRps,
+        appCpuMs: inputs.appCpuMs, cpuLimitRps: inputs.cpuLimitRps < 0 ? Infinity : inputs.cpuLimitRps,
         // The sampler keeps one peak for the whole Job (warm-up included): every run gets it.
         threadsBefore, threadsPeak: sampling.threadsPeak(), cpu: cpuOfRun(inputs, sampling.snapshots, pods),
         // The Job runs on its own: the slow API's count and the listen queue can't be read at its edges from here.
@@ -200,7 +205,7 @@ export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult>
         startedAt: pods.map((p) => p.startedAt).sort()[0],
     }));
     const { driver, url, requests, concurrency, delaySeconds } = inputs;
-    return loadResult({ driver, driverVersion: merged.driverVersion, url, requests, concurrency, delaySeconds, cpuAffinity: {}, warmup: merged.warmup },
+    return loadResult({ driver, driverVersion: merged.driverVersion, url, requests, concurrency, delaySeconds, appCpuMs: inputs.appCpuMs, cpuAffinity: {}, warmup: merged.warmup },
         runs, { platform: "kubernetes", pods: merged.runs[representativeRun(runs)].pods });
 }
 

@@ -22,7 +22,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { abArgv, abCeilingRps, abWarmupArgv, parseAbCounts, parseAbOutput } from "../lib/load/ab";
 import { capacityOf, CapacityResult, CapacitySearch, judgeProbe, nextRate, Probe } from "../lib/load/capacity";
-import { CpuAffinity, CpuRole, CpuSnapshot, RoleLimit, summarizeCpu } from "../lib/load/cpu";
+import { CpuAffinity, cpuList, CpuRole, CpuSnapshot, RoleLimit, summarizeCpu } from "../lib/load/cpu";
 import { k6Argv, k6WarmupArgv, parseK6Summary } from "../lib/load/k6";
 import { ohaArgv, ohaRateArgv, ohaWarmupArgv, parseOhaOutput } from "../lib/load/oha";
 import { loadResult } from "../lib/load/repeats";
@@ -34,6 +34,7 @@ import { verdictOf } from "../lib/load/verdict";
 import { withCpuAffinity, withRaisedFileLimit } from "../lib/launch";
 import { countThreads, ProcessProbe, readCpuSnapshot, readListenCounters } from "../lib/probes";
 import { isAlive, localTargets } from "../lib/procfs";
+import { cpuLimitRps } from "../lib/serverModes";
 import { startSampling } from "../lib/sampling";
 import { MARKERS, markedTargets, stopProcesses } from "./processScope";
 import { keepResult, replaceOnChange } from "./results";
@@ -66,6 +67,10 @@ export interface LoadRunInputs {
     warmupSeconds: number;
     /** Requests the target can hold at once (Infinity as -1: JSON has no Infinity). */
     capacity: number;
+    /** Milliseconds of CPU each request burns in the app's handler; 0 (or absent): none. */
+    appCpuMs?: number;
+    /** Processes that run the app's Python, for the CPU limit; absent: 1. */
+    appProcesses?: number;
     /** Whose threads are counted before and during the load (the app's); its network namespace's listen queue is read. */
     threads: ProcessProbe;
     /** Each role's processes, whose CPU is sampled during the load (the driver is always: the process tree it spawns). */
@@ -183,6 +188,11 @@ function roleLimits(inputs: LoadRunInputs, driverProgram: string): Partial<Recor
         [role, { cpus: affinity[role as CpuRole], processCores: processCores[role as CpuRole] }])) as Partial<Record<CpuRole, RoleLimit>>;
 }
 
+/** The cores the app's processes may share: those it is pinned to, else this machine's. */
+function appCores(affinity: CpuAffinity | undefined): number {
+    return affinity?.app !== undefined ? cpuList(affinity.app).length : os.cpus().length;
+}
+
 /** The driver's argv and parser for the closed load, and for its warm-up. */
 function closedLoad(inputs: LoadRunInputs, summaryPath: string) {
     const load = { url: inputs.url, requests: inputs.requests, concurrency: inputs.concurrency, timeoutSeconds: inputs.timeoutSeconds };
@@ -278,16 +288,19 @@ export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
         const warmup = inputs.warmupSeconds > 0 ? await warmUp(inputs, load.warmup, load.warmed) : null;
         const capacity = inputs.capacity < 0 ? Infinity : inputs.capacity;
         const ceilingRps = (inputs.driver === "ab" ? abCeilingRps : allClientsCeilingRps)(inputs.requests, inputs.concurrency, inputs.delaySeconds);
+        const appCpuMs = inputs.appCpuMs ?? 0;
+        const cpuLimit = cpuLimitRps(appCpuMs, inputs.appProcesses ?? 1, appCores(inputs.cpuAffinity));
         const runs: RunResult[] = [];
         for (let i = 0; i < inputs.repeats; i++) {
             const { figures, ...measured } = await measureRun(inputs, load.argv, load.parse, inputs.timeoutSeconds);
             runs.push(judgeRun(figures, {
                 ...measured, requests: inputs.requests, concurrency: inputs.concurrency, delaySeconds: inputs.delaySeconds, capacity, ceilingRps,
+                appCpuMs, cpuLimitRps: cpuLimit,
             }));
         }
         const searched = inputs.capacitySearch ? await searchCapacity(inputs, inputs.capacitySearch) : undefined;
         const { driver, driverVersion, url, requests, concurrency, delaySeconds } = inputs;
-        return loadResult({ driver, driverVersion, url, requests, concurrency, delaySeconds, cpuAffinity: inputs.cpuAffinity ?? {}, warmup }, runs,
+        return loadResult({ driver, driverVersion, url, requests, concurrency, delaySeconds, appCpuMs, cpuAffinity: inputs.cpuAffinity ?? {}, warmup }, runs,
             searched ? { capacity: searched } : {});
     } finally {
         fs.rmSync(work, { recursive: true, force: true });

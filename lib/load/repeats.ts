@@ -46,7 +46,7 @@ export function spreadNote(runs: RunResult[], spread: Spread): string | null {
 }
 
 /** What a load was: the fields of a LoadResult that its runs don't give. */
-export type LoadDescription = Pick<LoadResult, "driver" | "driverVersion" | "url" | "requests" | "concurrency" | "delaySeconds" | "cpuAffinity" | "warmup">;
+export type LoadDescription = Pick<LoadResult, "driver" | "driverVersion" | "url" | "requests" | "concurrency" | "delaySeconds" | "appCpuMs" | "cpuAffinity" | "warmup">;
 
 /** A load's result from its description and its measured runs, on whichever platform it ran; `more`: what that platform adds. */
 export function loadResult(load: LoadDescription, runs: RunResult[], more: Pick<LoadResult, "platform" | "pods" | "capacity"> = {}): LoadResult {

@@ -57,8 +57,10 @@ export interface RunMeasurements {
 
 /** One measured run, judged: the driver's figures, the limits, and what held it back. */
 export interface RunResult extends DriverFigures, RunMeasurements {
-    /** Little's law: requests the server can hold at once (capped by the clients) / delay. */
+    /** The lower of Little's law (requests the server can hold at once, capped by the clients, / each one's time) and cpuLimitRps. */
     limitRps: number | null;
+    /** The most the app's CPU allows when each request burns appCpuMs (lib/serverModes.ts cpuLimitRps); null when none is burned. */
+    cpuLimitRps: number | null;
     /** requestsPerSecond / limitRps. */
     efficiency: number | null;
     /** The best this driver can do with this load even against an ideal server. */
@@ -114,6 +116,8 @@ export interface LoadResult extends RunResult {
     requests: number;
     concurrency: number;
     delaySeconds: number;
+    /** Milliseconds of CPU each request burned in the app's handler (0: none). */
+    appCpuMs: number;
     /** The CPUs each role was pinned to ({}: none). */
     cpuAffinity: CpuAffinity;
     /** The warm-up before the measured runs (excluded from every figure); null without one. */
@@ -192,6 +196,10 @@ export interface RunContext extends RunMeasurements {
     delaySeconds: number;
     /** Requests the target can hold at once (Infinity: the clients are the limit). */
     capacity: number;
+    /** Milliseconds of CPU each request burns in the app's handler: time beyond the delay. */
+    appCpuMs: number;
+    /** The most the app's CPU allows (Infinity: no limit). */
+    cpuLimitRps: number;
     /** The driver's best against an ideal server; null where it has none. */
     ceilingRps: number | null;
 }
@@ -199,11 +207,14 @@ export interface RunContext extends RunMeasurements {
 /** One closed-loop run judged: its true failures, the limit, the driver's ceiling, and the verdict. */
 export function judgeRun(figures: DriverFigures, ctx: RunContext): RunResult {
     const failures = checkFailures(figures, ctx.upstream);
-    const limitRps = throughputLimit(ctx.concurrency, ctx.capacity, ctx.delaySeconds);
+    const littleRps = throughputLimit(ctx.concurrency, ctx.capacity, ctx.delaySeconds + ctx.appCpuMs / 1000);
+    const cpuLimited = ctx.cpuLimitRps < (littleRps ?? Infinity);
+    const limitRps = cpuLimited ? ctx.cpuLimitRps : littleRps;
     return {
         ...figures,
         failed: figures.failed + failures.unseenByDriver,
         limitRps: limitRps === null ? null : round(limitRps, 2),
+        cpuLimitRps: Number.isFinite(ctx.cpuLimitRps) ? round(ctx.cpuLimitRps, 2) : null,
         efficiency: efficiency(figures.requestsPerSecond, limitRps),
         driverCeilingRps: ctx.ceilingRps === null ? null : round(ctx.ceilingRps, 2),
         threadsBefore: ctx.threadsBefore,
@@ -216,7 +227,7 @@ export function judgeRun(figures: DriverFigures, ctx: RunContext): RunResult {
         bottleneck: verdictOf({
             reached: reachedShare(figures.requestsPerSecond, limitRps, ctx.ceilingRps),
             cpu: ctx.cpu, offered: ctx.concurrency, capacity: ctx.capacity, requestsPerSecond: figures.requestsPerSecond, delaySeconds: ctx.delaySeconds,
-            held: ctx.held, listen: ctx.listen, requests: ctx.requests,
+            held: ctx.held, listen: ctx.listen, requests: ctx.requests, cpuLimited,
         }),
         startedAt: ctx.startedAt,
     };

@@ -58,6 +58,8 @@ export interface VerdictInput {
     listen: ListenQueue | null;
     /** Requests the run sent. */
     requests: number;
+    /** Whether the app's CPU (appCpuMs) set the limit, rather than Little's law; false when it burns none. */
+    cpuLimited?: boolean;
 }
 
 /** A run that reached this share of what the limit and the driver allow is at its limit. */
@@ -144,6 +146,13 @@ export function verdictOf(input: VerdictInput): Bottleneck {
     const outsideText = outside === null ? "" : `; each request spent ${fixed(outside)} s on average outside the slow API (in the server, its queues, the driver)`;
     const reachedText = input.reached === null ? "" : `${percent(input.reached)} of what the limit and the driver allow`;
 
+    if (input.reached !== null && input.reached >= LIMIT_REACHED && input.cpuLimited) {
+        return {
+            verdict: "app",
+            words: `app ran out of CPU first: at its CPU limit (${reachedText}), each process one request's handler at a time (GIL)`,
+            rule: `app at its CPU limit: ${reachedText} (>= ${percent(LIMIT_REACHED)}), the limit being its processes' cores x 1000 / appCpuMs; ${idle}${busiest}`,
+        };
+    }
     if (input.reached !== null && input.reached >= LIMIT_REACHED) {
         return {
             verdict: "latency-bound",

@@ -3,6 +3,7 @@
 // it should, fails here. Wide margins, ratios rather than absolute times: the
 // machine is shared and small.
 import { strict as assert } from "assert";
+import * as os from "os";
 import { Stack } from "@pulumi/pulumi/automation";
 import { LoadResult } from "../../lib/load/result";
 import { removeStack, testStack, upOutputs } from "./stack";
@@ -91,6 +92,28 @@ describe("the tutorial's findings, measured (real engine)", function () {
         // Greenlets, not threads: a thread per client would add 100; yet the slow API held all 100 at once.
         assert.ok(out.threadsPeak - out.threadsBefore <= 20, `threads ${out.threadsBefore} -> ${out.threadsPeak}`);
         assert.ok(out.held.upstream.peak >= 90, `held ${out.held.upstream.peak} at once`);
+    });
+
+    it("CPU per request bounds one gevent worker near 1000 / appCpuMs and names its process; a second worker scales it", async () => {
+        // 20 ms of CPU in every request's handler: one process runs one handler at a time (its GIL), so at most 50 req/s,
+        // however many greenlets wait; 100 clients and a 0.1 s delay alone would allow 100 / 0.12 = 833.
+        const load = { n: 400, c: 100, delay: 0.1 };
+        stack = await findingStack("uwsgi-gevent", load);
+        await stack.setAllConfig({ appCpuMs: { value: "20" }, workers: { value: "1" } });
+        const one = await upUncontended(stack);
+        allServed(one, load.n);
+        console.log(`      1 worker: ${one.requestsPerSecond} req/s (CPU limit ${one.result.cpuLimitRps}); ${one.bottleneck.words}`);
+        assert.equal(one.result.cpuLimitRps, 50);
+        assert.equal(one.result.appCpuMs, 20);
+        assert.ok(one.requestsPerSecond <= 1.05 * 50, `${one.requestsPerSecond} req/s from one process burning 20 ms a request`);
+        assert.equal(one.bottleneck.verdict, "app", one.bottleneck.rule);
+        await stack.setAllConfig({ workers: { value: "2" } });
+        const two = await upUncontended(stack);
+        allServed(two, load.n);
+        console.log(`      2 workers: ${two.requestsPerSecond} req/s (CPU limit ${two.result.cpuLimitRps}); ${two.bottleneck.words}`);
+        if (os.cpus().length >= 2) {
+            assert.ok(two.requestsPerSecond >= 1.3 * one.requestsPerSecond, `2 workers ${two.requestsPerSecond} req/s, 1 worker ${one.requestsPerSecond}: no scaling over the cores`);
+        }
     });
 
     it("a 4 x 50 thread pool (gunicorn-sync) saturates at its 200, however many clients wait", async () => {

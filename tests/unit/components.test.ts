@@ -72,7 +72,20 @@ describe("components on their own Args (Pulumi mocks)", () => {
             const spec = specOf("flask-app");
             assert.ok(spec.argv.join(" ").includes("--workers 2 --gevent 2000"));
             assert.equal(spec.env.PORT_API, "4000");
+            assert.equal(spec.env.APP_CPU_MS, undefined, "no CPU burned unless asked");
+            assert.equal(app.processes, 2);
             assert.match(await promiseOf(app.service.resource.urn), /FlaskApp\$pulumi-nodejs:dynamic\/local:Process::app-server$/);
+        });
+
+        it("burns the CPU asked for in every request, and hands the load what bounds it", async () => {
+            const app = new FlaskApp("app", { platform: platform(), upstreamUrl: "http://127.0.0.1:4000/", appCpuMs: 7.5, workers: 3 });
+            const load = new LoadTest("load", { url: app.url, driver: DRIVER, appCpuMs: app.appCpuMs, appProcesses: app.processes });
+            await promiseOf(load.result);
+            assert.equal(specOf("flask-app").env.APP_CPU_MS, "7.5");
+            const run = declared.find((d) => d.inputs.expectBody)!.inputs;
+            assert.deepEqual([run.appCpuMs, run.appProcesses], [7.5, 3]);
+            assert.throws(() => new FlaskApp("db", { platform: platform(), upstreamUrl: "http://x:1/", databaseUrl: "postgresql://y:2/", appCpuMs: 5 }),
+                /appCpuMs: the psycopg2 app burns no CPU/);
         });
 
         it("calls the upstream another component's output names", async () => {

@@ -117,7 +117,7 @@ describe("scenario stacks on kubernetes (Pulumi mocks)", () => {
             // The same server command as on the other platforms (the same spec builder), after the pod's wrapper.
             const { argv } = flaskAppSpec("flask-app", {
                 serverMode: settings.serverMode, shape: settings.shape, protocol: settings.protocol, port: 3000,
-                upstream: { host: "x", port: 4000 }, database: settings.database ? { host: "y", port: 5432 } : undefined, psycogreen: settings.psycogreen,
+                upstream: { host: "x", port: 4000 }, database: settings.database ? { host: "y", port: 5432 } : undefined, psycogreen: settings.psycogreen, appCpuMs: 0,
             }, podPaths());
             assert.deepEqual(app.command.slice(-argv.length), argv);
             assert.deepEqual(app.resources, { requests: { cpu: "100m" } });

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { MODES, resolveServer, SERVER_MODES, serverArgv, serverStopSignal, ServerMode, TUTORIAL_MODES } from "../../lib/serverModes";
+import { cpuLimitRps, MODES, resolveServer, SERVER_MODES, serverArgv, serverStopSignal, ServerMode, TUTORIAL_MODES } from "../../lib/serverModes";
 
 const base = { protocol: "http" as const, host: "127.0.0.1", port: 3000, binDir: "/venv/bin", module: "patched" };
 const argv = (mode: ServerMode, module = "patched") => serverArgv({ ...base, mode, shape: MODES[mode].defaults, module });
@@ -48,6 +48,13 @@ describe("server modes", () => {
             assert.equal(MODES[mode].capacity(MODES[mode].defaults), 200, mode);
             assert.equal(MODES[mode].gevent, false, `${mode} runs the unpatched app`);
         }
+    });
+
+    it("limits the app's req/s by its CPU: one request's handler at a time per process, the processes over the cores", () => {
+        assert.equal(cpuLimitRps(20, 1, 2), 50);
+        assert.equal(cpuLimitRps(20, 2, 2), 100);
+        assert.equal(cpuLimitRps(20, 4, 2), 100, "more processes than cores share them");
+        assert.equal(cpuLimitRps(0, 4, 2), Infinity);
     });
 
     it("holds Granian to the lower of its blocking threads and its backpressure, per worker", () => {

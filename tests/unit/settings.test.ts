@@ -60,6 +60,10 @@ describe("settings", () => {
         assert.match(problemsOf({ appPort: "4000", apiPort: "4000" })[0], /apiPort: 4000 is also appPort/);
         assert.match(problemsOf({ loadRequests: "10", loadConcurrency: "20" })[0], /loadConcurrency: 20 clients for 10 requests/);
         assert.match(problemsOf({ appPort: "70000" })[0], /not a TCP port/);
+        assert.match(problemsOf({ appCpuMs: "-1" })[0], /appCpuMs: "-1" is not a number >= 0 \(fix: pulumi config set appCpuMs 0/);
+        assert.match(problemsOf({ appCpuMs: "lots" })[0], /appCpuMs: "lots" is not a number/);
+        assert.match(problemsOf({ appCpuMs: "5", database: "true" })[0], /appCpuMs: the psycopg2 app burns no CPU.*pulumi config rm appCpuMs/);
+        assert.equal(resolveSettings((k) => ({ appCpuMs: "2.5" } as Record<string, string>)[k]).appCpuMs, 2.5);
         assert.match(problemsOf({ platform: "swarm" })[0], /platform: unknown value "swarm"; valid: local, docker, kubernetes/);
         assert.match(problemsOf({ database: "yes" })[0], /database: "yes" is not true or false/);
     });

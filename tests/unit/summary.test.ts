@@ -37,6 +37,12 @@ describe("the answer on one screen", () => {
         assert.doesNotMatch(text, /baseline/);
     });
 
+    it("says when the app's CPU set the limit", () => {
+        const text = renderSummary(input({ result: result([run(48, { limitRps: 50, cpuLimitRps: 50 })], { appCpuMs: 20 }) }));
+        assert.match(text, /limit 50 \(\d+ %\), set by the app's CPU \(20 ms a request\)/);
+        assert.doesNotMatch(renderSummary(input({ result: result([run(150)]) })), /app's CPU/);
+    });
+
     it("marks a scenario the tutorial never ran as beyond it", () => {
         const text = renderSummary(input({ result: result([run(150)]), tutorialRps: undefined }));
         assert.match(text, /, beyond the tutorial\n/);

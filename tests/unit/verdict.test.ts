@@ -3,7 +3,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { CpuSnapshot, CpuUsage, summarizeCpu } from "../../lib/load/cpu";
-import { reachedShare } from "../../lib/load/result";
+import { judgeRun, reachedShare } from "../../lib/load/result";
 import { verdictOf, VerdictInput } from "../../lib/load/verdict";
 
 /** Usage with only the figures the verdict reads. */
@@ -22,6 +22,22 @@ const run = (over: Partial<VerdictInput>): VerdictInput => ({
 });
 
 describe("bottleneck verdict", () => {
+    it("when the app burns CPU per request, its CPU sets the limit and at that limit the app is named, not latency", () => {
+        const figures = { complete: 400, failed: 0, timeTakenSeconds: 8.2, requestsPerSecond: 48.8, latencyMs: { p50: 2000, p90: 2100, p95: 2150, p99: 2200, p999: null, max: 2300 } };
+        const ctx = { requests: 400, concurrency: 100, delaySeconds: 0.1, capacity: 1000, ceilingRps: null, threadsBefore: 5, threadsPeak: 9,
+            cpu: null, held: null, listen: null, upstream: null, startedAt: "2026-11-30T00:00:00Z" };
+        // 1 process x 1000 / 20 ms = 50 req/s, far below Little's 100 clients / (0.1 + 0.02) s = 833.
+        const cpuBound = judgeRun(figures, { ...ctx, appCpuMs: 20, cpuLimitRps: 50 });
+        assert.deepEqual([cpuBound.limitRps, cpuBound.cpuLimitRps, cpuBound.bottleneck.verdict], [50, 50, "app"]);
+        assert.match(cpuBound.bottleneck.words, /at its CPU limit .*GIL/);
+        // No CPU burned: Little's law alone, over the delay.
+        const plain = judgeRun({ ...figures, requestsPerSecond: 990 }, { ...ctx, appCpuMs: 0, cpuLimitRps: Infinity });
+        assert.deepEqual([plain.limitRps, plain.cpuLimitRps, plain.bottleneck.verdict], [1000, null, "latency-bound"]);
+        // The burned CPU lengthens each request: Little's law over delay + appCpuMs, where that is the lower limit.
+        const slow = judgeRun(figures, { ...ctx, delaySeconds: 1, appCpuMs: 250, cpuLimitRps: 800 });
+        assert.equal(slow.limitRps, 80);
+    });
+
     it("names the role at >= 90 % of the cores it can use, the most saturated first", () => {
         const b = verdictOf(run({ cpu: usage({ driver: role(0.97, 1), app: role(1.85, 2), upstream: role(0.3, 1) }, 0.01) }));
         assert.equal(b.verdict, "driver");
