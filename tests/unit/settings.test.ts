@@ -86,5 +86,9 @@ describe("settings", () => {
             assert.equal(declared.get(key), String(value), `Pulumi.yaml default of ${key}`);
         }
         assert.equal(declared.size, Object.keys(DEFAULTS).length, "Pulumi.yaml declares a default the code lacks");
+        // The types Pulumi's project schema takes (a number is a string here: "number" fails every command).
+        for (const m of yaml.matchAll(/^ {2}(\w+):\n {4}type: (\w+)$/gm)) {
+            assert.ok(["string", "integer", "boolean", "array", "object"].includes(m[2]), `Pulumi.yaml: ${m[1]} has type ${m[2]}`);
+        }
     });
 });
