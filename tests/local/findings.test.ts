@@ -111,7 +111,10 @@ describe("the tutorial's findings, measured (real engine)", function () {
         const two = await upUncontended(stack);
         allServed(two, load.n);
         console.log(`      2 workers: ${two.requestsPerSecond} req/s (CPU limit ${two.result.cpuLimitRps}); ${two.bottleneck.words}`);
-        if (os.cpus().length >= 2) {
+        // Two processes need two free cores: where other work kept one busy through every retry, the verdict must say so.
+        if (busyElsewhere(two.result) > 0.5) {
+            assert.equal(two.bottleneck.verdict, "machine", two.bottleneck.rule);
+        } else if (os.cpus().length >= 2) {
             assert.ok(two.requestsPerSecond >= 1.3 * one.requestsPerSecond, `2 workers ${two.requestsPerSecond} req/s, 1 worker ${one.requestsPerSecond}: no scaling over the cores`);
         }
     });
