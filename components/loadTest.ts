@@ -45,6 +45,8 @@ export interface LoadTestArgs {
     appCpuMs?: number;
     /** Processes that run the target's Python (FlaskApp.processes), each one core at most, for that CPU limit; default 1. */
     appProcesses?: number;
+    /** Keep each client's connection for its next request (HTTP keep-alive: ab -k, oha and k6 reusing them); default false, as the tutorial. */
+    keepAlive?: pulumi.Input<boolean>;
     /** Whose threads are counted before and during the load (DeployedService.threads); default nobody's. */
     threads?: pulumi.Input<ProcessProbe>;
     /** Each role's processes, whose CPU is sampled during the load (the driver's always is). */
@@ -125,7 +127,7 @@ export class LoadTest extends pulumi.ComponentResource {
         const resultsDir = args.resultsDir ?? "";
         if (args.platform?.runLoad) {
             this.result = args.platform.runLoad(`${name}-run`, {
-                url, expectBody, requests, concurrency, delaySeconds, timeoutSeconds, repeats, warmupSeconds, capacity, appCpuMs, appProcesses, parallelism,
+                url, expectBody, requests, concurrency, delaySeconds, timeoutSeconds, repeats, warmupSeconds, capacity, appCpuMs, appProcesses, keepAlive: args.keepAlive ?? false, parallelism,
                 maxFailedRequests: args.maxFailedRequests ?? -1, resultsDir, target: args.target ?? "", runId: args.runId ?? "",
                 threads: args.threads ?? { kind: "none" }, roles: args.roles ?? {}, roleProcessCores: args.roleProcessCores ?? {},
             }, { parent: this });
@@ -154,6 +156,7 @@ export class LoadTest extends pulumi.ComponentResource {
             capacity: Number.isFinite(capacity) ? capacity : -1,
             appCpuMs,
             appProcesses,
+            keepAlive: args.keepAlive ?? false,
             threads: args.threads ?? { kind: "none" },
             roles: args.roles ?? {},
             roleProcessCores: args.roleProcessCores ?? {},

@@ -57,7 +57,7 @@ export class Scenario extends pulumi.ComponentResource {
             requests: s.load.requests, concurrency: s.load.concurrency, delaySeconds: s.load.delay, driver,
             platform, parallelism: s.kube.loadParallelism,
             timeoutSeconds: s.load.timeoutSeconds, maxFailedRequests: s.load.maxFailedRequests, runId: s.load.runId,
-            repeats: s.load.repeats, warmupSeconds: s.load.warmupSeconds, upstreamUrl: platform.runLoad ? undefined : slowApi.url,
+            repeats: s.load.repeats, warmupSeconds: s.load.warmupSeconds, keepAlive: s.load.keepAlive, upstreamUrl: platform.runLoad ? undefined : slowApi.url,
             scope: platform.runDir, cpuAffinity: cpus,
         };
         // Runs first and alone, once the whole topology is up, so the two loads never share the machine.

@@ -13,6 +13,8 @@ export const options = {
         },
     },
     summaryTrendStats: ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)", "p(99.9)"],
+    // A new connection per request, as ab makes, unless the load keeps them (k6's own default).
+    noConnectionReuse: __ENV.KEEP_ALIVE !== "true",
 };
 
 export default function () {

@@ -5,7 +5,7 @@ import { defaultSearch, OHA_MAX_RPS, searchProblems } from "./load/capacity";
 import { CpuAffinity, parseCpuAffinity } from "./load/cpu";
 import { checkParallelism } from "./load/split";
 import { CpuQuantities, KubeImages, parseCpuQuantities, parseKubeImages } from "./kubernetesSettings";
-import { MODES, Protocol, resolveServer, ServerMode, ServerShape } from "./serverModes";
+import { isUwsgi, MODES, Protocol, resolveServer, ServerMode, ServerShape } from "./serverModes";
 
 export const PLATFORMS = ["local", "docker", "kubernetes"] as const;
 export type PlatformKind = (typeof PLATFORMS)[number];
@@ -49,6 +49,8 @@ export interface LoadSettings {
     repeats: number;
     /** Seconds of load at the load's clients before the measured runs, not measured; 0 for none. */
     warmupSeconds: number;
+    /** Each client keeps its connection for its next request (HTTP keep-alive), as browsers do. */
+    keepAlive: boolean;
 }
 
 /** A capacity search at a latency objective (open model, constant arrival rates with oha). */
@@ -134,6 +136,7 @@ export const DEFAULTS = {
     loadTimeoutSeconds: 300,
     baseline: true,
     loadRunId: "",
+    loadKeepAlive: false,
     loadRepeats: 1,
     loadWarmupSeconds: 3,
     capacitySearch: false,
@@ -177,7 +180,7 @@ export function resolveSettings(read: ConfigReader): Settings {
     const config = checkedReader(read);
     const server = serverSettings(config);
     const ports = portSettings(config, server);
-    const load = loadSettings(config);
+    const load = loadSettings(config, server);
     const platform = config.oneOf("platform", PLATFORMS, DEFAULTS.platform);
     const capacity = capacitySettings(config, {
         capacity: MODES[server.serverMode].capacity(server.shape), delay: load.delay, driver: load.driver, platform,
@@ -316,7 +319,7 @@ function portSettings(config: CheckedReader, server: Pick<Settings, "ingress" | 
 }
 
 /** The load: the tutorial's ab command line, the driver, its runs and warm-up. */
-function loadSettings(config: CheckedReader): LoadSettings {
+function loadSettings(config: CheckedReader, server: Pick<Settings, "serverMode" | "ingress">): LoadSettings {
     const { num, bool } = config;
     const load: LoadSettings = {
         requests: num("loadRequests", DEFAULTS.loadRequests)!,
@@ -330,7 +333,13 @@ function loadSettings(config: CheckedReader): LoadSettings {
         repeats: num("loadRepeats", DEFAULTS.loadRepeats)!,
         // Whole seconds: ab's -t reads no fraction (-t 0.5 is no limit at all).
         warmupSeconds: num("loadWarmupSeconds", DEFAULTS.loadWarmupSeconds, { min: 0 })!,
+        keepAlive: bool("loadKeepAlive", DEFAULTS.loadKeepAlive),
     };
+    if (load.keepAlive && isUwsgi(server.serverMode) && server.ingress !== "nginx") {
+        config.problems.push(`loadKeepAlive: uWSGI's HTTP socket closes every connection without saying so (oha reusing them ` +
+            `failed 38 % of its requests); put nginx in front, which keeps the clients' connections (fix: pulumi config set ` +
+            `ingress nginx, or pulumi config rm loadKeepAlive)`);
+    }
     if (load.concurrency > load.requests) {
         config.problems.push(`loadConcurrency: ${load.concurrency} clients for ${load.requests} requests; ApacheBench refuses ` +
             `more clients than requests (fix: pulumi config set loadConcurrency ${load.requests})`);

@@ -43,6 +43,13 @@ export function capacityLine(c: CapacityResult): string {
 }
 
 /** At most ~15 lines: the headline against the limit, the driver's ceiling, the baseline and the tutorial, and the verdict. */
+/** ", keep-alive (1990 of 2000 answers on kept connections)" where the clients kept theirs; "" otherwise. */
+function keepAliveText(r: LoadResult): string {
+    if (!r.keepAlive) return "";
+    const answers = r.complete;
+    return r.keptAlive === undefined ? ", keep-alive" : `, keep-alive (${r.keptAlive} of ${answers} answers on kept connections)`;
+}
+
 export function renderSummary(s: SummaryInput): string {
     const r = s.result;
     const runs = r.repeats.length;
@@ -60,7 +67,7 @@ export function renderSummary(s: SummaryInput): string {
     const unseen = r.failures.unseenByDriver ? ` (${r.failures.unseenByDriver} of them unseen by ${r.driver})` : "";
     const lines = [
         `${s.scenario}: ${s.server}${s.ingress !== "none" ? `, behind ${s.ingress}` : ""} (${s.platform})`,
-        `  load        ${r.requests} requests, ${r.concurrency} clients, ${n(r.delaySeconds)} s delay, ${driver}; ` +
+        `  load        ${r.requests} requests, ${r.concurrency} clients, ${n(r.delaySeconds)} s delay, ${driver}${keepAliveText(r)}; ` +
             `${runs} run${runs > 1 ? "s" : ""}${r.warmup ? ` after a ${n(r.warmup.seconds)} s warm-up` : ""}`,
         `  req/s       ${withSpread(r.requestsPerSecond, r.spread?.requestsPerSecond)}`,
         `  against     ${against}`,

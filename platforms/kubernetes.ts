@@ -158,14 +158,14 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         // The base image holds ab; "auto" means ab here, as on a machine without k6.
         const driver: PodDriver = "ab";
         const shares = splitLoad(load.requests, load.concurrency, load.parallelism);
-        const job = pulumi.all([this.images, this.namespace, load.url, load.target, load.expectBody, load.runId])
-            .apply(([images, namespace, url, target, expectBody, runId]) =>
+        const job = pulumi.all([this.images, this.namespace, load.url, load.target, load.expectBody, load.runId, load.keepAlive])
+            .apply(([images, namespace, url, target, expectBody, runId, keepAlive]) =>
             jobManifest({
                 stack: this.ctx.stack, namespace, image: imageOf("base", images), imagePullPolicy: this.ctx.imagePullPolicy,
                 parts: shares.length,
                 command: loadPodArgv({
                     driver, url, expectBody, requests: load.requests, concurrency: load.concurrency,
-                    parts: shares.length, timeoutSeconds: load.timeoutSeconds, repeats: load.repeats, warmupSeconds: load.warmupSeconds,
+                    parts: shares.length, timeoutSeconds: load.timeoutSeconds, repeats: load.repeats, warmupSeconds: load.warmupSeconds, keepAlive,
                 }),
                 resources: resourcesOf("driver", this.ctx),
                 // A new target or run id changes the pod template, which a Job can't change: it is replaced, so run again.
@@ -180,7 +180,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             driver, parts: shares.length, timeoutSeconds: load.timeoutSeconds, repeats: load.repeats, warmupSeconds: load.warmupSeconds,
             ceilingRps: splitCeilingRps(shares, load.delaySeconds) ?? -1,
             capacity: Number.isFinite(load.capacity) ? load.capacity : -1,
-            appCpuMs: load.appCpuMs,
+            appCpuMs: load.appCpuMs, keepAlive: load.keepAlive,
             // The app's pods share its CPU limit where one is set, else the node's cores (this machine's, on the project's cluster).
             cpuLimitRps: load.appCpuMs > 0 ? cpuLimitRps(load.appCpuMs, load.appProcesses, this.roleCores(this.pods).app ?? os.cpus().length) : -1,
             maxFailedRequests: load.maxFailedRequests, resultsDir: load.resultsDir,

@@ -57,6 +57,8 @@ export interface PlatformLoad {
     appCpuMs: number;
     /** Processes that run the app's Python (FlaskApp.processes), for the CPU limit. */
     appProcesses: number;
+    /** Keep each client's connection (HTTP keep-alive). */
+    keepAlive: pulumi.Input<boolean>;
     /** Pods (or processes) the requests and clients are split over. */
     parallelism: number;
     maxFailedRequests: pulumi.Input<number>;

@@ -51,6 +51,8 @@ export interface KubeLoadRunInputs {
     capacity: number;
     /** Milliseconds of CPU each request burns in the app's handler; 0: none. */
     appCpuMs: number;
+    /** Whether the pods' ab kept its connections (-k). */
+    keepAlive: boolean;
     /** The most the app's CPU allows (Infinity as -1): its pods' processes over the cores they may use. */
     cpuLimitRps: number;
     /** -1 for never. */
@@ -205,7 +207,7 @@ export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult>
         startedAt: pods.map((p) => p.startedAt).sort()[0],
     }));
     const { driver, url, requests, concurrency, delaySeconds } = inputs;
-    return loadResult({ driver, driverVersion: merged.driverVersion, url, requests, concurrency, delaySeconds, appCpuMs: inputs.appCpuMs, cpuAffinity: {}, warmup: merged.warmup },
+    return loadResult({ driver, driverVersion: merged.driverVersion, url, requests, concurrency, delaySeconds, appCpuMs: inputs.appCpuMs, keepAlive: inputs.keepAlive, cpuAffinity: {}, warmup: merged.warmup },
         runs, { platform: "kubernetes", pods: merged.runs[representativeRun(runs)].pods });
 }
 

@@ -71,6 +71,8 @@ export interface LoadRunInputs {
     appCpuMs?: number;
     /** Processes that run the app's Python, for the CPU limit; absent: 1. */
     appProcesses?: number;
+    /** Keep each client's connection (HTTP keep-alive); absent: one per request. */
+    keepAlive?: boolean;
     /** Whose threads are counted before and during the load (the app's); its network namespace's listen queue is read. */
     threads: ProcessProbe;
     /** Each role's processes, whose CPU is sampled during the load (the driver is always: the process tree it spawns). */
@@ -195,7 +197,7 @@ function appCores(affinity: CpuAffinity | undefined): number {
 
 /** The driver's argv and parser for the closed load, and for its warm-up. */
 function closedLoad(inputs: LoadRunInputs, summaryPath: string) {
-    const load = { url: inputs.url, requests: inputs.requests, concurrency: inputs.concurrency, timeoutSeconds: inputs.timeoutSeconds };
+    const load = { url: inputs.url, requests: inputs.requests, concurrency: inputs.concurrency, timeoutSeconds: inputs.timeoutSeconds, keepAlive: inputs.keepAlive ?? false };
     const readSummary = () => fs.readFileSync(summaryPath, "utf8");
     switch (inputs.driver) {
         case "k6": return {
@@ -300,7 +302,7 @@ export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
         }
         const searched = inputs.capacitySearch ? await searchCapacity(inputs, inputs.capacitySearch) : undefined;
         const { driver, driverVersion, url, requests, concurrency, delaySeconds } = inputs;
-        return loadResult({ driver, driverVersion, url, requests, concurrency, delaySeconds, appCpuMs, cpuAffinity: inputs.cpuAffinity ?? {}, warmup }, runs,
+        return loadResult({ driver, driverVersion, url, requests, concurrency, delaySeconds, appCpuMs, keepAlive: inputs.keepAlive ?? false, cpuAffinity: inputs.cpuAffinity ?? {}, warmup }, runs,
             searched ? { capacity: searched } : {});
     } finally {
         fs.rmSync(work, { recursive: true, force: true });

@@ -6,17 +6,20 @@ export interface LoadRequest {
     requests: number;
     concurrency: number;
     timeoutSeconds: number;
+    /** Keep each client's connection for its next request (HTTP keep-alive), as browsers do; default one per request, as the tutorial's ab. */
+    keepAlive?: boolean;
 }
 
-/** The tutorial's `ab -r -n N -c C URL`, plus a per-request timeout and -l (the psycopg2 app's body length varies). */
+/** The tutorial's `ab -r -n N -c C URL`, plus a per-request timeout and -l (the psycopg2 app's body length varies); -k keeps connections. */
 export function abArgv(abPath: string, load: LoadRequest): string[] {
-    return [abPath, "-r", "-l", "-s", String(load.timeoutSeconds),
+    return [abPath, "-r", "-l", ...(load.keepAlive ? ["-k"] : []), "-s", String(load.timeoutSeconds),
         "-n", String(load.requests), "-c", String(load.concurrency), load.url];
 }
 
 /** ab at the load's clients for `seconds`, abandoning what is in flight then (-t: a warm-up, not measured). */
 export function abWarmupArgv(abPath: string, load: Omit<LoadRequest, "requests">, seconds: number): string[] {
-    return [abPath, "-r", "-l", "-s", String(load.timeoutSeconds), "-t", String(seconds), "-c", String(load.concurrency), load.url];
+    return [abPath, "-r", "-l", ...(load.keepAlive ? ["-k"] : []), "-s", String(load.timeoutSeconds),
+        "-t", String(seconds), "-c", String(load.concurrency), load.url];
 }
 
 /** abArgv that also writes each request's times to `gnuplotPath` (-g: a TSV, ttime in whole ms, as ab's own table). */
@@ -43,8 +46,10 @@ export function parseAbCounts(text: string): Omit<DriverFigures, "latencyMs"> {
     const non2xx = Number(field(text, "Non-2xx responses") ?? 0);
     const timeTakenSeconds = requireNumber(field(text, "Time taken for tests"), "'Time taken for tests'", source);
     const requestsPerSecond = requireNumber(field(text, "Requests per second"), "'Requests per second'", source);
+    // With -k only: answers on a kept connection (the rest each opened one: the server closed the last).
+    const keptAlive = field(text, "Keep-Alive requests");
     // ab counts a non-2xx answer as complete; the tutorial's readers would call it failed.
-    return { complete, failed: failed + non2xx, timeTakenSeconds, requestsPerSecond };
+    return { complete, failed: failed + non2xx, timeTakenSeconds, requestsPerSecond, ...(keptAlive !== undefined ? { keptAlive: Number(keptAlive) } : {}) };
 }
 
 /** Parses ab's report; throws on truncated or foreign output. */

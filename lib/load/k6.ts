@@ -10,6 +10,7 @@ export function k6Argv(k6Path: string, script: string, load: LoadRequest, summar
         VUS: String(load.concurrency),
         ITERATIONS: String(load.requests),
         MAX_DURATION_SECONDS: String(load.timeoutSeconds),
+        KEEP_ALIVE: String(load.keepAlive ?? false),
         SUMMARY: summaryPath,
     };
     return [k6Path, "run", "--quiet", "--no-usage-report",

@@ -4,21 +4,26 @@
 import { LoadRequest } from "./ab";
 import { DriverFigures, requireNumber, round } from "./result";
 
+/** oha's connections: one per request unless the load keeps them. */
+function connections(load: Pick<LoadRequest, "keepAlive">): string[] {
+    return load.keepAlive ? [] : ["--disable-keepalive"];
+}
+
 /**
- * `oha -n N -c C` with a per-request timeout and JSON on stdout. A new
+ * `oha -n N -c C` with a per-request timeout and JSON on stdout. By default a new
  * connection per request, as ab makes: uWSGI's http-socket closes each
  * connection without saying so, and oha reusing them failed 38 % of its
- * requests there (keep-alive would also favour the servers that support it).
+ * requests there (settings refuse keep-alive against it).
  */
 export function ohaArgv(ohaPath: string, load: LoadRequest): string[] {
-    return [ohaPath, "--no-tui", "--output-format", "json", "--disable-keepalive",
+    return [ohaPath, "--no-tui", "--output-format", "json", ...connections(load),
         "-t", `${load.timeoutSeconds}s`, "--connect-timeout", `${load.timeoutSeconds}s`,
         "-n", String(load.requests), "-c", String(load.concurrency), load.url];
 }
 
 /** oha at the load's clients for `seconds`, abandoning what is in flight then (a warm-up, not measured). */
 export function ohaWarmupArgv(ohaPath: string, load: Omit<LoadRequest, "requests">, seconds: number): string[] {
-    return [ohaPath, "--no-tui", "--output-format", "json", "--disable-keepalive",
+    return [ohaPath, "--no-tui", "--output-format", "json", ...connections(load),
         "-t", `${load.timeoutSeconds}s`, "-z", `${seconds}s`, "-c", String(load.concurrency), load.url];
 }
 

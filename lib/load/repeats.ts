@@ -46,7 +46,7 @@ export function spreadNote(runs: RunResult[], spread: Spread): string | null {
 }
 
 /** What a load was: the fields of a LoadResult that its runs don't give. */
-export type LoadDescription = Pick<LoadResult, "driver" | "driverVersion" | "url" | "requests" | "concurrency" | "delaySeconds" | "appCpuMs" | "cpuAffinity" | "warmup">;
+export type LoadDescription = Pick<LoadResult, "driver" | "driverVersion" | "url" | "requests" | "concurrency" | "delaySeconds" | "appCpuMs" | "keepAlive" | "cpuAffinity" | "warmup">;
 
 /** A load's result from its description and its measured runs, on whichever platform it ran; `more`: what that platform adds. */
 export function loadResult(load: LoadDescription, runs: RunResult[], more: Pick<LoadResult, "platform" | "pods" | "capacity"> = {}): LoadResult {
@@ -75,6 +75,7 @@ export function combineRuns(runs: RunResult[]): RunResult & { spread: Spreads | 
         statusCodes: sumRecords(runs.map((r) => r.statusCodes)),
         errors: sumRecords(runs.map((r) => r.errors)),
         timeouts: runs.some((r) => r.timeouts !== undefined) ? sum((r) => r.timeouts ?? 0) : undefined,
+        keptAlive: runs.some((r) => r.keptAlive !== undefined) ? sum((r) => r.keptAlive ?? 0) : undefined,
         efficiency: rep.limitRps ? round(requestsPerSecond / rep.limitRps, 4) : null,
         threadsBefore: runs[0].threadsBefore,
         threadsPeak: threads.length ? Math.max(...threads) : null,
@@ -88,7 +89,7 @@ export function combineRuns(runs: RunResult[]): RunResult & { spread: Spreads | 
         },
         startedAt: runs[0].startedAt,
     };
-    for (const key of ["statusCodes", "errors", "timeouts"] as const) if (headline[key] === undefined) delete headline[key];
+    for (const key of ["statusCodes", "errors", "timeouts", "keptAlive"] as const) if (headline[key] === undefined) delete headline[key];
     if (runs.length < 2) return { ...headline, spread: null, spreadNote: null };
     const rps = spreadOf(runs.map((r) => r.requestsPerSecond));
     const peakCores: Partial<Record<CpuRole, Spread>> = {};

@@ -24,6 +24,8 @@ export interface DriverFigures {
     errors?: Record<string, number>;
     /** Of those, the ones that timed out. */
     timeouts?: number;
+    /** With keep-alive: requests answered on a connection an earlier one had opened (ab -k counts them); absent where not counted. */
+    keptAlive?: number;
 }
 
 /** How a run's failures were counted. */
@@ -118,6 +120,8 @@ export interface LoadResult extends RunResult {
     delaySeconds: number;
     /** Milliseconds of CPU each request burned in the app's handler (0: none). */
     appCpuMs: number;
+    /** Whether the clients kept their connections (HTTP keep-alive) instead of opening one per request. */
+    keepAlive: boolean;
     /** The CPUs each role was pinned to ({}: none). */
     cpuAffinity: CpuAffinity;
     /** The warm-up before the measured runs (excluded from every figure); null without one. */

@@ -70,6 +70,8 @@ export interface LoadPodSpec {
     repeats: number;
     /** Seconds of load at the share's clients before the measured runs, not measured; 0: none. */
     warmupSeconds: number;
+    /** Keep each client's connection (ab -k); default one per request. */
+    keepAlive?: boolean;
     /** Default: POD_DRIVER_PATHS. */
     driverPath?: string;
 }
@@ -89,7 +91,7 @@ export function loadPodArgv(spec: LoadPodSpec): string[] {
     const driverPath = spec.driverPath ?? POD_DRIVER_PATHS[spec.driver];
     const { file, unit } = POD_RECORDING[spec.driver];
     const shares = splitLoad(spec.requests, spec.concurrency, spec.parts);
-    const load = (share: LoadShare) => ({ url: spec.url, timeoutSeconds: spec.timeoutSeconds, ...share });
+    const load = (share: LoadShare) => ({ url: spec.url, timeoutSeconds: spec.timeoutSeconds, keepAlive: spec.keepAlive, ...share });
     const config = {
         format: POD_RESULT_FORMAT, driver: spec.driver, url: spec.url, expect: spec.expectBody, timeout: spec.timeoutSeconds,
         version: [driverPath, "-V"], record: file, unit, repeats: spec.repeats,

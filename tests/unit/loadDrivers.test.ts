@@ -11,13 +11,17 @@ import { ohaArgv, ohaRateArgv, ohaWarmupArgv, parseOhaOutput, parseOhaVersion } 
 import { allClientsCeilingRps, checkFailures, efficiency, LoadResult, thresholdExceeded, throughputLimit } from "../../lib/load/result";
 import { which } from "../../platforms/localTools";
 
-/** A loopback server that fails every `failEvery`-th request with a 500. */
-async function withServer(failEvery: number, body: (port: number) => void | Promise<void>) {
+/** A loopback server that fails every `failEvery`-th request with a 500; `close`: it closes every connection after its answer. */
+async function withServer(failEvery: number, body: (port: number) => void | Promise<void>, close = false) {
     let count = 0;
     const server = http.createServer((_req, res) => {
         count++;
         res.statusCode = failEvery && count % failEvery === 0 ? 500 : 200;
-        res.end("Hi there! slow api response");
+        if (close) res.setHeader("Connection", "close");
+        // A length, or an HTTP/1.0 client (ab) gets its connection closed to mark the end.
+        const body = "Hi there! slow api response";
+        res.setHeader("Content-Length", Buffer.byteLength(body));
+        res.end(body);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {
@@ -28,10 +32,10 @@ async function withServer(failEvery: number, body: (port: number) => void | Prom
 }
 
 /** Runs ab for real (asynchronously: the server under test shares this event loop). */
-async function runAb(port: number, requests: number, concurrency: number): Promise<string> {
+async function runAb(port: number, requests: number, concurrency: number, keepAlive = false): Promise<string> {
     const ab = which("ab");
     assert.ok(ab, "ApacheBench (ab) is needed: ./lab setup installs it");
-    const [cmd, ...args] = abArgv(ab, { url: `http://127.0.0.1:${port}/?delay=0`, requests, concurrency, timeoutSeconds: 10 });
+    const [cmd, ...args] = abArgv(ab, { url: `http://127.0.0.1:${port}/?delay=0`, requests, concurrency, timeoutSeconds: 10, keepAlive });
     return (await promisify(execFile)(cmd, args, { encoding: "utf8" })).stdout;
 }
 
@@ -51,6 +55,20 @@ describe("ApacheBench driver", () => {
             assert.ok(figures.latencyMs.p50 !== null && figures.latencyMs.max !== null);
             assert.ok(figures.latencyMs.max! >= figures.latencyMs.p50!);
         });
+    });
+
+    it("keeps connections with -k, counting the answers that came on a kept one: none where the server closes each", async () => {
+        assert.deepEqual(abArgv("/usr/bin/ab", { url: "http://h/", requests: 20, concurrency: 2, timeoutSeconds: 60, keepAlive: true }).slice(1, 4), ["-r", "-l", "-k"]);
+        await withServer(0, async (port) => {
+            const kept = parseAbOutput(await runAb(port, 50, 5, true));
+            assert.equal(kept.complete, 50);
+            assert.ok(kept.keptAlive! >= 45, `${kept.keptAlive} of 50 answers on kept connections`);
+            assert.equal(parseAbOutput(await runAb(port, 50, 5)).keptAlive, undefined, "not counted without -k");
+        });
+        await withServer(0, async (port) => {
+            const closed = parseAbOutput(await runAb(port, 50, 5, true));
+            assert.deepEqual([closed.complete, closed.failed, closed.keptAlive], [50, 0, 0]);
+        }, true);
     });
 
     it("counts non-2xx answers as failed", async () => {
@@ -153,6 +171,8 @@ describe("oha driver", () => {
         assert.deepEqual(ohaArgv("/c/oha", { url: "http://127.0.0.1:3000/?delay=1", requests: 2000, concurrency: 200, timeoutSeconds: 60 }), [
             "/c/oha", "--no-tui", "--output-format", "json", "--disable-keepalive", "-t", "60s", "--connect-timeout", "60s",
             "-n", "2000", "-c", "200", "http://127.0.0.1:3000/?delay=1"]);
+        const kept = ohaArgv("/c/oha", { url: "http://h/", requests: 20, concurrency: 2, timeoutSeconds: 60, keepAlive: true });
+        assert.ok(!kept.includes("--disable-keepalive"), "keep-alive: oha's own default");
     });
 
     it("warms up for a time at the load's clients, and probes a constant rate with latency counted from when each request was due", () => {

@@ -84,6 +84,8 @@ describe("load split over pods", () => {
         assert.equal(config.repeats, 3);
         assert.deepEqual(config.version, ["/usr/bin/ab", "-V"]);
         assert.equal(JSON.parse(loadPodArgv({ ...load, repeats: 1, warmupSeconds: 0 })[3]).warmup, null);
+        const kept = JSON.parse(loadPodArgv({ ...load, repeats: 1, warmupSeconds: 2, keepAlive: true })[3]);
+        assert.ok([...kept.argvs, ...kept.warmup.argvs].every((a: string[]) => a.slice(1, 4).join(" ") === "-r -l -k"), "keep-alive in every pod's runs");
         assert.throws(() => loadPodArgv({ ...load, requests: 4, concurrency: 2, parts: 3, repeats: 1, warmupSeconds: 0 }), /loadParallelism 3/);
     });
 

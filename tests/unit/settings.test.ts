@@ -60,6 +60,9 @@ describe("settings", () => {
         assert.match(problemsOf({ appPort: "4000", apiPort: "4000" })[0], /apiPort: 4000 is also appPort/);
         assert.match(problemsOf({ loadRequests: "10", loadConcurrency: "20" })[0], /loadConcurrency: 20 clients for 10 requests/);
         assert.match(problemsOf({ appPort: "70000" })[0], /not a TCP port/);
+        assert.match(problemsOf({ loadKeepAlive: "true" })[0], /loadKeepAlive: uWSGI's HTTP socket closes every connection.*pulumi config set ingress nginx/);
+        assert.equal(resolve({ loadKeepAlive: "true", ingress: "nginx" }).load.keepAlive, true, "nginx keeps the clients' connections");
+        assert.equal(resolve({ loadKeepAlive: "true", serverMode: "granian" }).load.keepAlive, true);
         assert.match(problemsOf({ appCpuMs: "-1" })[0], /appCpuMs: "-1" is not a number >= 0 \(fix: pulumi config set appCpuMs 0/);
         assert.match(problemsOf({ appCpuMs: "lots" })[0], /appCpuMs: "lots" is not a number/);
         assert.match(problemsOf({ appCpuMs: "5", database: "true" })[0], /appCpuMs: the psycopg2 app burns no CPU.*pulumi config rm appCpuMs/);

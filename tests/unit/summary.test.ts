@@ -43,6 +43,12 @@ describe("the answer on one screen", () => {
         assert.doesNotMatch(renderSummary(input({ result: result([run(150)]) })), /app's CPU/);
     });
 
+    it("says when the clients kept their connections, and how many answers came on them", () => {
+        const text = renderSummary(input({ result: result([run(150, { keptAlive: 1990 })], { keepAlive: true }) }));
+        assert.match(text, /ab 2\.3, keep-alive \(1990 of 2000 answers on kept connections\); /);
+        assert.doesNotMatch(renderSummary(input()), /keep-alive/);
+    });
+
     it("marks a scenario the tutorial never ran as beyond it", () => {
         const text = renderSummary(input({ result: result([run(150)]), tutorialRps: undefined }));
         assert.match(text, /, beyond the tutorial\n/);
