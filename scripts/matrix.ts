@@ -14,6 +14,8 @@
 //                [--sweep-split "driver=0 upstream=1 app=1"]    (each sweep level without, then with this split)
 //                [--repeats N]                    (measured runs per scenario, default 3: every figure with its spread)
 //                [--warmup S]                     (seconds of load before each scenario's runs; default its stack's, 3)
+//                [--keep-alive]                   (every stack's loadKeepAlive: clients keep their connections)
+//                [--app-cpu-ms MS]                (every stack's appCpuMs: CPU each request burns in the app)
 //                [--capacity]                     (also search each scenario's capacity at its p99 objective, with oha)
 //                [--capacity-only]                (./lab capacity: one run, no baseline, the search; results/capacity-<time>/)
 // Every scenario's settings are checked before anything starts.
@@ -70,6 +72,8 @@ function parseArgs(argv: string[]): Options {
             case "--sweep-split": opts.sweepSplit = value(); break;
             case "--repeats": opts.load.loadRepeats = value(); break;
             case "--warmup": opts.load.loadWarmupSeconds = value(); break;
+            case "--keep-alive": opts.load.loadKeepAlive = "true"; break;
+            case "--app-cpu-ms": opts.load.appCpuMs = value(); break;
             case "--capacity": opts.load.capacitySearch = "true"; break;
             case "--capacity-only":
                 Object.assign(opts.load, { capacitySearch: "true", loadRepeats: "1", baseline: "false" });
