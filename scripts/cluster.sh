@@ -214,7 +214,8 @@ preflight() {
     done
     [ ${#CONTAINERD_SOCKET} -lt 100 ] || die "$CONTAINERD_SOCKET is too long for a socket path: set FGL_CACHE to a shorter folder"
     # down removes every KUBE-* chain: refuse to share the machine with another kubelet or kube-proxy.
-    if { iptables-save; ip6tables-save; } 2>/dev/null | grep -q '^:KUBE-'; then
+    # Read whole first: grep -q's early exit would fail iptables-save with SIGPIPE, which pipefail turns into "none".
+    if grep -q '^:KUBE-' <<<"$({ iptables-save; ip6tables-save; } 2>/dev/null)"; then
         die "iptables holds KUBE-* chains of another Kubernetes on this machine, which this cluster would clash with:" \
             "stop it, or use it (pulumi config set kubeconfig <its kubeconfig>); if they are this project's, left by a crash, ./lab cluster down removes them"
     fi

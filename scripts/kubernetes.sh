@@ -54,10 +54,12 @@ source_dir=$(cd "$recipe" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/p
 pause_tag=$(awk '$1 == "TAG" && $2 == "?=" { print $3 }' "$source_dir/Makefile")
 gcc -Os -Wall -Werror -static -DVERSION="v$pause_tag-$version" -o "$tmp/pause" "$source_dir/linux/pause.c"
 
-"$tmp/kubectl" version --client | grep -qx "Client Version: $version" \
+# Read whole before matching: grep -q stops at its match, and kubectl, still writing its next
+# line, dies of SIGPIPE, which pipefail counts as a failed check (a cold machine's run did).
+grep -qx "Client Version: $version" <<<"$("$tmp/kubectl" version --client)" \
   || { say "the built kubectl does not report $version"; exit 1; }
 "$tmp/etcd" --version >/dev/null || { say "the built etcd does not run"; exit 1; }
-"$tmp/pause" -v | grep -qx "pause.c v$pause_tag-$version" || { say "the built pause does not run"; exit 1; }
+grep -qx "pause.c v$pause_tag-$version" <<<"$("$tmp/pause" -v)" || { say "the built pause does not run"; exit 1; }
 complete "$tmp" || { say "some binaries are missing from $tmp"; exit 1; }
 rm -rf "$bin"; mv "$tmp" "$bin"
 say "built in $((SECONDS - start)) s"

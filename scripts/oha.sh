@@ -13,7 +13,8 @@ root="$cache/oha-$version"
 say() { echo "oha: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-is_pinned() { [ -x "$1" ] && "$1" --version 2>/dev/null | grep -qx "oha $version"; }
+# The output read whole first: under pipefail, grep -q's early exit can fail the writer.
+is_pinned() { [ -x "$1" ] && grep -qx "oha $version" <<<"$("$1" --version 2>/dev/null)"; }
 
 if is_pinned "$root/bin/oha"; then
   echo "$root/bin/oha"; exit 0

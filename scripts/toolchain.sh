@@ -18,7 +18,8 @@ bin="$cache/toolchain/pulumi-v$version-$sources_hash"
 
 say() { echo "toolchain: $*" >&2; }
 
-has_version() { [ -x "$1" ] && "$1" version 2>/dev/null | grep -qx "v$version"; }
+# The output read whole first: under pipefail, grep -q's early exit can fail the writer.
+has_version() { [ -x "$1" ] && grep -qx "v$version" <<<"$("$1" version 2>/dev/null)"; }
 
 if has_version "$bin/pulumi" && [ -x "$bin/pulumi-language-nodejs" ]; then
   echo "$bin"; exit 0
