@@ -61,15 +61,12 @@ export class FlaskApp extends pulumi.ComponentResource {
         const { server, problems } = resolveServer({
             serverMode: args.serverMode ?? "uwsgi-gevent",
             workers: args.workers, threads: args.threads, asyncCores: args.asyncCores, listen: args.listen, backpressure: args.backpressure,
-            protocol: args.protocol, database: args.databaseUrl !== undefined, psycogreen: args.psycogreen ?? false,
+            protocol: args.protocol, database: args.databaseUrl !== undefined, psycogreen: args.psycogreen ?? false, appCpuMs: args.appCpuMs,
         });
         const replicas = args.replicas ?? 1;
         if (!Number.isInteger(replicas) || replicas < 1) problems.push({ field: "replicas", message: `${replicas} is not a whole number >= 1`, configFix: "" });
         const appCpuMs = args.appCpuMs ?? 0;
         if (!(appCpuMs >= 0)) problems.push({ field: "appCpuMs", message: `${appCpuMs} is not a number >= 0`, configFix: "" });
-        if (appCpuMs > 0 && args.databaseUrl !== undefined) {
-            problems.push({ field: "appCpuMs", message: "the psycopg2 app burns no CPU per request; only the plain app does", configFix: "" });
-        }
         if (problems.length) {
             throw new Error(`FlaskApp ${name}: invalid arguments:\n  - ${problems.map((p) => `${p.field}: ${p.message}`).join("\n  - ")}`);
         }

@@ -96,6 +96,7 @@ export class LoadTest extends pulumi.ComponentResource {
         const capacity = args.capacity ?? Infinity;
         const appCpuMs = args.appCpuMs ?? 0;
         const appProcesses = args.appProcesses ?? 1;
+        const keepAlive = args.keepAlive ?? false;
         const search = args.capacitySearch && { ...defaultSearch(capacity, delaySeconds), ...args.capacitySearch };
         const problems = [
             ...(!Number.isInteger(requests) || requests < 1 ? [`requests: ${requests} is not a whole number >= 1`] : []),
@@ -127,7 +128,7 @@ export class LoadTest extends pulumi.ComponentResource {
         const resultsDir = args.resultsDir ?? "";
         if (args.platform?.runLoad) {
             this.result = args.platform.runLoad(`${name}-run`, {
-                url, expectBody, requests, concurrency, delaySeconds, timeoutSeconds, repeats, warmupSeconds, capacity, appCpuMs, appProcesses, keepAlive: args.keepAlive ?? false, parallelism,
+                url, expectBody, requests, concurrency, delaySeconds, timeoutSeconds, repeats, warmupSeconds, capacity, appCpuMs, appProcesses, keepAlive, parallelism,
                 maxFailedRequests: args.maxFailedRequests ?? -1, resultsDir, target: args.target ?? "", runId: args.runId ?? "",
                 threads: args.threads ?? { kind: "none" }, roles: args.roles ?? {}, roleProcessCores: args.roleProcessCores ?? {},
             }, { parent: this });
@@ -156,7 +157,7 @@ export class LoadTest extends pulumi.ComponentResource {
             capacity: Number.isFinite(capacity) ? capacity : -1,
             appCpuMs,
             appProcesses,
-            keepAlive: args.keepAlive ?? false,
+            keepAlive,
             threads: args.threads ?? { kind: "none" },
             roles: args.roles ?? {},
             roleProcessCores: args.roleProcessCores ?? {},

@@ -236,6 +236,8 @@ export interface ServerRequest {
     /** Serves the psycopg2 app (which patches itself with gevent). */
     database: boolean;
     psycogreen: boolean;
+    /** Milliseconds of CPU each request burns in the handler; absent: none. */
+    appCpuMs?: number;
 }
 
 export interface ResolvedServer {
@@ -290,6 +292,9 @@ export function resolveServer(req: ServerRequest): { server: ResolvedServer; pro
     }
     if (req.database && serverMode === "gevent-pywsgi") {
         problems.push({ field: "database", message: "the psycopg2 app has no pywsgi entry point", configFix: "pulumi config set serverMode uwsgi-gevent" });
+    }
+    if ((req.appCpuMs ?? 0) > 0 && req.database) {
+        problems.push({ field: "appCpuMs", message: "the psycopg2 app burns no CPU per request; only the plain app does", configFix: "pulumi config rm appCpuMs" });
     }
     return { server: { serverMode, shape, protocol: protocol === "uwsgi" ? "uwsgi" : "http" }, problems };
 }

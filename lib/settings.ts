@@ -267,22 +267,19 @@ function serverSettings(config: CheckedReader): Pick<Settings, "serverMode" | "s
     const psycogreen = config.bool("psycogreen", DEFAULTS.psycogreen);
     // Shape fields a mode lacks are reported by resolveServer; only a set value is parsed here.
     const shapeValue = (field: string) => (read(field) === undefined ? undefined : config.num(field, 1));
+    const appCpuMs = config.num("appCpuMs", DEFAULTS.appCpuMs, { integer: false, min: 0 })!;
     const { server, problems: serverProblems } = resolveServer({
         serverMode: read("serverMode") ?? DEFAULTS.serverMode,
         workers: shapeValue("workers"), threads: shapeValue("threads"),
         asyncCores: shapeValue("asyncCores"), listen: shapeValue("listen"), backpressure: shapeValue("backpressure"),
         protocol: read("protocol") ?? DEFAULTS.protocol,
-        database, psycogreen,
+        database, psycogreen, appCpuMs,
     });
     problems.push(...serverProblems.map((p) => `${p.field}: ${p.message} (fix: ${p.configFix})`));
     const { serverMode, shape, protocol } = server;
     if (protocol === "uwsgi" && ingress !== "nginx") {
         problems.push(`protocol: "uwsgi" speaks the binary uwsgi protocol, which no HTTP client can load-test ` +
             `without nginx in front (fix: pulumi config set ingress nginx)`);
-    }
-    const appCpuMs = config.num("appCpuMs", DEFAULTS.appCpuMs, { integer: false, min: 0 })!;
-    if (appCpuMs > 0 && database) {
-        problems.push("appCpuMs: the psycopg2 app burns no CPU per request; only the tutorial's plain app does (fix: pulumi config rm appCpuMs)");
     }
     return { serverMode, shape, protocol, ingress, database, psycogreen, appCpuMs };
 }

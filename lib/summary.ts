@@ -46,8 +46,7 @@ export function capacityLine(c: CapacityResult): string {
 /** ", keep-alive (1990 of 2000 answers on kept connections)" where the clients kept theirs; "" otherwise. */
 function keepAliveText(r: LoadResult): string {
     if (!r.keepAlive) return "";
-    const answers = r.complete;
-    return r.keptAlive === undefined ? ", keep-alive" : `, keep-alive (${r.keptAlive} of ${answers} answers on kept connections)`;
+    return r.keptAlive === undefined ? ", keep-alive" : `, keep-alive (${r.keptAlive} of ${r.complete} answers on kept connections)`;
 }
 
 export function renderSummary(s: SummaryInput): string {
