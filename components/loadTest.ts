@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { codeHash } from "../lib/codeHash";
 import { CpuAffinity, CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
+import { slowClientsProblem } from "../lib/load/slowClients";
 import { checkParallelism } from "../lib/load/split";
 import { ProcessProbe } from "../lib/probes";
 import { CAPACITY_PRECISION, defaultSearch, searchProblems } from "../lib/load/capacity";
@@ -47,6 +48,8 @@ export interface LoadTestArgs {
     appProcesses?: number;
     /** Keep each client's connection for its next request (HTTP keep-alive: ab -k, oha and k6 reusing them); default false, as the tutorial. */
     keepAlive?: pulumi.Input<boolean>;
+    /** Slow clients (slowloris: a request head a line a second, never ended) held open during the runs, measured after the same runs without them; default 0. Plain: it doubles the runs. */
+    slowClients?: number;
     /** Whose threads are counted before and during the load (DeployedService.threads); default nobody's. */
     threads?: pulumi.Input<ProcessProbe>;
     /** Each role's processes, whose CPU is sampled during the load (the driver's always is). */
@@ -75,10 +78,10 @@ export interface LoadTestArgs {
 
 const K6_SCRIPT = path.join(PROJECT_ROOT, "k6", "load.js");
 
-/** The longest a load resource may take: every run and the warm-up at their limit, and a search of at most 16 probes. */
-function loadSeconds(repeats: number, warmupSeconds: number, timeoutSeconds: number, search?: CapacitySettings): number {
+/** The longest a load resource may take: every run (twice with slow clients) and the warm-up at their limit, and a search of at most 16 probes. */
+function loadSeconds(repeats: number, warmupSeconds: number, timeoutSeconds: number, slowClients: number, search?: CapacitySettings): number {
     const probes = search ? 16 * (search.probeSeconds + 2 * timeoutSeconds) : 0;
-    return (repeats + 1) * (timeoutSeconds + 30) + warmupSeconds + probes + 120;
+    return ((slowClients ? 2 : 1) * repeats + 1) * (timeoutSeconds + 30) + warmupSeconds + probes + 120;
 }
 
 /** Verifies an endpoint, loads it with the tutorial's method, and exposes the normalized result. */
@@ -97,6 +100,7 @@ export class LoadTest extends pulumi.ComponentResource {
         const appCpuMs = args.appCpuMs ?? 0;
         const appProcesses = args.appProcesses ?? 1;
         const keepAlive = args.keepAlive ?? false;
+        const slowClients = args.slowClients ?? 0;
         const search = args.capacitySearch && { ...defaultSearch(capacity, delaySeconds), ...args.capacitySearch };
         const problems = [
             ...(!Number.isInteger(requests) || requests < 1 ? [`requests: ${requests} is not a whole number >= 1`] : []),
@@ -107,6 +111,7 @@ export class LoadTest extends pulumi.ComponentResource {
             ...(!Number.isInteger(appProcesses) || appProcesses < 1 ? [`appProcesses: ${appProcesses} is not a whole number >= 1`] : []),
             ...(!Number.isInteger(repeats) || repeats < 1 ? [`repeats: ${repeats} is not a whole number >= 1`] : []),
             ...(!Number.isInteger(warmupSeconds) || warmupSeconds < 0 ? [`warmupSeconds: ${warmupSeconds} is not a whole number >= 0 (ab's -t takes whole seconds)`] : []),
+            ...(slowClientsProblem(slowClients) ? [`slowClients: ${slowClientsProblem(slowClients)}`] : []),
             ...(search ? searchProblems(search, delaySeconds).map((p) => `capacitySearch.${p.field}: ${p.message}`) : []),
         ];
         const parallelism = args.parallelism ?? 1;
@@ -119,6 +124,7 @@ export class LoadTest extends pulumi.ComponentResource {
             const driver = typeof args.driver === "object" ? args.driver.name : args.driver ?? "auto";
             if (driver !== "auto" && driver !== "ab") problems.push(`driver: ${driver} does not run in ${args.platform.kind}'s load pods, which run ab`);
             if (search) problems.push(`capacitySearch: probes run oha on this machine, not in ${args.platform.kind}'s load pods`);
+            if (slowClients) problems.push(`slowClients: they are held from this machine, to its loopback only; ${args.platform.kind}'s load runs in its pods`);
         } else if (parallelism > 1) {
             problems.push(`parallelism: ${parallelism} needs a platform that runs loads itself (KubernetesPlatform)`);
         }
@@ -136,6 +142,10 @@ export class LoadTest extends pulumi.ComponentResource {
             return;
         }
         const driver = typeof args.driver === "object" ? args.driver : findDriver(args.driver ?? "auto");
+        if (slowClients && driver.name === "ab") {
+            throw new Error(`LoadTest ${name}: invalid arguments:\n  - slowClients: ab gives up its whole run at the first request that waits ` +
+                `timeoutSeconds, which slow clients cause; use driver "oha" (or "k6")`);
+        }
         const oha = search && (args.rateDriver ?? (driver.name === "oha" ? driver : findDriver("oha")));
         const run = new LoadRun(`${name}-run`, {
             url,
@@ -158,6 +168,7 @@ export class LoadTest extends pulumi.ComponentResource {
             appCpuMs,
             appProcesses,
             keepAlive,
+            slowClients,
             threads: args.threads ?? { kind: "none" },
             roles: args.roles ?? {},
             roleProcessCores: args.roleProcessCores ?? {},
@@ -167,7 +178,7 @@ export class LoadTest extends pulumi.ComponentResource {
             target: args.target ?? "",
             runId: args.runId ?? "",
             scope: args.scope ?? defaultRunDir(),
-        }, { parent: this, customTimeouts: { create: `${loadSeconds(repeats, warmupSeconds, timeoutSeconds, search)}s` } });
+        }, { parent: this, customTimeouts: { create: `${loadSeconds(repeats, warmupSeconds, timeoutSeconds, slowClients, search)}s` } });
         this.result = run.result;
         this.registerOutputs({ result: this.result });
     }

@@ -72,7 +72,7 @@ export class Scenario extends pulumi.ComponentResource {
             // After the baseline: the URL waits for its result.
             ...load, url: baseline ? pulumi.all([entryUrl, baseline.result]).apply(([url]) => url) : entryUrl,
             expectBody: "Hi there! slow api response",
-            capacity: app.capacity, appCpuMs: app.appCpuMs, appProcesses: app.processes, threads: app.service.threads,
+            capacity: app.capacity, appCpuMs: app.appCpuMs, slowClients: s.load.slowClients, appProcesses: app.processes, threads: app.service.threads,
             ...(s.capacity ? { capacitySearch: s.capacity, rateDriver } : {}),
             // Every Python process holds a GIL: one core each at most.
             roleProcessCores: { upstream: 1, app: 1 },

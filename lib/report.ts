@@ -3,6 +3,7 @@
 import { figureText, Measured, METRICS, rank, rankCapacity, Ranking } from "./decide";
 import { CPU_ROLES, CpuUsage } from "./load/cpu";
 import { LoadResult } from "./load/result";
+import { SlowClientsChange } from "./load/slowClients";
 import { Bottleneck } from "./load/verdict";
 import { spreadOf } from "./stats";
 import { tutorialText } from "./tutorial";
@@ -97,7 +98,7 @@ export function tableRows(results: MatrixResults): string[][] {
         return [
             row.scenario,
             row.server + (row.ingress !== "none" ? `, behind ${row.ingress}` : ""),
-            r ? `${r.driver} ${r.driverVersion}` : "-",
+            r ? `${r.driver} ${r.driverVersion}${r.keepAlive ? ", keep-alive" : ""}` : "-",
             r ? String(r.repeats.length) : "-",
             row.status === "ok" ? figureText(r!.repeats.map((run) => run.requestsPerSecond)) : "FAILED",
             ranks.get(row.scenario) ?? "-",
@@ -201,6 +202,26 @@ export function noiseFloor(results: MatrixResults): string[] {
         "A difference between scenarios smaller than this is not one.", "", ...lines, ""] : [];
 }
 
+/** Where slow clients were held: what they did to each scenario's main load, against the same load without them. */
+function slowClientsSection(results: MatrixResults): string[] {
+    const held = measuredRows(results).filter((m) => m.result.slowClients);
+    if (!held.length) return [];
+    const change = (c: SlowClientsChange, digits: number) => `${num(c.without, digits)} -> ${num(c.with, digits)}` +
+        (c.ratio === null ? "" : ` (${c.ratio >= 1 ? "+" : ""}${Math.round((c.ratio - 1) * 100)} %${c.comparison === "tie" ? ", within noise" : c.comparison === "unknown" ? ", one run each" : ""})`);
+    return [
+        "## Slow clients", "",
+        "Connections that send a request's head a line a second and never end it (slowloris), held open during the runs; " +
+        "each scenario ran the same load without them first. **answered/s** counts only the requests answered " +
+        "(a driver's req/s counts the ones that timed out too).", "",
+        markdownTable(["scenario", "slow clients (connected)", "answered/s without -> with", "p95 (ms) without -> with", "failed without -> with", "reopened"],
+            held.map(({ scenario, result }) => {
+                const e = result.slowClients!;
+                return [scenario, `${e.clients} (${e.connected})`, change(e.answeredPerSecond, 2), change(e.p95Ms, 0),
+                    `${e.failed.without} -> ${e.failed.with}`, String(e.reopened)];
+            })), "",
+    ];
+}
+
 /** Each capacity search: the capacity, who broke it at the knee, and every probe. */
 function capacitySection(results: MatrixResults, chart?: string): string[] {
     const searched = measuredRows(results).filter((m) => m.result.capacity);
@@ -264,6 +285,7 @@ export function renderReport(results: MatrixResults, charts: { rps?: string; swe
         charts.latency ? `![latency percentiles](${charts.latency})` : "",
         "",
         ...capacitySection(results, charts.capacity),
+        ...slowClientsSection(results),
         ...(failed.length ? ["## Failures", "", ...failed.map((r) => `### ${r.scenario}\n\n\`\`\`\n${r.error}\n\`\`\`\n`)] : []),
         ...(results.sweep.length ? [
             "## Concurrency sweep", "",

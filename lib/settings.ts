@@ -3,6 +3,7 @@
 // a single resource is declared.
 import { defaultSearch, OHA_MAX_RPS, searchProblems } from "./load/capacity";
 import { CpuAffinity, parseCpuAffinity } from "./load/cpu";
+import { MAX_SLOW_CLIENTS, slowClientsProblem } from "./load/slowClients";
 import { checkParallelism } from "./load/split";
 import { CpuQuantities, KubeImages, parseCpuQuantities, parseKubeImages } from "./kubernetesSettings";
 import { isUwsgi, MODES, Protocol, resolveServer, ServerMode, ServerShape } from "./serverModes";
@@ -51,6 +52,8 @@ export interface LoadSettings {
     warmupSeconds: number;
     /** Each client keeps its connection for its next request (HTTP keep-alive), as browsers do. */
     keepAlive: boolean;
+    /** Slow clients held open during the measured runs (0: none), after the same runs without them. */
+    slowClients: number;
 }
 
 /** A capacity search at a latency objective (open model, constant arrival rates with oha). */
@@ -137,6 +140,7 @@ export const DEFAULTS = {
     baseline: true,
     loadRunId: "",
     loadKeepAlive: false,
+    slowClients: 0,
     loadRepeats: 1,
     loadWarmupSeconds: 3,
     capacitySearch: false,
@@ -331,7 +335,14 @@ function loadSettings(config: CheckedReader, server: Pick<Settings, "serverMode"
         // Whole seconds: ab's -t reads no fraction (-t 0.5 is no limit at all).
         warmupSeconds: num("loadWarmupSeconds", DEFAULTS.loadWarmupSeconds, { min: 0 })!,
         keepAlive: bool("loadKeepAlive", DEFAULTS.loadKeepAlive),
+        slowClients: num("slowClients", DEFAULTS.slowClients, { min: 0 })!,
     };
+    const slowProblem = slowClientsProblem(load.slowClients);
+    if (slowProblem) config.problems.push(`slowClients: ${slowProblem} (fix: pulumi config set slowClients ${MAX_SLOW_CLIENTS})`);
+    if (load.slowClients && load.driver !== "oha" && load.driver !== "k6") {
+        config.problems.push(`slowClients: ${load.driver === "auto" ? "loadDriver auto picks ab where k6 is not installed, and " : ""}ab gives up its whole run at the ` +
+            `first request that waits loadTimeoutSeconds, which slow clients cause (fix: pulumi config set loadDriver oha)`);
+    }
     if (load.keepAlive && isUwsgi(server.serverMode) && server.ingress !== "nginx") {
         config.problems.push(`loadKeepAlive: uWSGI's HTTP socket closes every connection without saying so (oha reusing them ` +
             `failed 38 % of its requests); put nginx in front, which keeps the clients' connections (fix: pulumi config set ` +
@@ -366,6 +377,9 @@ function kubeSettings(config: CheckedReader, platform: PlatformKind, load: LoadS
     }
     if (load.driver === "k6" || load.driver === "oha") {
         problems.push(`loadDriver: ${load.driver} does not run in the cluster's load pods, which run ab (fix: pulumi config set loadDriver ab)`);
+    }
+    if (load.slowClients) {
+        problems.push(`slowClients: they are held from this machine, to its loopback only; the cluster's load runs in its pods (fix: pulumi config rm slowClients)`);
     }
     if (read("cpuAffinity")) {
         problems.push(`cpuAffinity: pods are not pinned to this machine's CPUs (fix: pulumi config rm cpuAffinity; kubeCpuRequests and kubeCpuLimits set their CPU)`);

@@ -1,5 +1,6 @@
 // The answer on one screen: what a stack's load found, in a dozen lines, with
 // where the whole result is. Pure.
+import { slowClientsText } from "./load/slowClients";
 import { CapacityResult } from "./load/capacity";
 import { LoadResult } from "./load/result";
 import { Spread } from "./stats";
@@ -78,6 +79,7 @@ export function renderSummary(s: SummaryInput): string {
         `  verdict     ${r.bottleneck.words}`,
         ...(r.spreadNote ? [`  spread      ${r.spreadNote}`] : []),
         ...(r.capacity ? [`  capacity    ${capacityLine(r.capacity)}`] : []),
+        ...(r.slowClients ? [`  slow        ${slowClientsText(r.slowClients)}`] : []),
         `  everything  ${s.fullResult}`,
     ];
     return lines.join("\n");

@@ -30,6 +30,7 @@ import {
     allClientsCeilingRps, checkFailures, DriverFigures, DriverName, judgeRun, LoadResult, round, RunMeasurements, RunResult, Warmup,
 } from "../lib/load/result";
 import { between, heldOfSamples } from "../lib/load/slowApi";
+import { slowClientsEffect } from "../lib/load/slowClients";
 import { verdictOf } from "../lib/load/verdict";
 import { withCpuAffinity, withRaisedFileLimit } from "../lib/launch";
 import { countThreads, ProcessProbe, readCpuSnapshot, readListenCounters } from "../lib/probes";
@@ -38,6 +39,7 @@ import { cpuLimitRps } from "../lib/serverModes";
 import { startSampling } from "../lib/sampling";
 import { MARKERS, markedTargets, stopProcesses } from "./processScope";
 import { keepResult, replaceOnChange } from "./results";
+import { holdSlowClients } from "./slowClients";
 import { readSlowApi, verify } from "./slowApi";
 
 /** A capacity search, and the oha that runs its probes. */
@@ -73,6 +75,8 @@ export interface LoadRunInputs {
     appProcesses?: number;
     /** Keep each client's connection (HTTP keep-alive); absent: one per request. */
     keepAlive?: boolean;
+    /** Slow clients held open against the target during the measured runs, after the same runs without them; absent or 0: none. */
+    slowClients?: number;
     /** Whose threads are counted before and during the load (the app's); its network namespace's listen queue is read. */
     threads: ProcessProbe;
     /** Each role's processes, whose CPU is sampled during the load (the driver is always: the process tree it spawns). */
@@ -292,18 +296,37 @@ export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
         const ceilingRps = (inputs.driver === "ab" ? abCeilingRps : allClientsCeilingRps)(inputs.requests, inputs.concurrency, inputs.delaySeconds);
         const appCpuMs = inputs.appCpuMs ?? 0;
         const cpuLimit = cpuLimitRps(appCpuMs, inputs.appProcesses ?? 1, appCores(inputs.cpuAffinity));
-        const runs: RunResult[] = [];
-        for (let i = 0; i < inputs.repeats; i++) {
-            const { figures, ...measured } = await measureRun(inputs, load.argv, load.parse, inputs.timeoutSeconds);
-            runs.push(judgeRun(figures, {
-                ...measured, requests: inputs.requests, concurrency: inputs.concurrency, delaySeconds: inputs.delaySeconds, capacity, ceilingRps,
-                appCpuMs, cpuLimitRps: cpuLimit,
-            }));
+        const measuredRuns = async () => {
+            const runs: RunResult[] = [];
+            for (let i = 0; i < inputs.repeats; i++) {
+                const { figures, ...measured } = await measureRun(inputs, load.argv, load.parse, inputs.timeoutSeconds);
+                runs.push(judgeRun(figures, {
+                    ...measured, requests: inputs.requests, concurrency: inputs.concurrency, delaySeconds: inputs.delaySeconds, capacity, ceilingRps,
+                    appCpuMs, cpuLimitRps: cpuLimit,
+                }));
+            }
+            return runs;
+        };
+        let runs = await measuredRuns();
+        let slowClients: LoadResult["slowClients"];
+        if (inputs.slowClients) {
+            const without = runs;
+            const slow = holdSlowClients(inputs.url, inputs.slowClients, inputs.repeats * (inputs.timeoutSeconds + 30) + 60);
+            try {
+                await slow.ready;
+                // Time for the server to hand each slow head to whatever will wait for its end.
+                await new Promise((r) => setTimeout(r, 500));
+                runs = await measuredRuns();
+            } finally {
+                slowClients = slowClientsEffect(slow.stop(), without, runs);
+            }
+            // What queued behind them is answered now; the search after this must not meet it.
+            await drain(inputs);
         }
         const searched = inputs.capacitySearch ? await searchCapacity(inputs, inputs.capacitySearch) : undefined;
         const { driver, driverVersion, url, requests, concurrency, delaySeconds } = inputs;
         return loadResult({ driver, driverVersion, url, requests, concurrency, delaySeconds, appCpuMs, keepAlive: inputs.keepAlive ?? false, cpuAffinity: inputs.cpuAffinity ?? {}, warmup }, runs,
-            searched ? { capacity: searched } : {});
+            { ...(searched ? { capacity: searched } : {}), ...(slowClients ? { slowClients } : {}) });
     } finally {
         fs.rmSync(work, { recursive: true, force: true });
     }

@@ -16,6 +16,8 @@
 //                [--warmup S]                     (seconds of load before each scenario's runs; default its stack's, 3)
 //                [--keep-alive]                   (every stack's loadKeepAlive: clients keep their connections)
 //                [--app-cpu-ms MS]                (every stack's appCpuMs: CPU each request burns in the app)
+//                [--timeout S]                    (every stack's loadTimeoutSeconds: each request's timeout and the run's limit)
+//                [--slow-clients N]               (every stack's slowClients: N slowloris connections held during its runs; needs --driver oha)
 //                [--capacity]                     (also search each scenario's capacity at its p99 objective, with oha)
 //                [--capacity-only]                (./lab capacity: one run, no baseline, the search; results/capacity-<time>/)
 // Every scenario's settings are checked before anything starts.
@@ -74,6 +76,8 @@ function parseArgs(argv: string[]): Options {
             case "--warmup": opts.load.loadWarmupSeconds = value(); break;
             case "--keep-alive": opts.load.loadKeepAlive = "true"; break;
             case "--app-cpu-ms": opts.load.appCpuMs = value(); break;
+            case "--timeout": opts.load.loadTimeoutSeconds = value(); break;
+            case "--slow-clients": opts.load.slowClients = value(); break;
             case "--capacity": opts.load.capacitySearch = "true"; break;
             case "--capacity-only":
                 Object.assign(opts.load, { capacitySearch: "true", loadRepeats: "1", baseline: "false" });

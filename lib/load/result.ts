@@ -4,6 +4,7 @@ import { CpuAffinity, CpuRole, CpuUsage } from "./cpu";
 import { Spread } from "../stats";
 import type { CapacityResult } from "./capacity";
 import { UpstreamCount } from "./slowApi";
+import type { SlowClientsEffect } from "./slowClients";
 import { Bottleneck, Concurrency, ListenQueue, verdictOf } from "./verdict";
 
 export const DRIVERS = ["ab", "k6", "oha"] as const;
@@ -138,6 +139,8 @@ export interface LoadResult extends RunResult {
     pods?: PodRun[];
     /** The capacity search at the latency objective, where one was asked for. */
     capacity?: CapacityResult;
+    /** Where slow clients were held during the runs (the headline is the load with them): the same load's figures without them, and the change. */
+    slowClients?: SlowClientsEffect;
 }
 
 /** Little's law: at most `min(concurrency, capacity)` requests are in flight, each taking `delay` seconds. */

@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { LoadResult } from "../../lib/load/result";
 import { cpuCell, MatrixResults, MatrixRow, renderReport, renderTerminalTable, tableRows, verdictCell, whatToPick } from "../../lib/report";
+import { slowClientsEffect } from "../../lib/load/slowClients";
 import { result as fixture, run } from "./fixtures/runs";
 
 /** A result of three runs around `rps` (the second the median), as a matrix row holds it. */
@@ -63,6 +64,24 @@ describe("matrix report", () => {
         assert.match(md, /## Who ran out first\n\n- gunicorn-sync: \*\*latency-bound: near its limit\*\*\. latency-bound: 90 %/);
         assert.match(md, /- machine: 2 cores/);
         assert.doesNotMatch(md, /Concurrency sweep/);
+    });
+
+    it("marks a keep-alive load in the driver's cell, and shows what slow clients did to each scenario's answered requests", () => {
+        const fed = [run(9.7, { complete: 16, timeTakenSeconds: 1.65 }), run(9.9, { complete: 16, timeTakenSeconds: 1.62 })];
+        const starved = run(1.33, { complete: 16, failed: 16, timeTakenSeconds: 12 });
+        const slowClients = slowClientsEffect({ clients: 4, connected: 4, opened: 5, reopened: 1 }, fed, [starved, starved]);
+        const rows = [
+            { ...RESULTS.rows[0], result: { ...result(150, 200), keepAlive: true, slowClients } },
+            RESULTS.rows[1],
+        ];
+        const results = { ...RESULTS, rows };
+        assert.equal(tableRows(results)[0][2], "ab 2.3, keep-alive");
+        assert.equal(tableRows(results)[1][2], "ab 2.3");
+        const text = renderReport(results, {});
+        assert.match(text, /## Slow clients\n/);
+        assert.match(text, /\| gunicorn-sync \| 4 \(4\) \| 9\.79 -> 0 \(-100 %\) \| 1150 -> 1150 \(\+0 %, within noise\) \| 0 -> 32 \| 1 \|/);
+        assert.ok(!/\| nginx-uwsgi \| \d+ \(/.test(text), "a scenario without slow clients has no row there");
+        assert.ok(!renderReport(RESULTS, {}).includes("## Slow clients"), "no section where none were held");
     });
 
     it("lines up the terminal table", () => {

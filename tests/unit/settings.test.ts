@@ -67,6 +67,13 @@ describe("settings", () => {
         assert.match(problemsOf({ appCpuMs: "lots" })[0], /appCpuMs: "lots" is not a number/);
         assert.match(problemsOf({ appCpuMs: "5", database: "true" })[0], /appCpuMs: the psycopg2 app burns no CPU.*pulumi config rm appCpuMs/);
         assert.equal(resolveSettings((k) => ({ appCpuMs: "2.5" } as Record<string, string>)[k]).appCpuMs, 2.5);
+        assert.match(problemsOf({ slowClients: "4" })[0], /slowClients: loadDriver auto picks ab where k6 is not installed, and ab gives up .*pulumi config set loadDriver oha/);
+        assert.match(problemsOf({ slowClients: "4", loadDriver: "ab" })[0], /slowClients: ab gives up its whole run/);
+        assert.equal(resolve({ slowClients: "4", loadDriver: "oha" }).load.slowClients, 4);
+        assert.match(problemsOf({ slowClients: "-1", loadDriver: "oha" })[0], /slowClients: "-1" is not a whole number >= 0 \(fix: pulumi config set slowClients 0\)/);
+        assert.match(problemsOf({ slowClients: "2001", loadDriver: "oha" })[0], /slowClients: 2001 is more than 2000.*pulumi config set slowClients 2000/);
+        assert.ok(problemsOf({ slowClients: "4", loadDriver: "ab", platform: "kubernetes" })
+            .some((p) => /slowClients: they are held from this machine.*pulumi config rm slowClients/.test(p)));
         assert.match(problemsOf({ platform: "swarm" })[0], /platform: unknown value "swarm"; valid: local, docker, kubernetes/);
         assert.match(problemsOf({ database: "yes" })[0], /database: "yes" is not true or false/);
     });
