@@ -1,11 +1,17 @@
 // Slow clients (slowloris): connections that send a request's head a line at a
 // time and never finish it, held open during the main load. A server that gives
 // each connection a thread from a pool loses a thread to each; one that reads
-// requests in an event loop (gevent, Waitress's, Granian's) loses a little
-// memory. What they did to the main load, judged against the same load without
+// requests in an event loop (a gevent worker's greenlets) loses a little memory. What they did to the main load, judged against the same load without
 // them. Pure: the bytes, the bounds and the comparison.
 import { compareSamples, Comparison, median } from "../stats";
-import type { RunResult } from "./result";
+
+/** What the comparison reads of a measured run (a RunResult has it). */
+export interface RunAnswers {
+    complete: number;
+    failed: number;
+    timeTakenSeconds: number;
+    latencyMs: { p95: number | null };
+}
 
 /** The most slow clients a load may hold: each is a socket of the provider's and a connection of the server's. */
 export const MAX_SLOW_CLIENTS = 2000;
@@ -75,12 +81,12 @@ function change(without: (number | null)[], withSlow: (number | null)[]): SlowCl
     };
 }
 
-function answeredPerSecond(r: RunResult): number {
+function answeredPerSecond(r: RunAnswers): number {
     return r.timeTakenSeconds > 0 ? Math.round(((r.complete - r.failed) / r.timeTakenSeconds) * 100) / 100 : 0;
 }
 
-export function slowClientsEffect(held: SlowClientsHeld, without: RunResult[], withSlow: RunResult[]): SlowClientsEffect {
-    const sum = (runs: RunResult[]) => runs.reduce((n, r) => n + r.failed, 0);
+export function slowClientsEffect(held: SlowClientsHeld, without: RunAnswers[], withSlow: RunAnswers[]): SlowClientsEffect {
+    const sum = (runs: RunAnswers[]) => runs.reduce((n, r) => n + r.failed, 0);
     return {
         ...held,
         runsWithout: without.length,
