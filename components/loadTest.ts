@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { codeHash } from "../lib/codeHash";
 import { CpuAffinity, CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
-import { slowClientsProblem } from "../lib/load/slowClients";
+import { slowClientsProblem, starvedRunSeconds } from "../lib/load/slowClients";
 import { checkParallelism } from "../lib/load/split";
 import { ProcessProbe } from "../lib/probes";
 import { CAPACITY_PRECISION, defaultSearch, searchProblems } from "../lib/load/capacity";
@@ -78,10 +78,13 @@ export interface LoadTestArgs {
 
 const K6_SCRIPT = path.join(PROJECT_ROOT, "k6", "load.js");
 
-/** The longest a load resource may take: every run (twice with slow clients) and the warm-up at their limit, and a search of at most 16 probes. */
-function loadSeconds(repeats: number, warmupSeconds: number, timeoutSeconds: number, slowClients: number, search?: CapacitySettings): number {
+/** The longest a load resource may take: every run and the warm-up at their limit, the runs with slow clients at theirs, and a search of at most 16 probes. */
+function loadSeconds(load: { repeats: number; warmupSeconds: number; timeoutSeconds: number; requests: number; concurrency: number; slowClients: number },
+    search?: CapacitySettings): number {
+    const { repeats, warmupSeconds, timeoutSeconds } = load;
     const probes = search ? 16 * (search.probeSeconds + 2 * timeoutSeconds) : 0;
-    return ((slowClients ? 2 : 1) * repeats + 1) * (timeoutSeconds + 30) + warmupSeconds + probes + 120;
+    const slow = load.slowClients ? repeats * (starvedRunSeconds(load.requests, load.concurrency, timeoutSeconds) + 30) : 0;
+    return (repeats + 1) * (timeoutSeconds + 30) + slow + warmupSeconds + probes + 120;
 }
 
 /** Verifies an endpoint, loads it with the tutorial's method, and exposes the normalized result. */
@@ -178,7 +181,7 @@ export class LoadTest extends pulumi.ComponentResource {
             target: args.target ?? "",
             runId: args.runId ?? "",
             scope: args.scope ?? defaultRunDir(),
-        }, { parent: this, customTimeouts: { create: `${loadSeconds(repeats, warmupSeconds, timeoutSeconds, slowClients, search)}s` } });
+        }, { parent: this, customTimeouts: { create: `${loadSeconds({ repeats, warmupSeconds, timeoutSeconds, requests, concurrency, slowClients }, search)}s` } });
         this.result = run.result;
         this.registerOutputs({ result: this.result });
     }

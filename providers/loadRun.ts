@@ -30,7 +30,7 @@ import {
     allClientsCeilingRps, checkFailures, DriverFigures, DriverName, judgeRun, LoadResult, round, RunMeasurements, RunResult, Warmup,
 } from "../lib/load/result";
 import { between, heldOfSamples } from "../lib/load/slowApi";
-import { slowClientsEffect } from "../lib/load/slowClients";
+import { slowClientsEffect, starvedRunSeconds } from "../lib/load/slowClients";
 import { verdictOf } from "../lib/load/verdict";
 import { withCpuAffinity, withRaisedFileLimit } from "../lib/launch";
 import { countThreads, ProcessProbe, readCpuSnapshot, readListenCounters } from "../lib/probes";
@@ -296,10 +296,10 @@ export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
         const ceilingRps = (inputs.driver === "ab" ? abCeilingRps : allClientsCeilingRps)(inputs.requests, inputs.concurrency, inputs.delaySeconds);
         const appCpuMs = inputs.appCpuMs ?? 0;
         const cpuLimit = cpuLimitRps(appCpuMs, inputs.appProcesses ?? 1, appCores(inputs.cpuAffinity));
-        const measuredRuns = async () => {
+        const measuredRuns = async (limitSeconds: number) => {
             const runs: RunResult[] = [];
             for (let i = 0; i < inputs.repeats; i++) {
-                const { figures, ...measured } = await measureRun(inputs, load.argv, load.parse, inputs.timeoutSeconds);
+                const { figures, ...measured } = await measureRun(inputs, load.argv, load.parse, limitSeconds);
                 runs.push(judgeRun(figures, {
                     ...measured, requests: inputs.requests, concurrency: inputs.concurrency, delaySeconds: inputs.delaySeconds, capacity, ceilingRps,
                     appCpuMs, cpuLimitRps: cpuLimit,
@@ -307,16 +307,17 @@ export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
             }
             return runs;
         };
-        let runs = await measuredRuns();
+        let runs = await measuredRuns(inputs.timeoutSeconds);
         let slowClients: LoadResult["slowClients"];
         if (inputs.slowClients) {
             const without = runs;
-            const slow = holdSlowClients(inputs.url, inputs.slowClients, inputs.repeats * (inputs.timeoutSeconds + 30) + 60);
+            const limitSeconds = starvedRunSeconds(inputs.requests, inputs.concurrency, inputs.timeoutSeconds);
+            const slow = holdSlowClients(inputs.url, inputs.slowClients, inputs.repeats * (limitSeconds + 30) + 60);
             try {
                 await slow.ready;
                 // Time for the server to hand each slow head to whatever will wait for its end.
                 await new Promise((r) => setTimeout(r, 500));
-                runs = await measuredRuns();
+                runs = await measuredRuns(limitSeconds);
             } finally {
                 slowClients = slowClientsEffect(slow.stop(), without, runs);
             }

@@ -29,6 +29,11 @@ export function slowHeaderLine(n: number): string {
     return `X-Slow-${n}: ${n}\r\n`;
 }
 
+/** How long a run may take while slow clients are held: every request may wait its whole timeout, a round of clients at a time. */
+export function starvedRunSeconds(requests: number, concurrency: number, timeoutSeconds: number): number {
+    return Math.ceil(requests / concurrency) * timeoutSeconds;
+}
+
 /** The problem with a slow-client count, or null: a whole number within the bound. */
 export function slowClientsProblem(count: number): string | null {
     if (!Number.isInteger(count) || count < 0) return `${count} is not a whole number >= 0`;
