@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { endpointOf, flaskAppFolder, flaskAppSpec, schemeOf, SERVICE_NAMES } from "../lib/services";
-import { MODES, Protocol, resolveServer, ServerMode } from "../lib/serverModes";
+import { DatabaseDriver, MODES, Protocol, resolveServer, ServerMode } from "../lib/serverModes";
 import { DeployedService, Platform, servicePort, serviceUrls } from "../platforms/platform";
 
 export interface FlaskAppArgs {
@@ -22,8 +22,10 @@ export interface FlaskAppArgs {
     protocol?: Protocol;
     /** The slow API as this platform's services reach it: SlowApi.serviceUrl. */
     upstreamUrl: pulumi.Input<string>;
-    /** PostgreSQL as this platform's services reach it (Postgres.serviceUrl): serves the psycopg2 app instead. */
+    /** PostgreSQL as this platform's services reach it (Postgres.serviceUrl): serves the database app of databaseDriver instead. */
     databaseUrl?: pulumi.Input<string>;
+    /** The database app's driver (needs databaseUrl): "psycopg2" (default, the tutorial's) or "psycopg3" (gevent-native). Plain: it picks the app and image. */
+    databaseDriver?: DatabaseDriver;
     /** Patch psycopg2 with psycogreen (needs databaseUrl); default false. Plain: it picks the app's entry module and image. */
     psycogreen?: boolean;
     /** Port it listens on; default a free loopback port, leased at the first up and kept until destroy (on Kubernetes: 3000, the tutorial's). */
@@ -61,7 +63,8 @@ export class FlaskApp extends pulumi.ComponentResource {
         const { server, problems } = resolveServer({
             serverMode: args.serverMode ?? "uwsgi-gevent",
             workers: args.workers, threads: args.threads, asyncCores: args.asyncCores, listen: args.listen, backpressure: args.backpressure,
-            protocol: args.protocol, database: args.databaseUrl !== undefined, psycogreen: args.psycogreen ?? false, appCpuMs: args.appCpuMs,
+            protocol: args.protocol, database: args.databaseUrl !== undefined, databaseDriver: args.databaseDriver, psycogreen: args.psycogreen ?? false,
+            appCpuMs: args.appCpuMs,
         });
         const replicas = args.replicas ?? 1;
         if (!Number.isInteger(replicas) || replicas < 1) problems.push({ field: "replicas", message: `${replicas} is not a whole number >= 1`, configFix: "" });
@@ -81,7 +84,7 @@ export class FlaskApp extends pulumi.ComponentResource {
             }, platform.paths),
             cpus,
         }));
-        const image = { app: flaskAppFolder(args.databaseUrl !== undefined) };
+        const image = { app: flaskAppFolder(args.databaseUrl !== undefined, server.databaseDriver) };
         this.service = platform.deploy(`${name}-server`, { name: serviceName, kind: "app", image, replicas }, spec, { parent: this });
         const scheme = schemeOf(server.protocol);
         ({ url: this.url, serviceUrl: this.serviceUrl } = serviceUrls(this.service, this.port, (host, p) => `${scheme}://${host}:${p}/`));

@@ -45,7 +45,7 @@ export class Scenario extends pulumi.ComponentResource {
         const shape = Object.fromEntries(MODES[s.serverMode].tunable.filter((f) => s.shape[f] > 0).map((f) => [f, s.shape[f]]));
         const app = new FlaskApp(`${name}-flask-app`, {
             platform, serverMode: s.serverMode, ...shape, protocol: s.protocol,
-            upstreamUrl: slowApi.serviceUrl, databaseUrl: postgres?.serviceUrl, psycogreen: s.psycogreen, appCpuMs: s.appCpuMs, port: s.ports.app, cpus: cpus.app,
+            upstreamUrl: slowApi.serviceUrl, databaseUrl: postgres?.serviceUrl, databaseDriver: s.databaseDriver, psycogreen: s.psycogreen, appCpuMs: s.appCpuMs, port: s.ports.app, cpus: cpus.app,
             replicas: s.kube.replicas,
         }, parent);
         const ingress = s.ingress === "nginx"

@@ -270,6 +270,7 @@ export function renderReport(results: MatrixResults, charts: { rps?: string; swe
         "**bottleneck**: what held the run back, in this order: latency-bound at the limit (>= 95 % of what the limit and the driver allow); " +
         "a role (driver, upstream: the slow API, app, ingress, postgres) at >= 90 % of the cores it can use over its busiest second, " +
         "or one of its processes at >= 90 % of the one core a GIL-bound or single-threaded process can use; " +
+        "slow-clients: slow clients held, below 85 % of the limit, and they held so many of the requests the server holds at once (threads, connection slots) that fewer than the clients were left; " +
         "concurrency: the slow API or PostgreSQL held at most 80 % of the clients at once, and half that on average, or all the server's threads at once; " +
         "the machine with < 5 % idle; latency-bound near the limit (>= 85 %); " +
         "listen-backlog: the kernel's listen queue overflowed for >= 1 % of the requests; " +

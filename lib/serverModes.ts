@@ -233,8 +233,10 @@ export interface ServerRequest {
     listen?: number;
     backpressure?: number;
     protocol?: string;
-    /** Serves the psycopg2 app (which patches itself with gevent). */
+    /** Serves a database app (which patches itself with gevent). */
     database: boolean;
+    /** The database app's driver: "psycopg2" (the tutorial's) or "psycopg3"; absent: psycopg2. */
+    databaseDriver?: string;
     psycogreen: boolean;
     /** Milliseconds of CPU each request burns in the handler; absent: none. */
     appCpuMs?: number;
@@ -244,6 +246,16 @@ export interface ResolvedServer {
     serverMode: ServerMode;
     shape: ServerShape;
     protocol: Protocol;
+    /** The database app's driver (where there is a database). */
+    databaseDriver: DatabaseDriver;
+}
+
+/** The database app's drivers: the tutorial's psycopg2 (gevent through psycogreen), and psycopg 3 (gevent-native). */
+export const DATABASE_DRIVERS = ["psycopg2", "psycopg3"] as const;
+export type DatabaseDriver = (typeof DATABASE_DRIVERS)[number];
+
+function isDatabaseDriver(value: string): value is DatabaseDriver {
+    return (DATABASE_DRIVERS as readonly string[]).includes(value);
 }
 
 const SHAPE_FIELDS = ["workers", "threads", "asyncCores", "listen", "backpressure"] as const;
@@ -283,18 +295,33 @@ export function resolveServer(req: ServerRequest): { server: ResolvedServer; pro
         problems.push({ field: "protocol", message: `"uwsgi" needs a uWSGI server, not ${serverMode}`,
             configFix: "pulumi config set protocol http, or pulumi config set serverMode uwsgi-gevent" });
     }
+    const databaseDriver = req.databaseDriver ?? "psycopg2";
+    if (!(DATABASE_DRIVERS as readonly string[]).includes(databaseDriver)) {
+        problems.push({ field: "databaseDriver", message: `unknown value "${databaseDriver}"; valid: ${DATABASE_DRIVERS.join(", ")}`,
+            configFix: "pulumi config set databaseDriver psycopg3" });
+    } else if (databaseDriver !== "psycopg2" && !req.database) {
+        problems.push({ field: "databaseDriver", message: `${databaseDriver} is the database app's driver, but there is no database`,
+            configFix: "pulumi config set database true" });
+    }
     if (req.psycogreen && !req.database) {
         problems.push({ field: "psycogreen", message: "patches psycopg2, but there is no database", configFix: "pulumi config set database true" });
     }
+    if (req.psycogreen && databaseDriver === "psycopg3") {
+        problems.push({ field: "psycogreen", message: "patches psycopg2 only; psycopg 3 waits through gevent's hub by itself", configFix: "pulumi config rm psycogreen" });
+    }
+    const app = `the ${databaseDriver} app`;
     if (req.database && !mode.gevent) {
-        problems.push({ field: "database", message: `the psycopg2 app patches itself with gevent and needs a gevent server, not ${serverMode}`,
+        problems.push({ field: "database", message: `${app} patches itself with gevent and needs a gevent server, not ${serverMode}`,
             configFix: "pulumi config set serverMode uwsgi-gevent" });
     }
     if (req.database && serverMode === "gevent-pywsgi") {
-        problems.push({ field: "database", message: "the psycopg2 app has no pywsgi entry point", configFix: "pulumi config set serverMode uwsgi-gevent" });
+        problems.push({ field: "database", message: `${app} has no pywsgi entry point`, configFix: "pulumi config set serverMode uwsgi-gevent" });
     }
     if ((req.appCpuMs ?? 0) > 0 && req.database) {
-        problems.push({ field: "appCpuMs", message: "the psycopg2 app burns no CPU per request; only the plain app does", configFix: "pulumi config rm appCpuMs" });
+        problems.push({ field: "appCpuMs", message: `${app} burns no CPU per request; only the plain app does`, configFix: "pulumi config rm appCpuMs" });
     }
-    return { server: { serverMode, shape, protocol: protocol === "uwsgi" ? "uwsgi" : "http" }, problems };
+    return {
+        server: { serverMode, shape, protocol: protocol === "uwsgi" ? "uwsgi" : "http", databaseDriver: isDatabaseDriver(databaseDriver) ? databaseDriver : "psycopg2" },
+        problems,
+    };
 }

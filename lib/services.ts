@@ -2,7 +2,7 @@
 // readiness check. A platform (local processes, Docker) decides HOW. Pure.
 import { CpuRole } from "./load/cpu";
 import { renderNginxConf } from "./nginxConfig";
-import { MODES, Protocol, serverArgv, ServerMode, ServerShape, serverStopSignal } from "./serverModes";
+import { DatabaseDriver, MODES, Protocol, serverArgv, ServerMode, ServerShape, serverStopSignal } from "./serverModes";
 import { Ports, Settings } from "./settings";
 
 /** How to tell that a service is ready. */
@@ -135,21 +135,23 @@ export interface FlaskAppParams {
     port: number;
     /** The slow API, as the app reaches it. */
     upstream: Endpoint;
-    /** PostgreSQL, as the app reaches it: serves the psycopg2 app instead of the plain one. */
+    /** PostgreSQL, as the app reaches it: serves the database app of databaseDriver instead of the plain one. */
     database?: Endpoint;
+    /** The database app's driver. */
+    databaseDriver: DatabaseDriver;
     /** Patch psycopg2 with psycogreen (needs database). */
     psycogreen: boolean;
     /** Milliseconds of CPU each request burns in the handler; 0: none. */
     appCpuMs: number;
 }
 
-/** The python-apps/ folder of the app: the psycopg2 app where there is a database. */
-export function flaskAppFolder(database: boolean): string {
-    return database ? "psycopg2_app" : "flask_app";
+/** The python-apps/ folder of the app: the database app of its driver where there is a database. */
+export function flaskAppFolder(database: boolean, driver: DatabaseDriver): string {
+    return database ? `${driver}_app` : "flask_app";
 }
 
 export function flaskAppSpec(name: string, a: FlaskAppParams, p: PlatformPaths): ServiceSpec {
-    const appFolder = flaskAppFolder(a.database !== undefined);
+    const appFolder = flaskAppFolder(a.database !== undefined, a.databaseDriver);
     // The gevent servers load the entry point that patches first; psycogreen is one more patch.
     const module = a.database ? (a.psycogreen ? "patched" : "app") : (MODES[a.serverMode].gevent ? "patched" : "app");
     const env: Record<string, string> = {
@@ -261,12 +263,13 @@ export function scenarioServices(s: Settings, ports: Required<Ports>, p: Platfor
     const at = (name: string, port: number): Endpoint => ({ host: p.hostOf(name), port });
     const app = flaskAppSpec(N.flaskApp, {
         serverMode: s.serverMode, shape: s.shape, protocol: s.protocol, port: ports.app,
-        upstream: at(N.slowApi, ports.api), database: s.database ? at(N.postgres, ports.postgres) : undefined, psycogreen: s.psycogreen, appCpuMs: s.appCpuMs,
+        upstream: at(N.slowApi, ports.api), database: s.database ? at(N.postgres, ports.postgres) : undefined, databaseDriver: s.databaseDriver,
+        psycogreen: s.psycogreen, appCpuMs: s.appCpuMs,
     }, p);
     return [
         ...(s.database ? [{ role: { name: N.postgres, kind: "postgres" as const, image: "postgres" as const }, spec: postgresSpec(N.postgres, ports.postgres, p) }] : []),
         { role: { name: N.slowApi, kind: "upstream" as const, image: { app: "slow_api" } }, spec: slowApiSpec(N.slowApi, ports.api, p) },
-        { role: { name: N.flaskApp, kind: "app" as const, image: { app: flaskAppFolder(s.database) } }, spec: app },
+        { role: { name: N.flaskApp, kind: "app" as const, image: { app: flaskAppFolder(s.database, s.databaseDriver) } }, spec: app },
         ...(s.ingress === "nginx"
             ? [{ role: { name: N.nginx, kind: "ingress" as const, image: "nginx" as const }, spec: nginxSpec(N.nginx, { port: ports.ingress, upstreams: [at(N.flaskApp, ports.app)], protocol: s.protocol }, p) }]
             : []),

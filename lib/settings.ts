@@ -6,7 +6,7 @@ import { CpuAffinity, parseCpuAffinity } from "./load/cpu";
 import { MAX_SLOW_CLIENTS, slowClientsProblem } from "./load/slowClients";
 import { checkParallelism } from "./load/split";
 import { CpuQuantities, KubeImages, parseCpuQuantities, parseKubeImages } from "./kubernetesSettings";
-import { isUwsgi, MODES, Protocol, resolveServer, ServerMode, ServerShape } from "./serverModes";
+import { DatabaseDriver, isUwsgi, MODES, Protocol, resolveServer, ServerMode, ServerShape } from "./serverModes";
 
 export const PLATFORMS = ["local", "docker", "kubernetes"] as const;
 export type PlatformKind = (typeof PLATFORMS)[number];
@@ -77,6 +77,8 @@ export interface Settings {
     protocol: Protocol;
     ingress: Ingress;
     database: boolean;
+    /** The database app's driver: psycopg2 (the tutorial's) or psycopg3. */
+    databaseDriver: DatabaseDriver;
     psycogreen: boolean;
     /** Milliseconds of CPU the app burns per request in its handler (0: none). */
     appCpuMs: number;
@@ -130,6 +132,7 @@ export const DEFAULTS = {
     protocol: "http" as Protocol,
     ingress: "none" as Ingress,
     database: false,
+    databaseDriver: "psycopg2" as DatabaseDriver,
     psycogreen: false,
     appCpuMs: 0,
     loadRequests: 2000,
@@ -264,7 +267,7 @@ function checkedReader(read: ConfigReader): CheckedReader {
 }
 
 /** The server: mode, shape and protocol, with the ingress and database in front of and behind it. */
-function serverSettings(config: CheckedReader): Pick<Settings, "serverMode" | "shape" | "protocol" | "ingress" | "database" | "psycogreen" | "appCpuMs"> {
+function serverSettings(config: CheckedReader): Pick<Settings, "serverMode" | "shape" | "protocol" | "ingress" | "database" | "databaseDriver" | "psycogreen" | "appCpuMs"> {
     const { read, problems } = config;
     const ingress = config.oneOf("ingress", INGRESSES, DEFAULTS.ingress);
     const database = config.bool("database", DEFAULTS.database);
@@ -277,15 +280,15 @@ function serverSettings(config: CheckedReader): Pick<Settings, "serverMode" | "s
         workers: shapeValue("workers"), threads: shapeValue("threads"),
         asyncCores: shapeValue("asyncCores"), listen: shapeValue("listen"), backpressure: shapeValue("backpressure"),
         protocol: read("protocol") ?? DEFAULTS.protocol,
-        database, psycogreen, appCpuMs,
+        database, databaseDriver: read("databaseDriver") ?? DEFAULTS.databaseDriver, psycogreen, appCpuMs,
     });
     problems.push(...serverProblems.map((p) => `${p.field}: ${p.message} (fix: ${p.configFix})`));
-    const { serverMode, shape, protocol } = server;
+    const { serverMode, shape, protocol, databaseDriver } = server;
     if (protocol === "uwsgi" && ingress !== "nginx") {
         problems.push(`protocol: "uwsgi" speaks the binary uwsgi protocol, which no HTTP client can load-test ` +
             `without nginx in front (fix: pulumi config set ingress nginx)`);
     }
-    return { serverMode, shape, protocol, ingress, database, psycogreen, appCpuMs };
+    return { serverMode, shape, protocol, ingress, database, databaseDriver, psycogreen, appCpuMs };
 }
 
 /** Fixed ports, where set (unset: the component leases a free port for the stack's life); no two services on one. */
@@ -367,7 +370,7 @@ function kubeSettings(config: CheckedReader, platform: PlatformKind, load: LoadS
         loadParallelism: config.num("loadParallelism", platform === "kubernetes" ? KUBE_LOAD_PARALLELISM : 1)!,
         cpuRequests: quantities("kubeCpuRequests"),
         cpuLimits: quantities("kubeCpuLimits"),
-        images: config.parsed("kubeImages", parseKubeImages, DEFAULTS.kubeImages, {}, '"base=<ref> slow_api=<ref> flask_app=<ref> psycopg2_app=<ref>"'),
+        images: config.parsed("kubeImages", parseKubeImages, DEFAULTS.kubeImages, {}, '"base=<ref> slow_api=<ref> flask_app=<ref> psycopg2_app=<ref> psycopg3_app=<ref>"'),
     };
     if (platform !== "kubernetes") {
         // One process per service, one driver: these only mean something on a cluster.

@@ -296,13 +296,13 @@ export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
         const ceilingRps = (inputs.driver === "ab" ? abCeilingRps : allClientsCeilingRps)(inputs.requests, inputs.concurrency, inputs.delaySeconds);
         const appCpuMs = inputs.appCpuMs ?? 0;
         const cpuLimit = cpuLimitRps(appCpuMs, inputs.appProcesses ?? 1, appCores(inputs.cpuAffinity));
-        const measuredRuns = async (limitSeconds: number) => {
+        const measuredRuns = async (limitSeconds: number, slowClients = 0) => {
             const runs: RunResult[] = [];
             for (let i = 0; i < inputs.repeats; i++) {
                 const { figures, ...measured } = await measureRun(inputs, load.argv, load.parse, limitSeconds);
                 runs.push(judgeRun(figures, {
                     ...measured, requests: inputs.requests, concurrency: inputs.concurrency, delaySeconds: inputs.delaySeconds, capacity, ceilingRps,
-                    appCpuMs, cpuLimitRps: cpuLimit,
+                    appCpuMs, cpuLimitRps: cpuLimit, slowClients,
                 }));
             }
             return runs;
@@ -317,7 +317,7 @@ export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
                 await slow.ready;
                 // Time for the server to hand each slow head to whatever will wait for its end.
                 await new Promise((r) => setTimeout(r, 500));
-                runs = await measuredRuns(limitSeconds);
+                runs = await measuredRuns(limitSeconds, inputs.slowClients);
             } finally {
                 slowClients = slowClientsEffect(slow.stop(), without, runs);
             }

@@ -209,6 +209,8 @@ export interface RunContext extends RunMeasurements {
     cpuLimitRps: number;
     /** The driver's best against an ideal server; null where it has none. */
     ceilingRps: number | null;
+    /** Slow clients held open during the run; absent: none. */
+    slowClients?: number;
 }
 
 /** One closed-loop run judged: its true failures, the limit, the driver's ceiling, and the verdict. */
@@ -234,7 +236,7 @@ export function judgeRun(figures: DriverFigures, ctx: RunContext): RunResult {
         bottleneck: verdictOf({
             reached: reachedShare(figures.requestsPerSecond, limitRps, ctx.ceilingRps),
             cpu: ctx.cpu, offered: ctx.concurrency, capacity: ctx.capacity, requestsPerSecond: figures.requestsPerSecond, delaySeconds: ctx.delaySeconds,
-            held: ctx.held, listen: ctx.listen, requests: ctx.requests, cpuLimited,
+            held: ctx.held, listen: ctx.listen, requests: ctx.requests, cpuLimited, slowClients: ctx.slowClients,
         }),
         startedAt: ctx.startedAt,
     };

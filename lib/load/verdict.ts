@@ -27,13 +27,14 @@ export interface ListenQueue {
     namespace: string;
 }
 
-export const VERDICTS = ["latency-bound", ...CPU_ROLES, "machine", "concurrency", "listen-backlog", "unexplained"] as const;
+export const VERDICTS = ["latency-bound", ...CPU_ROLES, "machine", "slow-clients", "concurrency", "listen-backlog", "unexplained"] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
 export interface Bottleneck {
     /**
      * What held the run back: latency-bound (the clients and the delay explain the figure), a role that ran out of
-     * CPU, the machine (every core busy), concurrency (the server held fewer requests at once than were offered),
+     * CPU, the machine (every core busy), slow clients (they held the threads the load needed), concurrency (the server
+     * held fewer requests at once than were offered),
      * listen-backlog (connections overflowed the listen queue), or unexplained (no rule fits: see the figures).
      */
     verdict: Verdict;
@@ -60,6 +61,8 @@ export interface VerdictInput {
     requests: number;
     /** Whether the app's CPU (appCpuMs) set the limit, rather than Little's law; false when it burns none. */
     cpuLimited?: boolean;
+    /** Slow clients held open during the run (lib/load/slowClients.ts); absent: none. */
+    slowClients?: number;
 }
 
 /** A run that reached this share of what the limit and the driver allow is at its limit. */
@@ -126,7 +129,8 @@ const STAGE_WORDS = {
 /**
  * The verdict, in order: latency-bound at the limit (>= 95 % of what the limit and the driver allow); a role
  * that ran out of CPU (>= 90 % of the cores it can use, or one of its processes of its one core, over its
- * busiest second); concurrency (a stage behind the server held at most 80 % of what the load offered, and was
+ * busiest second); slow clients (below 85 % of the limit, with slow clients holding so many of the server's threads
+ * that fewer than the load's clients were left); concurrency (a stage behind the server held at most 80 % of what the load offered, and was
  * kept at least half that full on average; or, at a constant rate or with more clients than the server holds, it
  * held >= 90 % of what the server holds at once: its threads were all busy); the machine (< 5 % idle);
  * latency-bound near the limit (>= 85 %); the listen backlog (overflows >= 1 % of the requests); a GIL-bound
@@ -165,6 +169,18 @@ export function verdictOf(input: VerdictInput): Bottleneck {
             verdict: worst.role,
             words: `${worst.role} ran out of CPU first (${percent(worst.share)} of ${worst.what.replace(/ \(peak.*\)$/, "")})`,
             rule: `${worst.role} at ${percent(worst.share)} of ${worst.what} (>= ${percent(ROLE_SATURATED)}); ${idle}`,
+        };
+    }
+    const slow = input.slowClients ?? 0;
+    const left = Math.max(0, input.capacity - slow);
+    if (slow > 0 && Number.isFinite(input.capacity) && left < input.offered && (input.reached === null || input.reached < NEAR_LIMIT)) {
+        const after = left === 0 ? "none was left: requests waited for one until they timed out" : `at most ${left} were left for ${fixed(input.offered, 1)} clients`;
+        return {
+            verdict: "slow-clients",
+            words: `slow clients: ${slow} connections that never end their request each hold one of the ${input.capacity} requests the server holds at once ` +
+                `(a thread or a connection slot); ${after}`,
+            rule: `slow-clients: ${slow} held open, ${input.capacity} the server holds at once, ${left} left < ${fixed(input.offered, 1)} offered` +
+                `${reachedText ? `; ${reachedText} (< ${percent(NEAR_LIMIT)})` : ""}; ${idle}${busiest}${heldText}`,
         };
     }
     if (stage && stage.share <= HELD_BELOW && stage.held.avg >= HELD_FULL * stage.held.peak) {

@@ -47,8 +47,8 @@ describe("kubernetes: the project's cluster, the real provider", function () {
         assert.deepEqual(clusterTraces(), [], "the stopped cluster left these behind");
     });
 
-    // The tutorial's three shapes on a cluster (plain, behind nginx, with PostgreSQL), and a server beyond it.
-    for (const scenario of ["uwsgi-gevent", "nginx-uwsgi", "psycopg2-psycogreen", "granian"]) {
+    // The tutorial's three shapes on a cluster (plain, behind nginx, with PostgreSQL), and two beyond it (psycopg 3, Granian).
+    for (const scenario of ["uwsgi-gevent", "nginx-uwsgi", "psycopg2-psycogreen", "psycopg3", "granian"]) {
         it(`${scenario}: deploys, serves through its entry Service, loads with a 2-pod Job, destroys to nothing`, async () => {
             // One of them in two runs after a warm-up: each pod warms up and runs its share twice.
             const runs = scenario === "uwsgi-gevent" ? 2 : 1;
@@ -63,7 +63,7 @@ describe("kubernetes: the project's cluster, the real provider", function () {
                 const children = resources.filter((r: { parent?: string }) => platformUrn && r.parent === platformUrn).map((r: { type: string }) => r.type).sort();
                 assert.deepEqual(children, ["kubernetes:core/v1:Namespace", "pulumi-nodejs:dynamic/kubernetes:ClusterImages", "pulumi:providers:kubernetes"]);
                 const deployments = kubectl("get", "deployments", "-n", namespace, "-o", "jsonpath={.items[*].metadata.name}").split(" ").sort();
-                const expected = ["flask-app", "slow-api", ...(scenario.startsWith("nginx") ? ["nginx"] : []), ...(scenario.startsWith("psycopg2") ? ["postgres"] : [])];
+                const expected = ["flask-app", "slow-api", ...(scenario.startsWith("nginx") ? ["nginx"] : []), ...(scenario.startsWith("psycopg") ? ["postgres"] : [])];
                 assert.deepEqual(deployments, expected.sort());
                 // A real request through the entry Service's ClusterIP.
                 const answer = await httpGet(`${out.url}?delay=0`);
@@ -81,7 +81,7 @@ describe("kubernetes: the project's cluster, the real provider", function () {
                 assert.ok(out.result.pods.every((p: { node: string }) => p.node), "every load pod ran on a node");
                 assert.ok(out.p50Ms >= 500, `p50 ${out.p50Ms} ms is below the slow API's 0.5 s`);
                 // The node is this machine: each role's processes found by their pods' marker, threads and CPU sampled.
-                const roles = ["driver", "upstream", "app", ...(scenario.startsWith("nginx") ? ["ingress"] : []), ...(scenario.startsWith("psycopg2") ? ["postgres"] : [])];
+                const roles = ["driver", "upstream", "app", ...(scenario.startsWith("nginx") ? ["ingress"] : []), ...(scenario.startsWith("psycopg") ? ["postgres"] : [])];
                 assert.deepEqual(Object.keys(out.cpu.roles).sort(), roles.sort());
                 // Every role's processes were seen on this machine (never seen: null); the app and PostgreSQL (a backend forked for
                 // each request's connection) spent CPU beyond doubt. ab's and the slow API's few ms for 100 requests a pod may

@@ -48,7 +48,7 @@ describe("the tutorial's findings, measured (real engine)", function () {
         stack = undefined;
     });
 
-    it("psycogreen lets PostgreSQL's waits overlap: psycopg2-psycogreen >= 1.7x psycopg2-blocking", async () => {
+    it("psycogreen lets PostgreSQL's waits overlap, and psycopg 3 does by itself: each >= 1.7x psycopg2-blocking", async () => {
         // Half of each request's delay is pg_sleep. Unpatched, each one blocks the gevent hub: at least
         // n x delay / 2 = 8 s in all, long enough to sample PostgreSQL's one query ~30 times. Patched, the 10 clients
         // overlap: about 5 x delay = 2 s.
@@ -67,6 +67,13 @@ describe("the tutorial's findings, measured (real engine)", function () {
         assert.equal(blocking.bottleneck.verdict, "concurrency", blocking.bottleneck.rule);
         assert.match(blocking.bottleneck.words, /at most 1 query at once in PostgreSQL .*it serializes them/);
         assert.ok(green.held.postgres.peak >= 3, `psycogreen ran ${green.held.postgres.peak} queries at once`);
+        // psycopg 3 in the same stack, with no psycogreen: it waits through gevent's hub by itself.
+        await stack.setAllConfig({ psycogreen: { value: "false" }, databaseDriver: { value: "psycopg3" } });
+        const three = await upOutputs(stack);
+        allServed(three, load.n);
+        assert.ok(three.requestsPerSecond >= 1.7 * blocking.requestsPerSecond,
+            `psycopg 3 ${three.requestsPerSecond} req/s, psycopg2 blocking ${blocking.requestsPerSecond} req/s`);
+        assert.ok(three.held.postgres.peak >= 3, `psycopg 3 ran ${three.held.postgres.peak} queries at once`);
     });
 
     it("the single-threaded dev server serializes: n requests take at least n x delay", async () => {

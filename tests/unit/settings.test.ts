@@ -56,7 +56,15 @@ describe("settings", () => {
             /protocol: "uwsgi" needs a uWSGI server/);
         assert.match(problemsOf({ protocol: "uwsgi" })[0], /pulumi config set ingress nginx/);
         assert.match(problemsOf({ psycogreen: "true" })[0], /psycogreen: .*no database.*pulumi config set database true/);
-        assert.match(problemsOf({ database: "true", serverMode: "gunicorn-sync" })[0], /needs a gevent server/);
+        assert.match(problemsOf({ database: "true", serverMode: "gunicorn-sync" })[0], /the psycopg2 app patches itself with gevent and needs a gevent server/);
+        assert.match(problemsOf({ database: "true", databaseDriver: "psycopg3", serverMode: "waitress" })[0],
+            /database: the psycopg3 app patches itself with gevent and needs a gevent server, not waitress/);
+        assert.match(problemsOf({ database: "true", databaseDriver: "psycopg4" })[0],
+            /databaseDriver: unknown value "psycopg4"; valid: psycopg2, psycopg3 \(fix: pulumi config set databaseDriver psycopg3\)/);
+        assert.match(problemsOf({ databaseDriver: "psycopg3" })[0], /databaseDriver: psycopg3 is the database app's driver, but there is no database.*set database true/);
+        assert.match(problemsOf({ database: "true", databaseDriver: "psycopg3", psycogreen: "true" })[0],
+            /psycogreen: patches psycopg2 only; psycopg 3 waits through gevent's hub by itself \(fix: pulumi config rm psycogreen\)/);
+        assert.equal(resolve({ database: "true", databaseDriver: "psycopg3" }).databaseDriver, "psycopg3");
         assert.match(problemsOf({ appPort: "4000", apiPort: "4000" })[0], /apiPort: 4000 is also appPort/);
         assert.match(problemsOf({ loadRequests: "10", loadConcurrency: "20" })[0], /loadConcurrency: 20 clients for 10 requests/);
         assert.match(problemsOf({ appPort: "70000" })[0], /not a TCP port/);

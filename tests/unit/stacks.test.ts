@@ -58,13 +58,13 @@ async function declare(stack: string, config: Record<string, string>) {
 }
 
 describe("scenario stacks (Pulumi mocks)", () => {
-    it("has the eleven scenarios of the tutorial and three beyond it", () => {
+    it("has the eleven scenarios of the tutorial and four beyond it", () => {
         assert.deepEqual(listScenarios(ROOT), [
             "devserver", "devserver-threaded", "gevent-pywsgi", "granian", "gunicorn-gevent", "gunicorn-gthread", "gunicorn-sync",
-            "nginx-gunicorn", "nginx-uwsgi", "psycopg2-blocking", "psycopg2-psycogreen", "uwsgi-gevent", "uwsgi-sync", "waitress",
+            "nginx-gunicorn", "nginx-uwsgi", "psycopg2-blocking", "psycopg2-psycogreen", "psycopg3", "uwsgi-gevent", "uwsgi-sync", "waitress",
         ]);
         const beyond = listScenarios(ROOT).filter((s) => tutorialRps(s) === undefined);
-        assert.deepEqual(beyond, ["granian", "gunicorn-gthread", "waitress"]);
+        assert.deepEqual(beyond, ["granian", "gunicorn-gthread", "psycopg3", "waitress"]);
     });
 
     for (const stack of listScenarios(ROOT)) {
@@ -131,6 +131,15 @@ describe("scenario stacks (Pulumi mocks)", () => {
         assert.ok(blocking.specOf("flask-app").argv.includes("app:app"));
     });
 
+    it("gives the psycopg 3 app its database and its own entry point: no psycogreen", async () => {
+        const three = await declare("psycopg3", readStackConfig(ROOT, "psycopg3"));
+        const app = three.specOf("flask-app");
+        assert.match(app.cwd, /python-apps\/psycopg3_app$/);
+        assert.equal(app.env.POSTGRES_PORT, String(three.specOf("postgres").port));
+        assert.ok(app.argv.includes("app:app"));
+        assert.equal(three.settings.databaseDriver, "psycopg3");
+    });
+
     it("starts the app after what it calls, and loads the entry after the baseline", async () => {
         const { declared } = await declare("nginx-uwsgi", readStackConfig(ROOT, "nginx-uwsgi"));
         // Mocks see resources in declaration order, which is dependency order here.
@@ -188,7 +197,7 @@ describe("scenario stacks on the docker platform (Pulumi mocks)", () => {
                 if (spec.name === "nginx") assert.match(c.uploads[0].content, new RegExp(`listen 0\\.0\\.0\\.0:${ports.ingress};`));
                 if (spec.name === "postgres") assert.equal(c.image, "postgres:15");
             }
-            const apps = ["slow_api", settings.database ? "psycopg2_app" : "flask_app"];
+            const apps = ["slow_api", settings.database ? `${settings.databaseDriver}_app` : "flask_app"];
             assert.deepEqual(images.map((i) => i.inputs.build.args.APP).sort(), apps.sort());
             for (const i of images) {
                 assert.equal(i.inputs.build.args.PYTHON_IMAGE, "python:3.11-slim");

@@ -22,6 +22,19 @@ const run = (over: Partial<VerdictInput>): VerdictInput => ({
 });
 
 describe("bottleneck verdict", () => {
+    it("names slow clients where they left the server fewer threads than the load's clients, and only there", () => {
+        // 4 x 50 threads, 100 slow clients: 100 left for 200 clients, and the run far below its limit.
+        const starved = verdictOf(run({ capacity: 200, slowClients: 100, reached: 0.23, held: { upstream: { peak: 60, avg: 34 }, postgres: null } }));
+        assert.equal(starved.verdict, "slow-clients");
+        assert.match(starved.words, /^slow clients: 100 connections that never end their request each hold one of the 200 requests the server holds at once \(a thread or a connection slot\); at most 100 were left for 200 clients$/);
+        assert.match(verdictOf(run({ capacity: 2, slowClients: 4, reached: 0.1, offered: 4 })).words, /none was left: requests waited for one until they timed out/);
+        // A gevent worker's 1000 greenlets: 900 left for 200 clients, so whatever slowed it was something else.
+        assert.notEqual(verdictOf(run({ capacity: 1000, slowClients: 100, reached: 0.5 })).verdict, "slow-clients");
+        // A pool that kept up in spite of them (Waitress reads requests in its event loop): the limit explains the run.
+        assert.equal(verdictOf(run({ capacity: 200, slowClients: 100, reached: 0.97 })).verdict, "latency-bound");
+        assert.notEqual(verdictOf(run({ capacity: 200, reached: 0.23 })).verdict, "slow-clients", "none held");
+    });
+
     it("when the app burns CPU per request, its CPU sets the limit and at that limit the app is named, not latency", () => {
         const figures = { complete: 400, failed: 0, timeTakenSeconds: 8.2, requestsPerSecond: 48.8, latencyMs: { p50: 2000, p90: 2100, p95: 2150, p99: 2200, p999: null, max: 2300 } };
         const ctx = { requests: 400, concurrency: 100, delaySeconds: 0.1, capacity: 1000, ceilingRps: null, threadsBefore: 5, threadsPeak: 9,
