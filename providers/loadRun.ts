@@ -222,12 +222,12 @@ function closedLoad(inputs: LoadRunInputs, summaryPath: string) {
 /**
  * Waits out what a warm-up or a probe left in the server: a GET, which queues behind what is queued; then,
  * where the slow API counts, until it holds nothing (a server of several workers answers the GET from a free
- * one while another still works off its queue).
+ * one while another still works off its queue). `timeoutSeconds`: how long that may take (default the load's).
  */
-async function drain(inputs: LoadRunInputs): Promise<void> {
-    await verify(inputs.url, inputs.expectBody, inputs.timeoutSeconds);
+async function drain(inputs: LoadRunInputs, timeoutSeconds = inputs.timeoutSeconds): Promise<void> {
+    await verify(inputs.url, inputs.expectBody, timeoutSeconds);
     if (!inputs.upstreamUrl) return;
-    const deadline = Date.now() + inputs.timeoutSeconds * 1000;
+    const deadline = Date.now() + timeoutSeconds * 1000;
     // Idle twice, 100 ms apart: one thread between two queued requests is idle only for a moment.
     for (let idle = 0; idle < 2 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
         idle = (await readSlowApi(inputs.upstreamUrl, `drain-${process.pid}`))!.inFlight === 0 ? idle + 1 : 0;
@@ -321,8 +321,9 @@ export async function measure(inputs: LoadRunInputs): Promise<LoadResult> {
             } finally {
                 slowClients = slowClientsEffect(slow.stop(), without, runs);
             }
-            // What queued behind them is answered now; the search after this must not meet it.
-            await drain(inputs);
+            // What queued behind them (every request the driver gave up on, still in the server's queues) is answered
+            // now, however long the runs took to queue it; the search after this must not meet it.
+            await drain(inputs, inputs.repeats * (limitSeconds + 30));
         }
         const searched = inputs.capacitySearch ? await searchCapacity(inputs, inputs.capacitySearch) : undefined;
         const { driver, driverVersion, url, requests, concurrency, delaySeconds } = inputs;
