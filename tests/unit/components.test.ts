@@ -180,6 +180,17 @@ describe("components on their own Args (Pulumi mocks)", () => {
             });
         });
 
+        it("holds slow clients with a driver that survives their timeouts, and refuses ab and a count beyond the bound", async () => {
+            const oha = { name: "oha" as const, path: "/c/oha", version: "1.16.0" };
+            const load = new LoadTest("load", { url: "http://127.0.0.1:1/", driver: oha, slowClients: 100 });
+            await promiseOf(load.result);
+            assert.equal(declared.find((d) => d.inputs.expectBody)!.inputs.slowClients, 100);
+            assert.throws(() => new LoadTest("ab", { url: "http://127.0.0.1:1/", driver: DRIVER, slowClients: 4 }),
+                /LoadTest ab: invalid arguments:\n  - slowClients: ab gives up its whole run at the first request that waits timeoutSeconds/);
+            assert.throws(() => new LoadTest("many", { url: "http://127.0.0.1:1/", driver: oha, slowClients: 2001 }),
+                /slowClients: 2001 is more than 2000/);
+        });
+
         it("refuses no runs, a fractional warm-up, and an objective no server can meet, naming each field", () => {
             assert.throws(() => new LoadTest("load", {
                 url: "http://127.0.0.1:1/", driver: DRIVER, repeats: 0, warmupSeconds: 0.5, capacitySearch: { sloP99Ms: 900 },
