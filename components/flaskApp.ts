@@ -84,7 +84,7 @@ export class FlaskApp extends pulumi.ComponentResource {
             }, platform.paths),
             cpus,
         }));
-        const image = { app: flaskAppFolder(args.databaseUrl !== undefined, server.databaseDriver) };
+        const image = { app: flaskAppFolder(args.databaseUrl !== undefined) };
         this.service = platform.deploy(`${name}-server`, { name: serviceName, kind: "app", image, replicas }, spec, { parent: this });
         const scheme = schemeOf(server.protocol);
         ({ url: this.url, serviceUrl: this.serviceUrl } = serviceUrls(this.service, this.port, (host, p) => `${scheme}://${host}:${p}/`));

@@ -7,7 +7,7 @@ import { CPU_ROLES, CpuRole } from "./load/cpu";
 export type CpuQuantities = Partial<Record<CpuRole, string>>;
 
 /** The images the project's pods run: the Python apps' and the base (nginx, PostgreSQL, ab). */
-export const IMAGE_NAMES = ["base", "slow_api", "flask_app", "psycopg2_app", "psycopg3_app"] as const;
+export const IMAGE_NAMES = ["base", "slow_api", "flask_app", "database_app"] as const;
 export type ImageName = (typeof IMAGE_NAMES)[number];
 export type KubeImages = Partial<Record<ImageName, string>>;
 
@@ -30,7 +30,7 @@ export function parseCpuQuantities(text: string): CpuQuantities {
     return out;
 }
 
-/** Parses "base=<ref> slow_api=<ref> flask_app=<ref> psycopg2_app=<ref> psycopg3_app=<ref>"; "" for none, else all of them. */
+/** Parses "base=<ref> slow_api=<ref> flask_app=<ref> database_app=<ref>"; "" for none, else all of them. */
 export function parseKubeImages(text: string): KubeImages {
     const out: KubeImages = Object.fromEntries(pairs(text, IMAGE_NAMES));
     const missing = IMAGE_NAMES.filter((n) => !out[n]);

@@ -145,15 +145,20 @@ export interface FlaskAppParams {
     appCpuMs: number;
 }
 
-/** The python-apps/ folder of the app: the database app of its driver where there is a database. */
-export function flaskAppFolder(database: boolean, driver: DatabaseDriver): string {
-    return database ? `${driver}_app` : "flask_app";
+/** The python-apps/ folder of the app: the database app where there is a database. */
+export function flaskAppFolder(database: boolean): string {
+    return database ? "database_app" : "flask_app";
+}
+
+/** The app's entry module: the database driver's (psycogreen's patch first where asked); the plain app's patched one for a gevent server. */
+function entryModule(a: FlaskAppParams): string {
+    if (a.database) return a.databaseDriver === "psycopg3" ? "psycopg3" : a.psycogreen ? "patched" : "app";
+    return MODES[a.serverMode].gevent ? "patched" : "app";
 }
 
 export function flaskAppSpec(name: string, a: FlaskAppParams, p: PlatformPaths): ServiceSpec {
-    const appFolder = flaskAppFolder(a.database !== undefined, a.databaseDriver);
-    // The gevent servers load the entry point that patches first; psycogreen is one more patch.
-    const module = a.database ? (a.psycogreen ? "patched" : "app") : (MODES[a.serverMode].gevent ? "patched" : "app");
+    const appFolder = flaskAppFolder(a.database !== undefined);
+    const module = entryModule(a);
     const env: Record<string, string> = {
         ...pyEnv,
         HOST: p.bindHost,
@@ -269,7 +274,7 @@ export function scenarioServices(s: Settings, ports: Required<Ports>, p: Platfor
     return [
         ...(s.database ? [{ role: { name: N.postgres, kind: "postgres" as const, image: "postgres" as const }, spec: postgresSpec(N.postgres, ports.postgres, p) }] : []),
         { role: { name: N.slowApi, kind: "upstream" as const, image: { app: "slow_api" } }, spec: slowApiSpec(N.slowApi, ports.api, p) },
-        { role: { name: N.flaskApp, kind: "app" as const, image: { app: flaskAppFolder(s.database, s.databaseDriver) } }, spec: app },
+        { role: { name: N.flaskApp, kind: "app" as const, image: { app: flaskAppFolder(s.database) } }, spec: app },
         ...(s.ingress === "nginx"
             ? [{ role: { name: N.nginx, kind: "ingress" as const, image: "nginx" as const }, spec: nginxSpec(N.nginx, { port: ports.ingress, upstreams: [at(N.flaskApp, ports.app)], protocol: s.protocol }, p) }]
             : []),

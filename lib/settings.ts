@@ -370,7 +370,7 @@ function kubeSettings(config: CheckedReader, platform: PlatformKind, load: LoadS
         loadParallelism: config.num("loadParallelism", platform === "kubernetes" ? KUBE_LOAD_PARALLELISM : 1)!,
         cpuRequests: quantities("kubeCpuRequests"),
         cpuLimits: quantities("kubeCpuLimits"),
-        images: config.parsed("kubeImages", parseKubeImages, DEFAULTS.kubeImages, {}, '"base=<ref> slow_api=<ref> flask_app=<ref> psycopg2_app=<ref> psycopg3_app=<ref>"'),
+        images: config.parsed("kubeImages", parseKubeImages, DEFAULTS.kubeImages, {}, '"base=<ref> slow_api=<ref> flask_app=<ref> database_app=<ref>"'),
     };
     if (platform !== "kubernetes") {
         // One process per service, one driver: these only mean something on a cluster.

@@ -35,7 +35,7 @@ export interface KubernetesPlatformArgs {
     context?: string;
     /** The namespace, created and deleted with the stack; default fgl-<stack>. */
     namespace?: string;
-    /** The images to run on another cluster (base, slow_api, flask_app, psycopg2_app, psycopg3_app); default built and loaded into the project's cluster. */
+    /** The images to run on another cluster (base, slow_api, flask_app, database_app); default built and loaded into the project's cluster. */
     images?: KubeImages;
     /** CPU each role's containers request; default none. */
     cpuRequests?: CpuQuantities;
@@ -83,7 +83,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         const ownImages = !args.images || Object.keys(args.images).length === 0;
         if (ownImages && !cluster.own) {
             throw new Error(`kubeImages: another cluster can't run the images loaded into the project's own; build them (scripts/cluster.sh images), ` +
-                `push them to a registry it pulls from, and name them (fix: pulumi config set kubeImages "base=<ref> slow_api=<ref> flask_app=<ref> psycopg2_app=<ref> psycopg3_app=<ref>")`);
+                `push them to a registry it pulls from, and name them (fix: pulumi config set kubeImages "base=<ref> slow_api=<ref> flask_app=<ref> database_app=<ref>")`);
         }
         this.provider = new k8s.Provider(`${name}-cluster`, {
             kubeconfig: this.kubeconfig,

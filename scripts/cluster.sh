@@ -8,7 +8,7 @@
 #   scripts/cluster.sh down      stop everything; leaves no process, mount, iptables rule,
 #                                interface, cgroup or changed sysctl behind
 #   scripts/cluster.sh images    build the project's images with Docker and import them;
-#                                stdout: base=<ref> slow_api=<ref> flask_app=<ref> psycopg2_app=<ref> psycopg3_app=<ref>
+#                                stdout: base=<ref> slow_api=<ref> flask_app=<ref> database_app=<ref>
 #   scripts/cluster.sh image <docker image ref>...   import images from the Docker engine
 #   scripts/cluster.sh kubectl <args>...             kubectl with the admin kubeconfig
 #
@@ -686,7 +686,7 @@ images() {
     key=$( { echo "$base"; cd "$ROOT/python-apps" && find . -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 |
         sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-12)
     refs=("base=$base")
-    for app in slow_api flask_app psycopg2_app psycopg3_app; do refs+=("$app=flask-gevent-lab/$app:$key"); done
+    for app in slow_api flask_app database_app; do refs+=("$app=flask-gevent-lab/$app:$key"); done
     local complete=1 r
     for r in "${refs[@]}"; do has_image "${r#*=}" || complete=0; done
     if [ $complete = 0 ]; then

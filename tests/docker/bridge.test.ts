@@ -40,7 +40,7 @@ describe("psycopg2-psycogreen on a Docker bridge network (real engine)", functio
 
     it("finds each service by its hostname, PostgreSQL admits the app's container, only loopback sees the ports", async () => {
         const base = baseImage();
-        for (const app of ["slow_api", "psycopg2_app"]) buildAppImage(app, `flask-gevent-lab/${app}:latest`, base);
+        for (const app of ["slow_api", "database_app"]) buildAppImage(app, `flask-gevent-lab/${app}:latest`, base);
         spawnSync("docker", ["network", "rm", NETWORK], { stdio: "ignore" }); // an earlier run's, if it was killed
         docker("network", "create", NETWORK);
 

@@ -26,7 +26,7 @@ const ROOT = path.join(__dirname, "..", "..");
 const LOAD = process.env.FGL_DOCKER_LOAD ?? "20/10/0.2";
 const override = LOAD === "scenario" ? {} : Object.fromEntries(
     LOAD.split("/").map((v, i) => [["loadRequests", "loadConcurrency", "loadDelay"][i], v]));
-const APPS = ["slow_api", "flask_app", "psycopg2_app", "psycopg3_app"];
+const APPS = ["slow_api", "flask_app", "database_app"];
 
 const get = async (url: string): Promise<string> => (await httpGet(url)).body;
 

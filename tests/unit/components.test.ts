@@ -101,7 +101,7 @@ describe("components on their own Args (Pulumi mocks)", () => {
             const app = new FlaskApp("app", { platform: platform(), upstreamUrl: "http://127.0.0.1:4000/", databaseUrl: pg.serviceUrl, psycogreen: true });
             await promiseOf(app.url);
             const spec = specOf("flask-app");
-            assert.match(spec.cwd, /psycopg2_app$/);
+            assert.match(spec.cwd, /database_app$/);
             assert.equal(spec.env.POSTGRES_PORT, "5500");
             assert.ok(spec.argv.includes("patched:app"));
             assert.equal(await promiseOf(pg.url), "postgresql://example:example@127.0.0.1:5500/example");

@@ -32,7 +32,7 @@ describe("services as containers", () => {
         const c = { database: "true", psycogreen: "true", ingress: "nginx" };
         assert.deepEqual(imageFor(service(c, "slow-api").role.image, images),
             { kind: "build", name: "flask-gevent-lab/slow_api:latest", app: "slow_api", pythonImage: "python:3.11-slim" });
-        assert.equal((imageFor(service(c, "flask-app").role.image, images) as { app: string }).app, "psycopg2_app");
+        assert.equal((imageFor(service(c, "flask-app").role.image, images) as { app: string }).app, "database_app");
         assert.deepEqual(imageFor(service(c, "nginx").role.image, images), { kind: "external", name: "nginx:1.27" });
         assert.deepEqual(imageFor(service(c, "postgres").role.image, images), { kind: "external", name: "postgres:15" });
     });

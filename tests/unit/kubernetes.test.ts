@@ -16,7 +16,7 @@ import { listScenarios, readStackConfig } from "../../lib/stacks";
 import { KubernetesPlatform, resolveCluster } from "../../platforms/kubernetes";
 
 const ROOT = path.join(__dirname, "..", "..");
-const IMAGES = "base=reg/base:1 slow_api=reg/slow_api:1 flask_app=reg/flask_app:1 psycopg2_app=reg/psycopg2_app:1 psycopg3_app=reg/psycopg3_app:1";
+const IMAGES = "base=reg/base:1 slow_api=reg/slow_api:1 flask_app=reg/flask_app:1 database_app=reg/database_app:1";
 
 interface Declared { type: string; name: string; inputs: any; provider?: string }
 
@@ -57,7 +57,7 @@ describe("kubernetes objects (pure)", () => {
         assert.deepEqual(parseCpuQuantities("app=500m driver=1.5"), { app: "500m", driver: "1.5" });
         assert.throws(() => parseCpuQuantities("app=lots"), /lots is not a CPU quantity/);
         assert.throws(() => parseCpuQuantities("web=1"), /"web=1" is not name=value with a name among driver, upstream/);
-        assert.throws(() => parseKubeImages("base=a slow_api=b"), /no image for flask_app, psycopg2_app, psycopg3_app/);
+        assert.throws(() => parseKubeImages("base=a slow_api=b"), /no image for flask_app, database_app/);
         assert.deepEqual(parseKubeImages(""), {});
     });
 
@@ -112,7 +112,7 @@ describe("scenario stacks on kubernetes (Pulumi mocks)", () => {
             // No leases: each pod has its own network, and the tutorial's ports.
             assert.equal(declared.filter((d) => d.type.endsWith(":PortLease")).length, 0);
             const app = deployment("flask-app").spec.template.spec.containers[0];
-            assert.equal(app.image, settings.database ? `reg/${settings.databaseDriver}_app:1` : "reg/flask_app:1");
+            assert.equal(app.image, settings.database ? "reg/database_app:1" : "reg/flask_app:1");
             assert.equal(app.imagePullPolicy, "IfNotPresent");
             // The same server command as on the other platforms (the same spec builder), after the pod's wrapper.
             const { argv } = flaskAppSpec("flask-app", {

@@ -16,7 +16,7 @@ import { Platform } from "../../platforms/platform";
 
 const TOOLS = { pythonBin: "", postgresBin: "/pg/bin", nginx: "/usr/sbin/nginx", uwsgiParams: "/etc/nginx/uwsgi_params" };
 const DRIVER = { name: "ab" as const, path: "/usr/bin/ab", version: "2.3" };
-const IMAGES = "base=b:1 slow_api=s:1 flask_app=f:1 psycopg2_app=p:1 psycopg3_app=q:1";
+const IMAGES = "base=b:1 slow_api=s:1 flask_app=f:1 database_app=p:1";
 const STACK = "uwsgi-gevent";
 
 function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {

@@ -121,7 +121,7 @@ describe("scenario stacks (Pulumi mocks)", () => {
     it("gives the psycopg2 app its database and the psycogreen entry point", async () => {
         const green = await declare("psycopg2-psycogreen", readStackConfig(ROOT, "psycopg2-psycogreen"));
         const app = green.specOf("flask-app");
-        assert.match(app.cwd, /python-apps\/psycopg2_app$/);
+        assert.match(app.cwd, /python-apps\/database_app$/);
         assert.equal(app.env.POSTGRES_PORT, String(green.specOf("postgres").port));
         assert.ok(app.argv.includes("patched:app"));
         const pg = green.specOf("postgres");
@@ -131,12 +131,12 @@ describe("scenario stacks (Pulumi mocks)", () => {
         assert.ok(blocking.specOf("flask-app").argv.includes("app:app"));
     });
 
-    it("gives the psycopg 3 app its database and its own entry point: no psycogreen", async () => {
+    it("gives the psycopg 3 app its database and its own entry module: no psycogreen", async () => {
         const three = await declare("psycopg3", readStackConfig(ROOT, "psycopg3"));
         const app = three.specOf("flask-app");
-        assert.match(app.cwd, /python-apps\/psycopg3_app$/);
+        assert.match(app.cwd, /python-apps\/database_app$/);
         assert.equal(app.env.POSTGRES_PORT, String(three.specOf("postgres").port));
-        assert.ok(app.argv.includes("app:app"));
+        assert.ok(app.argv.includes("psycopg3:app"));
         assert.equal(three.settings.databaseDriver, "psycopg3");
     });
 
@@ -197,7 +197,7 @@ describe("scenario stacks on the docker platform (Pulumi mocks)", () => {
                 if (spec.name === "nginx") assert.match(c.uploads[0].content, new RegExp(`listen 0\\.0\\.0\\.0:${ports.ingress};`));
                 if (spec.name === "postgres") assert.equal(c.image, "postgres:15");
             }
-            const apps = ["slow_api", settings.database ? `${settings.databaseDriver}_app` : "flask_app"];
+            const apps = ["slow_api", settings.database ? "database_app" : "flask_app"];
             assert.deepEqual(images.map((i) => i.inputs.build.args.APP).sort(), apps.sort());
             for (const i of images) {
                 assert.equal(i.inputs.build.args.PYTHON_IMAGE, "python:3.11-slim");
