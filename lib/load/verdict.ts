@@ -174,7 +174,8 @@ export function verdictOf(input: VerdictInput): Bottleneck {
     const slow = input.slowClients ?? 0;
     const left = Math.max(0, input.capacity - slow);
     if (slow > 0 && Number.isFinite(input.capacity) && left < input.offered && (input.reached === null || input.reached < NEAR_LIMIT)) {
-        const after = left === 0 ? "none was left: requests waited for one until they timed out" : `at most ${left} were left for ${fixed(input.offered, 1)} clients`;
+        const after = left === 0 ? "none was left where they spread evenly: requests waited for one until they timed out"
+            : `at most ${left} were left for ${fixed(input.offered, 1)} clients`;
         return {
             verdict: "slow-clients",
             words: `slow clients: ${slow} connections that never end their request each hold one of the ${input.capacity} requests the server holds at once ` +

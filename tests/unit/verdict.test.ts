@@ -27,7 +27,7 @@ describe("bottleneck verdict", () => {
         const starved = verdictOf(run({ capacity: 200, slowClients: 100, reached: 0.23, held: { upstream: { peak: 60, avg: 34 }, postgres: null } }));
         assert.equal(starved.verdict, "slow-clients");
         assert.match(starved.words, /^slow clients: 100 connections that never end their request each hold one of the 200 requests the server holds at once \(a thread or a connection slot\); at most 100 were left for 200 clients$/);
-        assert.match(verdictOf(run({ capacity: 2, slowClients: 4, reached: 0.1, offered: 4 })).words, /none was left: requests waited for one until they timed out/);
+        assert.match(verdictOf(run({ capacity: 2, slowClients: 4, reached: 0.1, offered: 4 })).words, /none was left where they spread evenly: requests waited for one until they timed out/);
         // A gevent worker's 1000 greenlets: 900 left for 200 clients, so whatever slowed it was something else.
         assert.notEqual(verdictOf(run({ capacity: 1000, slowClients: 100, reached: 0.5 })).verdict, "slow-clients");
         // A pool that kept up in spite of them (Waitress reads requests in its event loop): the limit explains the run.
