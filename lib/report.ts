@@ -45,6 +45,8 @@ export interface SweepPoint {
 }
 
 export interface MatrixResults {
+    /** The file's format (lib/runs.ts RESULTS_FORMAT); absent in the files written before it was recorded. */
+    format?: string;
     startedAt: string;
     wallSeconds: number;
     environment: Record<string, string>;
@@ -54,7 +56,7 @@ export interface MatrixResults {
     sweep: SweepPoint[];
 }
 
-const COLUMNS = [
+export const COLUMNS = [
     "scenario", "server", "driver", "runs", "req/s [95 % interval]", "rank", "tutorial", "limit", "efficiency", "failed", "time (s)", "p95 (ms)",
     "threads before/peak", "harness baseline", "driver ceiling", "bottleneck", "peak CPU (cores)",
 ] as const;
@@ -140,7 +142,7 @@ export function sweepRows(results: MatrixResults): string[][] {
     ]);
 }
 
-const SWEEP_COLUMNS = ["scenario", "cpu split", "driver", "clients", "requests", "req/s", "limit", "efficiency", "failed", "p95 (ms)",
+export const SWEEP_COLUMNS = ["scenario", "cpu split", "driver", "clients", "requests", "req/s", "limit", "efficiency", "failed", "p95 (ms)",
     "threads before/peak", "harness baseline", "bottleneck", "peak CPU (cores)", "cause of failure"];
 
 /** Each run's verdict in words, with the rule and figures that gave it. */
@@ -223,7 +225,7 @@ function slowClientsSection(results: MatrixResults): string[] {
 }
 
 /** Each capacity search: the capacity, who broke it at the knee, and every probe. */
-function capacitySection(results: MatrixResults, chart?: string): string[] {
+function capacitySection(results: MatrixResults): string[] {
     const searched = measuredRows(results).filter((m) => m.result.capacity);
     if (!searched.length) return [];
     const probeColumns = ["rate asked", "reached", "p50 (ms)", "p99 (ms)", "failed", "met", "verdict"];
@@ -241,11 +243,11 @@ function capacitySection(results: MatrixResults, chart?: string): string[] {
                     String(p.failed), p.passed ? "yes" : "no", p.passed ? "" : verdictCell(p.bottleneck)])), "",
             ];
         }),
-        chart ? `![capacity: p99 against the rate asked](${chart})` : "", "",
     ];
 }
 
-export function renderReport(results: MatrixResults, charts: { rps?: string; sweep?: string; latency?: string; capacity?: string }): string {
+/** report.md: the page's figures as text; its charts are in report.html beside it. */
+export function renderReport(results: MatrixResults): string {
     const env = Object.entries(results.environment).map(([k, v]) => `- ${k}: ${v}`).join("\n");
     const failed = results.rows.filter((r) => r.status === "failed");
     const timings = results.rows.map((r) => [r.scenario, num(r.timings.deploySeconds, 1), num(r.timings.loadSeconds, 1), num(r.timings.destroySeconds, 1)]);
@@ -257,6 +259,7 @@ export function renderReport(results: MatrixResults, charts: { rps?: string; swe
         Object.keys(results.loadOverrides).length
             ? `Load given to every scenario: ${Object.entries(results.loadOverrides).map(([k, v]) => `${k}=${v}`).join(", ")}.`
             : "Each scenario ran the tutorial's own load.",
+        "Every figure as a chart, runs compared over time: [report.html](report.html) (one page, opens from disk; `./lab report`).",
         "",
         ...whatToPick(results),
         ...noiseFloor(results),
@@ -281,11 +284,7 @@ export function renderReport(results: MatrixResults, charts: { rps?: string; swe
         markdownTable(COLUMNS, tableRows(results)),
         "",
         ...(noisy.length ? ["Runs that disagreed:", "", ...noisy, ""] : []),
-        charts.rps ? `![requests per second](${charts.rps})` : "",
-        "",
-        charts.latency ? `![latency percentiles](${charts.latency})` : "",
-        "",
-        ...capacitySection(results, charts.capacity),
+        ...capacitySection(results),
         ...slowClientsSection(results),
         ...(failed.length ? ["## Failures", "", ...failed.map((r) => `### ${r.scenario}\n\n\`\`\`\n${r.error}\n\`\`\`\n`)] : []),
         ...(results.sweep.length ? [
@@ -293,7 +292,6 @@ export function renderReport(results: MatrixResults, charts: { rps?: string; swe
             "Same delay, more clients: where each thread pool saturates and where gevent keeps scaling. " +
             "A level the client or the server could not hold shows FAILED with its cause.", "",
             markdownTable(SWEEP_COLUMNS, sweepRows(results)), "",
-            charts.sweep ? `![concurrency sweep](${charts.sweep})` : "", "",
         ] : []),
         ...(verdicts(results).length ? ["## Who ran out first", "", ...verdicts(results), ""] : []),
         "## Time per scenario", "",

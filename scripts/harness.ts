@@ -1,7 +1,7 @@
 // The harness's own limits (scripts/bench-harness.sh runs this): the bare slow
 // API, no Flask, loaded by each driver at each concurrency, without and with a
 // CPU split; prints req/s against the limit and who ran out first per level,
-// and writes every normalized result to results/harness-<time>.json.
+// and writes every normalized result to results/harness-<time>.json, and its page beside it (.html).
 // --repeats N gives each level's spread; --aa runs each level twice as N runs
 // and compares the two (A/A: the harness's own noise floor, which Welch's test
 // must call a tie); --driver-max asks oha for rising constant rates against
@@ -26,7 +26,9 @@ import { LOAD_DRIVERS, LoadDriverChoice } from "../lib/settings";
 import { withCpuAffinity, withRaisedFileLimit } from "../lib/launch";
 import { defaultVenv, findDriver, which } from "../platforms/localTools";
 import { measure } from "../providers/loadRun";
+import { parseRun } from "../lib/runs";
 import { checkLevels, list, readFlags } from "./flags";
+import { writeHtmlReport } from "./report";
 
 const ROOT = path.join(__dirname, "..");
 
@@ -248,7 +250,8 @@ async function main() {
         }
     }
     if (aa.length) console.log(`\n${aa.join("\n")}`);
-    console.log(`\n${path.relative(process.cwd(), file)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    const page = writeHtmlReport([{ name: path.basename(file, ".json"), file, results: parseRun(fs.readFileSync(file, "utf8"), file) }], file.replace(/\.json$/, ".html"));
+    console.log(`\n${path.relative(process.cwd(), file)}, ${path.relative(process.cwd(), page)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     if (failures.length) process.exitCode = 1;
 }
 

@@ -1,11 +1,11 @@
 // ./lab matrix: every scenario in turn (up, load, record, destroy) through the
-// Automation API, then results.json, report.md and charts under
+// Automation API, then results.json, report.md and report.html (every figure as a chart) under
 // results/matrix-<timestamp>/ (each stack's own run records in its stacks/<stack>/).
 // Keeps going past a failed scenario and exits non-zero at the end if any failed.
 // First removes the stacks an interrupted earlier run left behind.
 //
 //   ./lab matrix [--scenarios a,b] [--requests N] [--concurrency C] [--delay D]
-//                [--sweep a,b] [--levels 50,200,1000,2000] [--waves 5] [--no-charts]
+//                [--sweep a,b] [--levels 50,200,1000,2000] [--waves 5]
 //                [--set scenario:key=value ...]   (one scenario's config, e.g. to try a variant)
 //                [--driver ab|oha|k6]             (every stack's loadDriver)
 //                [--platform local|docker|kubernetes]   (every stack's platform; kubernetes: ./lab cluster up first)
@@ -28,11 +28,13 @@ import * as path from "path";
 import { EngineEvent, LocalWorkspace, OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { LoadResult } from "../lib/load/result";
 import { MatrixResults, MatrixRow, renderReport, renderTerminalTable, SweepPoint, Timings, whatToPick } from "../lib/report";
+import { RESULTS_FORMAT } from "../lib/runs";
 import { resolveSettings } from "../lib/settings";
 import { defaultVenv } from "../platforms/localTools";
 import { listScenarios, MATRIX_STACK, readStackConfig, stackLocks } from "../lib/stacks";
 import { tutorialRps } from "../lib/tutorial";
 import { checkLevels, list, readFlags } from "./flags";
+import { writeHtmlReport } from "./report";
 
 const ROOT = path.join(__dirname, "..");
 
@@ -44,7 +46,6 @@ interface Options {
     sweep: string[];
     levels: number[];
     waves: number;
-    charts: boolean;
     /** The sweep runs each level without and with this cpuAffinity. */
     sweepSplit?: string;
     /** What the run is, naming its results folder: a matrix, or a capacity search. */
@@ -54,7 +55,7 @@ interface Options {
 function parseArgs(argv: string[]): Options {
     const all = listScenarios(ROOT);
     const opts: Options = {
-        scenarios: all, load: { loadRepeats: "3" }, perScenario: {}, sweep: [], levels: [50, 200, 1000, 2000], waves: 5, charts: true, kind: "matrix",
+        scenarios: all, load: { loadRepeats: "3" }, perScenario: {}, sweep: [], levels: [50, 200, 1000, 2000], waves: 5, kind: "matrix",
     };
     readFlags(argv, "scripts/matrix.ts", (flag, value) => {
         switch (flag) {
@@ -65,7 +66,6 @@ function parseArgs(argv: string[]): Options {
             case "--sweep": opts.sweep = list(value()); break;
             case "--levels": opts.levels = list(value()).map(Number); break;
             case "--waves": opts.waves = Number(value()); break;
-            case "--no-charts": opts.charts = false; break;
             case "--driver": opts.load.loadDriver = value(); break;
             case "--platform": opts.load.platform = value(); break;
             case "--replicas": opts.load.replicas = value(); break;
@@ -326,13 +326,6 @@ function progress(what: string, step: string) {
     console.error(`[matrix ${position}] ${what}: ${step}`);
 }
 
-function charts(dir: string): { rps?: string; sweep?: string; latency?: string; capacity?: string } {
-    const py = path.join(ROOT, ".lab", "venv", "bin", "python");
-    execFileSync(py, [path.join(ROOT, "scripts", "charts.py"), path.join(dir, "results.json"), dir], { stdio: "inherit" });
-    const exists = (f: string) => fs.existsSync(path.join(dir, f)) ? f : undefined;
-    return { rps: exists("rps.svg"), sweep: exists("sweep.svg"), latency: exists("latency.svg"), capacity: exists("capacity.svg") };
-}
-
 async function main() {
     const opts = parseArgs(process.argv.slice(2));
     const startedAt = new Date();
@@ -358,6 +351,7 @@ async function main() {
 
     const driver = rows.find((r) => r.result)?.result;
     const results: MatrixResults = {
+        format: RESULTS_FORMAT,
         startedAt: startedAt.toISOString(),
         wallSeconds: seconds(startedAt.getTime()),
         environment: environment(driver ? `${driver.driver} ${driver.driverVersion}` : "none ran", opts.load.platform ?? "local"),
@@ -365,13 +359,13 @@ async function main() {
         rows,
         sweep,
     };
-    fs.writeFileSync(path.join(dir, "results.json"), JSON.stringify(results, null, 2) + "\n");
-    const chartFiles = opts.charts ? charts(dir) : {};
-    fs.writeFileSync(path.join(dir, "report.md"), renderReport(results, chartFiles));
+    const json = path.join(dir, "results.json");
+    fs.writeFileSync(json, JSON.stringify(results, null, 2) + "\n");
+    fs.writeFileSync(path.join(dir, "report.md"), renderReport(results));
+    writeHtmlReport([{ name: path.basename(dir), file: json, results }], path.join(dir, "report.html"));
     console.log(renderTerminalTable(results));
     console.log(`\n${whatToPick(results).join("\n").replace(/\*\*/g, "")}`);
-    const files = Object.values(chartFiles).filter(Boolean).map((f) => f!.replace(/\.svg$/, ".svg/png"));
-    console.log(`${path.relative(process.cwd(), dir)}/: results.json, report.md${files.map((f) => `, ${f}`).join("")} (${results.wallSeconds.toFixed(0)} s)`);
+    console.log(`${path.relative(process.cwd(), dir)}/: results.json, report.md, report.html (${results.wallSeconds.toFixed(0)} s)`);
     const failed = rows.filter((r) => r.status === "failed").map((r) => r.scenario);
     if (failed.length) {
         console.error(`failed: ${failed.join(", ")}`);

@@ -52,15 +52,14 @@ describe("matrix report", () => {
         assert.deepEqual(rows[2].slice(-2), ["-", "-"]);
     });
 
-    it("renders report.md with the table, the failure's cause, the chart and the environment", () => {
-        const md = renderReport(RESULTS, { rps: "rps.svg", latency: "latency.svg" });
+    it("renders report.md with the table, the failure's cause, the link to the charts' page and the environment", () => {
+        const md = renderReport(RESULTS);
         assert.match(md, /\| scenario \| server \| driver \| runs \| req\/s \[95 % interval\] \| rank \| tutorial \| limit \| efficiency \|/);
         assert.match(md, /\| gunicorn-sync \| gunicorn: 4 workers x 50 threads \| ab 2\.3 \| 3 \| 150 \[145-155\] \| 2 \| 148\.95 \| 200 \| 75\.0% \|/);
         assert.ok(md.indexOf("## What to pick") < md.indexOf("## Every scenario"), "the answer first");
         assert.match(md, /## The harness's own noise\n\n.*\n\n- 2000 requests, 200 clients, 1 s, ab: 175 req\/s over 3 run\(s\) \(95 % interval 170-180, CV 1\.1 %, min 173, max 177\)/);
         assert.match(md, /### uwsgi-sync\n\n```\nflask-app exited before it was ready/);
-        assert.match(md, /!\[requests per second\]\(rps\.svg\)/);
-        assert.match(md, /!\[latency percentiles\]\(latency\.svg\)/);
+        assert.match(md, /\[report\.html\]\(report\.html\)/);
         assert.match(md, /## Who ran out first\n\n- gunicorn-sync: \*\*latency-bound: near its limit\*\*\. latency-bound: 90 %/);
         assert.match(md, /- machine: 2 cores/);
         assert.doesNotMatch(md, /Concurrency sweep/);
@@ -77,11 +76,11 @@ describe("matrix report", () => {
         const results = { ...RESULTS, rows };
         assert.equal(tableRows(results)[0][2], "ab 2.3, keep-alive");
         assert.equal(tableRows(results)[1][2], "ab 2.3");
-        const text = renderReport(results, {});
+        const text = renderReport(results);
         assert.match(text, /## Slow clients\n/);
         assert.match(text, /\| gunicorn-sync \| 4 \(4\) \| 9\.79 -> 0 \(-100 %\) \| 1150 -> 1150 \(\+0 %, within noise\) \| 0 -> 32 \| 1 \|/);
         assert.ok(!/\| nginx-uwsgi \| \d+ \(/.test(text), "a scenario without slow clients has no row there");
-        assert.ok(!renderReport(RESULTS, {}).includes("## Slow clients"), "no section where none were held");
+        assert.ok(!renderReport(RESULTS).includes("## Slow clients"), "no section where none were held");
     });
 
     it("lines up the terminal table", () => {
@@ -97,13 +96,12 @@ describe("matrix report", () => {
                 split: "driver=0 app=1" },
             { scenario: "gunicorn-sync", concurrency: 2000, requests: 10000, status: "failed", result: null, baseline: null,
                 error: "ab exited with 1:\napr_socket_recv: Connection reset by peer (104)", split: "" },
-        ] }, { sweep: "sweep.svg" });
+        ] });
         assert.match(md, /## Concurrency sweep/);
         assert.match(md, /\| gunicorn-sync \| none \| ab \| 50 \| 250 \| 45 \| 50 \| 90\.0% \|.*\| latency-bound \|/);
         assert.match(md, /\| gunicorn-sync \| driver=0 app=1 \| ab \| 50 \| 250 \| 48 \|/);
         assert.match(md, /\| gunicorn-sync \| none \| - \| 2000 \| 10000 \| FAILED \| - \| - \| - \| - \| - \| - \| - \| - \| ab exited with 1: \|/);
         assert.match(md, /- sweep gunicorn-sync, 50 clients, split driver=0 app=1: \*\*latency-bound/);
-        assert.match(md, /!\[concurrency sweep\]\(sweep\.svg\)/);
     });
 
     it("names the bottleneck: a role's CPU, the machine, or what else held the run back", () => {
