@@ -3,7 +3,8 @@
 #   step <i> <n> <what>   step i of n begins:  toolchain: [2/3, ~6 min left] building X
 #   progress_done         the build succeeded: its steps' seconds go to <cache>/durations/<name>,
 #                         the next build's estimate
-#   progress_stop         for the script's EXIT trap: stops the ticking line
+#   progress_stop         stops the ticking line: in the script's EXIT trap, and before
+#                         the script writes anything else on stderr (its say)
 # On a terminal (not CI) the running step's line ticks in place every second with
 # its elapsed time; elsewhere plain lines only, one per step start and finish.
 # The same line as lib/progress.ts draws for the matrix, without Node (these
