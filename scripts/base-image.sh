@@ -17,13 +17,19 @@ if docker image inspect "$tag" >/dev/null 2>&1; then echo "$tag"; exit 0; fi
 cache=${FGL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flask-gevent-lab}
 tarball="$cache/docker-base-$key.tar"
 if [ ! -f "$tarball" ]; then
+    source "$(dirname "$0")/progress.sh" base-image
     command -v debootstrap >/dev/null || { echo "base-image: debootstrap is missing (apt-get install debootstrap)" >&2; exit 1; }
     mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
     [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list)
     root=$(mktemp -d)
-    trap 'rm -rf "$root"' EXIT
+    trap 'progress_stop; rm -rf "$root"' EXIT
     echo "base-image: debootstrap $suite into $root (first time only, a few minutes)" >&2
-    debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >&2
+    step 1 2 "debootstrap $suite"
+    # Its hundreds of lines to a log, shown if it fails: they would break the progress line.
+    log="$cache/debootstrap.log"
+    mkdir -p "$cache"
+    debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >"$log" 2>&1 \
+        || { progress_stop; tail -n 30 "$log" >&2; echo "base-image: debootstrap failed (all of its output: $log)" >&2; exit 1; }
     # Trust what this machine trusts: its locally added CAs (a TLS-inspecting
     # proxy's, say), or pip inside `docker build` can't reach the package index.
     if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
@@ -32,8 +38,9 @@ if [ ! -f "$tarball" ]; then
     fi
     chroot "$root" apt-get clean
     rm -rf "$root"/var/lib/apt/lists/* "$root"/var/lib/postgresql/15/main
-    mkdir -p "$cache"
+    step 2 2 "packing the root filesystem into $tarball"
     tar -C "$root" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+    progress_done
     # Earlier recipes' root filesystems are only dead weight (~750 MB each).
     find "$cache" -maxdepth 1 -name 'docker-base-*.tar' ! -name "${tarball##*/}" -delete
 fi

@@ -80,7 +80,9 @@ SYSCTLS=(net.ipv4.ip_forward vm.overcommit_memory vm.panic_on_oom kernel.panic k
 SYSTEM_DIRS=(/var/lib/kubelet/device-plugins /var/lib/kubelet /var/log/containers /var/log/pods
     /var/lib/cni/results /var/lib/cni /run/containerd/s /run/containerd /run/netns)
 
-say() { echo "cluster: $*" >&2; }
+# The image builds' progress (images).
+source "$ROOT/scripts/progress.sh" cluster-images
+say() { progress_stop; echo "cluster: $*" >&2; }
 die() { say "$*"; exit 1; }
 
 # ---- processes: started detached, recorded by pid and start time, stopped by those ----
@@ -649,7 +651,7 @@ docker_up() {
     say "starting dockerd (stopped again when done; log $LOGS/dockerd.log)"
     mkdir -p "$LOGS" "$RUN"
     launch dockerd "$dockerd"
-    trap 'stop dockerd 30' EXIT
+    trap 'progress_stop; stop dockerd 30' EXIT
     local deadline=$((SECONDS + 60))
     until docker info >/dev/null 2>&1; do
         alive dockerd || { log_tail dockerd; die "dockerd exited"; }
@@ -690,18 +692,23 @@ images() {
     local complete=1 r
     for r in "${refs[@]}"; do has_image "${r#*=}" || complete=0; done
     if [ $complete = 0 ]; then
+        trap progress_stop EXIT  # docker_up's, when it starts dockerd, stops the progress too
         docker_up
         local built
+        # Its own progress, before ours: one ticking line at a time.
         built=$("$ROOT/scripts/base-image.sh")
         [ "$built" = "$base" ] || die "scripts/base-image.sh made $built, expected $base"
-        for r in "${refs[@]:1}"; do
+        local missing=() i=0
+        for r in "${refs[@]:1}"; do docker image inspect "${r#*=}" >/dev/null 2>&1 || missing+=("$r"); done
+        for r in "${missing[@]}"; do
             app=${r%%=*} tag=${r#*=}
-            docker image inspect "$tag" >/dev/null 2>&1 && continue
-            say "building $tag"
+            step $((++i)) $((${#missing[@]} + 1)) "building $tag"
             DOCKER_BUILDKIT=0 docker build --network host -q -f "$ROOT/python-apps/Dockerfile" --build-arg "APP=$app" \
                 --build-arg "PYTHON_IMAGE=$base" -t "$tag" "$ROOT/python-apps" >/dev/null
         done
+        step $((++i)) $((${#missing[@]} + 1)) "importing the images into the cluster"
         import_images "${refs[@]#*=}"
+        progress_done
     fi
     printf '%s\n' "${refs[@]}"
 }

@@ -16,8 +16,9 @@ sources_hash=$(cd "$recipe" && find . -type f -print0 | sort -z | xargs -0 sha25
 cache=${FGL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flask-gevent-lab}
 bin="$cache/kubernetes/$version-$sources_hash"
 commands=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+source "$root/scripts/progress.sh" kubernetes
 
-say() { echo "kubernetes: $*" >&2; }
+say() { progress_stop; echo "kubernetes: $*" >&2; }
 
 complete() {
   local name
@@ -31,8 +32,9 @@ command -v gcc >/dev/null || { say "gcc is needed to build the pause binary: apt
 say "building Kubernetes $version from the Go module proxy into $bin (first time only, ~10 min on 2 cores)"
 tmp="$bin.tmp.$$"
 rm -rf "$tmp"; mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
+trap 'progress_stop; rm -rf "$tmp"' EXIT
 start=$SECONDS
+step 1 4 "downloading k8s.io/kubernetes $version"
 
 # The stamps upstream's hack/lib/version.sh sets, or `/version` says v0.0.0-master.
 # The module zip carries no commit; the build date is the tag's, so builds repeat.
@@ -43,12 +45,14 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.gitCommit= -X $pkg.buildDate=$tagged"
 done
+step 2 4 "building ${commands[*]}"
 (cd "$recipe" && go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "$ldflags" \
   -o "$tmp/" "${commands[@]/#/k8s.io/kubernetes/cmd/}")
-say "Kubernetes built in $((SECONDS - start)) s"
 
+step 3 4 "building etcd"
 (cd "$recipe/etcd" && go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
 
+step 4 4 "building pause"
 # Flags and version string as build/pause/Makefile (TAG ?= ..., REV = the release tag).
 source_dir=$(cd "$recipe" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause
 pause_tag=$(awk '$1 == "TAG" && $2 == "?=" { print $3 }' "$source_dir/Makefile")
@@ -62,5 +66,6 @@ grep -qx "Client Version: $version" <<<"$("$tmp/kubectl" version --client)" \
 grep -qx "pause.c v$pause_tag-$version" <<<"$("$tmp/pause" -v)" || { say "the built pause does not run"; exit 1; }
 complete "$tmp" || { say "some binaries are missing from $tmp"; exit 1; }
 rm -rf "$bin"; mv "$tmp" "$bin"
+progress_done
 say "built in $((SECONDS - start)) s"
 echo "$bin"

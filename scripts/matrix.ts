@@ -28,12 +28,14 @@ import * as path from "path";
 import { EngineEvent, LocalWorkspace, OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { LoadResult } from "../lib/load/result";
 import { MatrixResults, MatrixRow, renderReport, renderTerminalTable, SweepPoint, Timings, whatToPick } from "../lib/report";
-import { RESULTS_FORMAT } from "../lib/runs";
+import { parseRun, RESULTS_FORMAT } from "../lib/runs";
 import { resolveSettings } from "../lib/settings";
 import { defaultVenv } from "../platforms/localTools";
 import { listScenarios, MATRIX_STACK, readStackConfig, stackLocks } from "../lib/stacks";
 import { tutorialRps } from "../lib/tutorial";
+import { MatrixPlan, sameWorkSeconds, Work } from "../lib/progress";
 import { checkLevels, list, readFlags } from "./flags";
+import { Progress } from "./progress";
 import { writeHtmlReport } from "./report";
 
 const ROOT = path.join(__dirname, "..");
@@ -206,10 +208,10 @@ async function runScenario(scenario: string, opts: Options, baselineFor: Map<str
         error: null, timings,
     };
     let stack: Stack | undefined;
+    progress.start(`${scenario}: up + load`);
     try {
         stack = await matrixStack(`matrix-${scenario}`, scenario,
             { ...opts.load, ...opts.perScenario[scenario], baseline: String(needBaseline) }, dir, log);
-        progress(scenario, "up + load");
         const timer = loadTimer();
         const t = Date.now();
         const up = await stack.up({ onOutput: (s) => log.write(s), onEvent: timer.onEvent, color: "never" });
@@ -227,7 +229,7 @@ async function runScenario(scenario: string, opts: Options, baselineFor: Map<str
         row.error = `${diagnostics((e as Error).message)}\n--- last lines of ${path.relative(ROOT, logFile)}:\n${tail(logFile, 15)}`;
         return finishFailed(row, stack, dir);
     }
-    progress(scenario, "destroy");
+    progress.phase(`${scenario}: destroy`);
     timings.destroySeconds = await destroy(stack, log);
     log.end();
     return row;
@@ -235,6 +237,7 @@ async function runScenario(scenario: string, opts: Options, baselineFor: Map<str
 
 async function finishFailed(row: MatrixRow, stack: Stack | undefined, dir: string): Promise<MatrixRow> {
     if (stack) {
+        progress.phase(`${row.scenario}: destroy`);
         const log = fs.createWriteStream(path.join(dir, "logs", `${row.scenario}.log`), { flags: "a" });
         try {
             row.timings.destroySeconds = await destroy(stack, log);
@@ -246,15 +249,21 @@ async function finishFailed(row: MatrixRow, stack: Stack | undefined, dir: strin
     return row;
 }
 
+/** A sweep's runs: each level, without and then with the --sweep-split if given. */
+function sweepRuns(scenario: string, opts: Options): (readonly [split: string, level: number])[] {
+    const splits = opts.sweepSplit ? ["", opts.sweepSplit] : [opts.perScenario[scenario]?.cpuAffinity ?? opts.load.cpuAffinity ?? ""];
+    return splits.flatMap((sp) => opts.levels.map((l) => [sp, l] as const));
+}
+
 async function runSweep(scenario: string, opts: Options, dir: string): Promise<SweepPoint[]> {
     const log = fs.createWriteStream(path.join(dir, "logs", `sweep-${scenario}.log`), { flags: "a" });
     const points: SweepPoint[] = [];
     let stack: Stack | undefined;
-    const splits = opts.sweepSplit ? ["", opts.sweepSplit] : [opts.perScenario[scenario]?.cpuAffinity ?? opts.load.cpuAffinity ?? ""];
     try {
-        for (const [split, level] of splits.flatMap((sp) => opts.levels.map((l) => [sp, l] as const))) {
+        for (const [split, level] of sweepRuns(scenario, opts)) {
             const requests = level * opts.waves;
-            progress(`sweep ${scenario}`, `${level} clients, ${requests} requests${split ? `, split ${split}` : ""}`);
+            const what = `sweep ${scenario}: ${level} clients${split ? `, split ${split}` : ""}`;
+            progress.start(`${what}, ${requests} requests`);
             // One run per level: each is a point on a curve.
             const load = {
                 ...opts.load, ...opts.perScenario[scenario], loadConcurrency: String(level), loadRequests: String(requests), cpuAffinity: split,
@@ -271,6 +280,7 @@ async function runSweep(scenario: string, opts: Options, dir: string): Promise<S
                 point.error = diagnostics((e as Error).message).split("\n").filter((l) => /error|exited|failed|verify/i.test(l)).slice(0, 4).join("\n");
             }
             points.push(point);
+            progress.finish(`${what}: ${point.result ? `${point.result.requestsPerSecond} req/s, ${point.result.failed} failed` : `FAILED: ${point.error?.split("\n")[0] ?? ""}`}`);
         }
     } finally {
         if (stack) await destroy(stack, log);
@@ -321,9 +331,23 @@ function processExists(pid: number): boolean {
     }
 }
 
-let position = "";
-function progress(what: string, step: string) {
-    console.error(`[matrix ${position}] ${what}: ${step}`);
+/** Every scenario and sweep level is a step (a capacity search is part of its scenario's up). */
+let progress: Progress;
+
+/** How long the newest of the last runs of the same work took: the estimate until a step of this one finished. */
+function earlierRun(kind: Options["kind"], plan: MatrixPlan): Work["earlier"] {
+    const dir = path.join(ROOT, "results");
+    const folders = fs.existsSync(dir) ? fs.readdirSync(dir).filter((d) => d.startsWith(`${kind}-`)).sort().reverse().slice(0, 20) : [];
+    const earlier = folders.flatMap((d): MatrixResults[] => {
+        const file = path.join(dir, d, "results.json");
+        try {
+            return [parseRun(fs.readFileSync(file, "utf8"), file)];
+        } catch {
+            return []; // an interrupted run wrote none; an older one is not this work
+        }
+    });
+    const seconds = sameWorkSeconds(earlier, plan);
+    return seconds === undefined ? undefined : { seconds, from: "the last run" };
 }
 
 async function main() {
@@ -334,20 +358,23 @@ async function main() {
     fs.mkdirSync(path.join(dir, "logs"), { recursive: true });
     const baselineFor = new Map<string, LoadResult>();
     const rows: MatrixRow[] = [];
-    const total = opts.scenarios.length + (opts.sweep.length ? 1 : 0);
-    for (const [i, scenario] of opts.scenarios.entries()) {
-        position = `${i + 1}/${total}, ${total - i - 1} left`;
+    const plan: MatrixPlan = {
+        scenarios: opts.scenarios, loadOverrides: opts.load,
+        sweep: opts.sweep.flatMap((s) => sweepRuns(s, opts).map(([split, level]) => `${s} ${level} ${split}`)),
+    };
+    progress = new Progress(opts.kind, plan.scenarios.length + plan.sweep.length, earlierRun(opts.kind, plan));
+    for (const scenario of opts.scenarios) {
         const row = await runScenario(scenario, opts, baselineFor, dir);
         rows.push(row);
         const r = row.result;
-        console.error(`[matrix ${position}] ${scenario}: ${row.status === "ok"
+        progress.finish(`${scenario}: ${row.status === "ok"
             ? `${r!.requestsPerSecond} req/s, ${r!.failed} failed (deploy ${row.timings.deploySeconds.toFixed(1)} s, ` +
               `load ${row.timings.loadSeconds.toFixed(1)} s, destroy ${row.timings.destroySeconds.toFixed(1)} s)`
             : `FAILED: ${row.error!.split("\n")[0]}`}`);
     }
     const sweep: SweepPoint[] = [];
-    position = `${total}/${total}`;
     for (const scenario of opts.sweep) sweep.push(...await runSweep(scenario, opts, dir));
+    progress.stop();
 
     const driver = rows.find((r) => r.result)?.result;
     const results: MatrixResults = {
@@ -374,6 +401,7 @@ async function main() {
 }
 
 main().catch((e) => {
+    progress?.stop();
     console.error(`matrix: ${(e as Error).message}`);
     process.exitCode = 2;
 });

@@ -9,8 +9,9 @@ set -euo pipefail
 version=1.16.0
 cache=${FGL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flask-gevent-lab}
 root="$cache/oha-$version"
+source "$(dirname "$0")/progress.sh" oha
 
-say() { echo "oha: $*" >&2; }
+say() { progress_stop; echo "oha: $*" >&2; }
 die() { say "$*"; exit 1; }
 
 # The output read whole first: under pipefail, grep -q's early exit can fail the writer.
@@ -37,10 +38,12 @@ done
 say "building oha $version with cargo into $root (first time only, ~4 min on 2 cores)"
 tmp="$root.tmp.$$"
 rm -rf "$tmp"
-trap 'rm -rf "$tmp"' EXIT
+trap 'progress_stop; rm -rf "$tmp"' EXIT
 start=$SECONDS
+step 1 1 "cargo install oha@$version"
 cargo install --locked --quiet --root "$tmp" "oha@$version" >&2
 is_pinned "$tmp/bin/oha" || die "the built oha does not report version $version"
 rm -rf "$root"; mv "$tmp" "$root"
+progress_done
 say "built in $((SECONDS - start)) s"
 echo "$root/bin/oha"

@@ -16,8 +16,9 @@ sources_hash=$( { (cd "$recipe" && find . -type f -print0 | sort -z | xargs -0 s
 cache=${FGL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flask-gevent-lab}
 bin="$cache/pulumi-kubernetes/v$version-$sources_hash"
 module=github.com/pulumi/pulumi-kubernetes/provider/v4
+source "$root/scripts/progress.sh" pulumi-kubernetes
 
-say() { echo "pulumi-kubernetes: $*" >&2; }
+say() { progress_stop; echo "pulumi-kubernetes: $*" >&2; }
 
 if [ -x "$bin/pulumi-resource-kubernetes" ]; then echo "$bin"; exit 0; fi
 # --if-built: only report a finished build (exit 1 without one), never start one.
@@ -27,13 +28,16 @@ command -v go >/dev/null || { say "Go 1.24.7 or newer is needed to build the Kub
 say "building the Kubernetes provider $version from the Go module proxy into $bin (first time only, ~7 min on 2 cores, 4 GB of memory)"
 tmp="$bin.tmp.$$"
 rm -rf "$tmp"; mkdir -p "$tmp/src"
-trap 'rm -rf "$tmp"' EXIT
+trap 'progress_stop; rm -rf "$tmp"' EXIT
 start=$SECONDS
+step 1 3 "downloading $module"
 
 package_dir=$(cd "$recipe" && go mod download "$module" && go list -m -f '{{.Dir}}' "$module")/cmd/pulumi-resource-kubernetes
 cp "$recipe/go.mod" "$recipe/go.sum" "$package_dir"/*.go "$package_dir"/*.json "$tmp/src/"
 chmod -R u+w "$tmp/src"
+step 2 3 "generating the provider's schema (generate.go)"
 (cd "$tmp/src" && VERSION="$version" go run generate.go)
+step 3 3 "building pulumi-resource-kubernetes"
 # Static, as the provider's releases are (cgo would also export every symbol, for Go plugins: twice the size).
 (cd "$tmp/src" && CGO_ENABLED=0 go build -trimpath \
   -ldflags "-s -w -X $module/pkg/version.Version=$version" -o "$tmp/pulumi-resource-kubernetes" .)
@@ -42,5 +46,6 @@ rm -rf "$tmp/src"
 grep -q "\"version\":\"$version\"" "$tmp/pulumi-resource-kubernetes" \
   || { say "the built provider does not embed a schema of version $version"; exit 1; }
 rm -rf "$bin"; mv "$tmp" "$bin"
+progress_done
 say "built in $((SECONDS - start)) s"
 echo "$bin"

@@ -15,8 +15,9 @@ version=$(node -p "require('$root/package.json').dependencies['@pulumi/pulumi']"
 sources_hash=$(cd "$root/toolchain" && find ./language-nodejs ./pulumi ./pulumi-resource-pulumi-nodejs -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
 cache=${FGL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flask-gevent-lab}
 bin="$cache/toolchain/pulumi-v$version-$sources_hash"
+source "$root/scripts/progress.sh" toolchain
 
-say() { echo "toolchain: $*" >&2; }
+say() { progress_stop; echo "toolchain: $*" >&2; }
 
 # The output read whole first: under pipefail, grep -q's early exit can fail the writer.
 has_version() { [ -x "$1" ] && grep -qx "v$version" <<<"$("$1" version 2>/dev/null)"; }
@@ -36,15 +37,18 @@ command -v go >/dev/null || { say "Go 1.25.11 or newer is needed to build Pulumi
 say "building Pulumi v$version from the Go module proxy into $bin (first time only, ~10 min on 2 cores)"
 tmp="$bin.tmp.$$"
 rm -rf "$tmp"; mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
+trap 'progress_stop; rm -rf "$tmp"' EXIT
 start=$SECONDS
+step 1 2 "building pulumi (the CLI)"
 (cd "$root/toolchain/pulumi" && go build -trimpath \
   -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$version" \
   -o "$tmp/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+step 2 2 "building pulumi-language-nodejs"
 (cd "$root/toolchain/language-nodejs" && go build -trimpath \
   -ldflags "-s -w -X main.version=v$version" -o "$tmp/pulumi-language-nodejs" .)
 install -m 0755 "$root/toolchain/pulumi-resource-pulumi-nodejs" "$tmp/"
 has_version "$tmp/pulumi" || { say "the built CLI does not report v$version"; exit 1; }
 rm -rf "$bin"; mv "$tmp" "$bin"
+progress_done
 say "built in $((SECONDS - start)) s"
 echo "$bin"

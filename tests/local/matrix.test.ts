@@ -78,7 +78,12 @@ describe("the matrix command (real engine)", function () {
         assert.deepEqual(results.rows.map((r) => [r.scenario, r.status]),
             [["devserver-threaded", "ok"], ["uwsgi-sync", "failed"], ["gunicorn-gevent", "ok"]]);
         assert.match(results.rows[1].error!, /ports already in use by another program/);
-        assert.match(String(run.stderr), /\[matrix 1\/4, 3 left\] devserver-threaded: up \+ load/);
+        // Every scenario and sweep level a step; plain lines off a terminal. (No estimate until one finished,
+        // unless an earlier run in this clone did the same work.)
+        assert.match(String(run.stderr), /^\[matrix 1\/5(, [^\]]+ left, from the last run)?\] devserver-threaded: up \+ load$/m);
+        assert.match(String(run.stderr), /^\[matrix 1\/5, (<1|~\d+) min left\] devserver-threaded: [\d.]+ req\/s/m);
+        assert.match(String(run.stderr), /^\[matrix 5\/5\] sweep gunicorn-sync: 8 clients: [\d.]+ req\/s/m);
+        assert.doesNotMatch(String(run.stderr), /\r/);
     });
 
     it("records the numbers the stacks produced", () => {
