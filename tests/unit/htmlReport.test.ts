@@ -2,7 +2,8 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { cpuChart, renderHtmlReport, rpsCharts } from "../../lib/htmlReport";
+import { capacityChart, cpuChart, renderHtmlReport, rpsCharts, runCharts } from "../../lib/htmlReport";
+import { Probe } from "../../lib/load/capacity";
 import { LoadResult } from "../../lib/load/result";
 import { MatrixResults } from "../../lib/report";
 import { parseRun, RESULTS_FORMAT, Run } from "../../lib/runs";
@@ -70,6 +71,25 @@ describe("the HTML report", () => {
         assert.deepEqual(bars.map((b) => b.role), ["driver", "upstream", "app", "others"]);
         assert.deepEqual((chart.spec.layer as any[])[1].data.values, [{ cores: 2 }]);
         assert.deepEqual(chart.table.rows[0].slice(-2), ["0.1", "latency-bound: near its limit"]);
+    });
+
+    it("draws a capacity search's probes against the rate asked, the objective as a line, and tables every probe with the knee's cause", () => {
+        const probe = (askedRps: number, p99: number, passed: boolean): Probe => ({
+            askedRps, reachedRps: askedRps * 0.99, requests: askedRps * 3, failed: 0, latencyMs: { p50: 1000, p90: null, p99, max: null }, passed, why: "",
+            cpu: null, held: null, listen: null, upstream: null, startedAt: "",
+            bottleneck: { verdict: passed ? "latency-bound" : "app", words: passed ? "latency-bound" : "the app ran out of CPU first", rule: "" },
+        });
+        const probes = [probe(100, 1100, true), probe(200, 1200, true), probe(400, 4000, false), probe(300, 1400, true)];
+        const capacity = { sloP99Ms: 1500, probeSeconds: 3, capacityRps: 300, bound: "found" as const, knee: probe(400, 4000, false), probes };
+        const searched = { ...RUN.results, rows: [row("uwsgi-gevent", result(170, 2, { capacity }))] };
+        assert.ok(runCharts(searched).some((c) => c.id === "capacity"));
+        assert.ok(!runCharts(RUN.results).some((c) => c.id === "capacity"), "no capacity chart without a search");
+        const chart = capacityChart(searched);
+        const p99Panel = ((chart.spec.hconcat as any[])[1].layer as any[]);
+        assert.deepEqual(p99Panel[2].data.values, [{ objective: 1500 }]);
+        assert.deepEqual(p99Panel[1].data.values.map((p: any) => p.asked), [400], "the probe that missed, ringed");
+        assert.deepEqual(chart.table.rows.map((r) => [r[1], r[4], r[5], r[6]]), [
+            ["100", "met", "300", ""], ["200", "met", "300", ""], ["400", "missed", "300", "the app ran out of CPU first"], ["300", "met", "300", ""]]);
     });
 
     it("over many runs: each scenario's req/s over time at each load, and the changes from the run before, ties marked", () => {
