@@ -68,7 +68,8 @@ export function renderSummary(s: SummaryInput): string {
     const lines = [
         `${s.scenario}: ${s.server}${s.ingress !== "none" ? `, behind ${s.ingress}` : ""} (${s.platform})`,
         `  load        ${r.requests} requests, ${r.concurrency} clients, ${n(r.delaySeconds)} s delay, ${driver}${keepAliveText(r)}; ` +
-            `${runs} run${runs > 1 ? "s" : ""}${r.warmup ? ` after a ${n(r.warmup.seconds)} s warm-up` : ""}`,
+            `${runs} run${runs > 1 ? "s" : ""}${r.warmup ? ` after a ${n(r.warmup.seconds)} s warm-up` : ""}` +
+            (r.pods ? `; ${r.pods.length} load pods, released together (their starts at most ${n(r.podsStartSkewSeconds ?? 0, 3)} s apart)` : ""),
         `  req/s       ${withSpread(r.requestsPerSecond, r.spread?.requestsPerSecond)}`,
         `  against     ${against}`,
         `  latency     p50 ${ms(r.latencyMs.p50)}, p95 ${ms(r.latencyMs.p95)}, p99 ${ms(r.latencyMs.p99)}`,

@@ -18,7 +18,7 @@ import {
 import { cpuCores, CpuQuantities, KubeImages } from "../lib/kubernetesSettings";
 import { CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
-import { loadPodArgv, loadPodSeconds, PodDriver, splitCeilingRps, splitLoad } from "../lib/load/split";
+import { loadPodArgv, loadPodSeconds, podBarrierSeconds, PodDriver, splitCeilingRps, splitLoad } from "../lib/load/split";
 import { ProcessProbe } from "../lib/probes";
 import { cpuLimitRps } from "../lib/serverModes";
 import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
@@ -158,6 +158,8 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         // The base image holds ab; "auto" means ab here, as on a machine without k6.
         const driver: PodDriver = "ab";
         const shares = splitLoad(load.requests, load.concurrency, load.parallelism);
+        // Every pod waits before each run until its KubeLoadRun releases them together.
+        const barrierSeconds = podBarrierSeconds(load);
         const job = pulumi.all([this.images, this.namespace, load.url, load.target, load.expectBody, load.runId, load.keepAlive])
             .apply(([images, namespace, url, target, expectBody, runId, keepAlive]) =>
             jobManifest({
@@ -166,11 +168,12 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                 command: loadPodArgv({
                     driver, url, expectBody, requests: load.requests, concurrency: load.concurrency,
                     parts: shares.length, timeoutSeconds: load.timeoutSeconds, repeats: load.repeats, warmupSeconds: load.warmupSeconds, keepAlive,
+                    barrierSeconds,
                 }),
                 resources: resourcesOf("driver", this.ctx),
                 // A new target or run id changes the pod template, which a Job can't change: it is replaced, so run again.
                 annotations: { "flask-gevent-lab/target": target, "flask-gevent-lab/run-id": runId },
-                activeDeadlineSeconds: loadPodSeconds(load) + 120,
+                activeDeadlineSeconds: loadPodSeconds({ ...load, barrierSeconds }) + 120,
             }));
         const jobResource = new k8s.batch.v1.Job(`${name}-job`, job, { ...opts, provider: this.provider });
         const run = new KubeLoadRun(`${name}-run`, {
@@ -178,7 +181,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             namespace: this.namespace, job: jobResource.metadata.name, jobUid: jobResource.metadata.uid,
             url: load.url, requests: load.requests, concurrency: load.concurrency, delaySeconds: load.delaySeconds,
             driver, parts: shares.length, timeoutSeconds: load.timeoutSeconds, repeats: load.repeats, warmupSeconds: load.warmupSeconds,
-            ceilingRps: splitCeilingRps(shares, load.delaySeconds) ?? -1,
+            barrierSeconds, ceilingRps: splitCeilingRps(shares, load.delaySeconds) ?? -1,
             capacity: Number.isFinite(load.capacity) ? load.capacity : -1,
             appCpuMs: load.appCpuMs, keepAlive: load.keepAlive,
             // The app's pods share its CPU limit where one is set, else the node's cores (this machine's, on the project's cluster).

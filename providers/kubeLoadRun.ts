@@ -17,7 +17,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CpuRole, CpuSnapshot, CpuUsage, RoleLimit, snapshotsSpanning, summarizeCpu, unseenUnreadable } from "../lib/load/cpu";
 import { mergePodResults } from "../lib/load/merge";
 import { loadResult, representativeRun } from "../lib/load/repeats";
-import { loadPodSeconds, PodDriver } from "../lib/load/split";
+import { loadPodSeconds, POD_BARRIER, PodDriver } from "../lib/load/split";
 import { judgeRun, LoadResult, PodRun } from "../lib/load/result";
 import { countThreads, ProcessProbe } from "../lib/probes";
 import { startSampling } from "../lib/sampling";
@@ -47,6 +47,8 @@ export interface KubeLoadRunInputs {
     repeats: number;
     /** Seconds of load at the load's clients before the measured runs; 0 for none. */
     warmupSeconds: number;
+    /** Seconds each pod waits to be released before each measured run. */
+    barrierSeconds: number;
     /** Requests the target can hold at once (Infinity as -1). */
     capacity: number;
     /** Milliseconds of CPU each request burns in the app's handler; 0: none. */
@@ -117,35 +119,85 @@ function jobFailure(status: JobStatus, pods: Pod[]): string | undefined {
     return undefined;
 }
 
+/** The Job's status and pods; `error` where kubectl failed this time (an API server busy with the load). Throws when the Job is gone. */
+async function pollJob(inputs: KubeLoadRunInputs): Promise<{ status: JobStatus; pods: Pod[] } | { error: string }> {
+    try {
+        const status = (JSON.parse(await kubectl(inputs, ["get", "job", inputs.job, "-o", "json"])).status ?? {}) as JobStatus;
+        return { status, pods: await jobPods(inputs) };
+    } catch (e) {
+        const error = (e as Error).message;
+        if (NOT_FOUND.test(error)) {
+            throw new Error(`load job ${inputs.namespace}/${inputs.job} is gone (deleted after a load that failed, or by hand): ` +
+                "a refresh recreates it, so `./lab up` or `pulumi up --refresh` measures again");
+        }
+        return { error };
+    }
+}
+
 /**
- * Waits until every pod of the Job has succeeded, polling every 2 s (this machine may be the node
- * under load); on a failure, the error holds the pods' state and logs. A kubectl that fails now
- * and then (an API server busy with the load) is tried again until the deadline.
+ * Polls the Job every `everyMs` until `done` says so, failing with the pods' state and logs when the Job
+ * can't succeed or the deadline passes. A kubectl that fails now and then is tried again until then.
  */
-async function waitForJob(inputs: KubeLoadRunInputs): Promise<void> {
-    const limitSeconds = loadPodSeconds(inputs) + 150;
-    const deadline = Date.now() + limitSeconds * 1000;
+async function pollUntil(inputs: KubeLoadRunInputs, deadline: { at: number; seconds: number }, everyMs: number, what: string,
+    done: (status: JobStatus, pods: Pod[]) => Promise<boolean>): Promise<void> {
     let lastError = "";
     for (;;) {
-        // Why the Job can't succeed; kept out of the try: only kubectl's own failures are tried again.
-        let why: string | undefined;
-        try {
-            const status = (JSON.parse(await kubectl(inputs, ["get", "job", inputs.job, "-o", "json"])).status ?? {}) as JobStatus;
-            if ((status.succeeded ?? 0) >= inputs.parts) return;
-            why = jobFailure(status, await jobPods(inputs));
-        } catch (e) {
-            lastError = (e as Error).message;
-            if (NOT_FOUND.test(lastError)) {
-                throw new Error(`load job ${inputs.namespace}/${inputs.job} is gone (deleted after a load that failed, or by hand): ` +
-                    "a refresh recreates it, so `./lab up` or `pulumi up --refresh` measures again");
-            }
+        const polled = await pollJob(inputs);
+        if ("error" in polled) lastError = polled.error;
+        else {
+            const why = jobFailure(polled.status, polled.pods);
+            if (why) throw new Error(`load job ${inputs.namespace}/${inputs.job} ${why}\n${await diagnose(inputs)}`);
+            if (await done(polled.status, polled.pods)) return;
         }
-        if (why) throw new Error(`load job ${inputs.namespace}/${inputs.job} ${why}\n${await diagnose(inputs)}`);
-        if (Date.now() > deadline) {
-            throw new Error(`load job ${inputs.namespace}/${inputs.job} did not finish within ${limitSeconds} s` +
+        if (Date.now() > deadline.at) {
+            throw new Error(`load job ${inputs.namespace}/${inputs.job} ${what} within ${deadline.seconds} s` +
                 `${lastError ? ` (last error: ${lastError})` : ""}\n${await diagnose(inputs)}`);
         }
-        await new Promise((r) => setTimeout(r, 2000));
+        await new Promise((r) => setTimeout(r, everyMs));
+    }
+}
+
+/** The deadline of everything the pods do, from now: their program's longest, and time to start them. */
+function jobDeadline(inputs: KubeLoadRunInputs): { at: number; seconds: number } {
+    const seconds = loadPodSeconds(inputs) + 150;
+    return { at: Date.now() + seconds * 1000, seconds };
+}
+
+/** Waits until every pod of the Job has succeeded, polling every 2 s (this machine may be the node under load). */
+async function waitForJob(inputs: KubeLoadRunInputs, deadline: { at: number; seconds: number }): Promise<void> {
+    await pollUntil(inputs, deadline, 2000, "did not finish", async (status) => (status.succeeded ?? 0) >= inputs.parts);
+}
+
+/** A pod's barrier file: its text, or null where the pod can't be reached or hasn't written it. */
+async function barrierFile(inputs: KubeLoadRunInputs, pod: string, file: string): Promise<string | null> {
+    try {
+        return (await kubectl(inputs, ["exec", pod, "--", "cat", `${POD_BARRIER.dir}/${file}`])).trim();
+    } catch {
+        return null;
+    }
+}
+
+/**
+ * Releases the Job's pods together before each measured run (lib/load/split.ts, barrierSeconds): waits until
+ * every pod says it is ready for the run, then gives each the same start time, far enough ahead for every
+ * kubectl exec to arrive before it. Fails, with the pods' state, when the Job fails or a pod is not ready in time.
+ */
+async function releasePods(inputs: KubeLoadRunInputs, deadline: { at: number; seconds: number }): Promise<void> {
+    for (let run = 0; run < inputs.repeats; run++) {
+        let pods: string[] = [];
+        let slowestSeconds = 0;
+        await pollUntil(inputs, deadline, 500, `was not ready for run ${run + 1} of ${inputs.repeats}`, async (_, all) => {
+            pods = all.map((p) => p.metadata.name);
+            const asked = Date.now();
+            const ready = await Promise.all(pods.map((pod) => barrierFile(inputs, pod, POD_BARRIER.ready)));
+            slowestSeconds = (Date.now() - asked) / 1000;
+            return pods.length === inputs.parts && ready.every((r) => r === String(run));
+        });
+        // As far ahead as a round of kubectl exec took, three times over, and at least a second.
+        const at = Date.now() / 1000 + Math.min(10, Math.max(1, 3 * slowestSeconds));
+        const go = `${POD_BARRIER.dir}/${POD_BARRIER.go}`;
+        // A pod this can't reach is never released: it fails on its own, and the Job with it.
+        await Promise.allSettled(pods.map((pod) => kubectl(inputs, ["exec", pod, "--", "sh", "-c", `echo ${run} ${at.toFixed(3)} > ${go}.tmp && mv ${go}.tmp ${go}`])));
     }
 }
 
@@ -190,13 +242,15 @@ async function collect(inputs: KubeLoadRunInputs): Promise<string[]> {
 export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult> {
     const threadsBefore = countThreads(inputs.threads);
     const sampling = startSampling(inputs.roles, inputs.threads);
+    const deadline = jobDeadline(inputs);
     try {
-        await waitForJob(inputs);
+        await releasePods(inputs, deadline);
+        await waitForJob(inputs, deadline);
     } finally {
         sampling.stop();
     }
     const merged = mergePodResults(await collect(inputs), { driver: inputs.driver, parts: inputs.parts, repeats: inputs.repeats });
-    const runs = merged.runs.map(({ pods, ...figures }) => judgeRun(figures, {
+    const runs = merged.runs.map(({ pods, podsStartSkewSeconds, ...figures }) => judgeRun(figures, {
         requests: inputs.requests, concurrency: inputs.concurrency, delaySeconds: inputs.delaySeconds,
         capacity: inputs.capacity < 0 ? Infinity : inputs.capacity, ceilingRps: inputs.ceilingRps < 0 ? null : inputs.ceilingRps,
         appCpuMs: inputs.appCpuMs, cpuLimitRps: inputs.cpuLimitRps < 0 ? Infinity : inputs.cpuLimitRps,
@@ -208,7 +262,10 @@ export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult>
     }));
     const { driver, url, requests, concurrency, delaySeconds } = inputs;
     return loadResult({ driver, driverVersion: merged.driverVersion, url, requests, concurrency, delaySeconds, appCpuMs: inputs.appCpuMs, keepAlive: inputs.keepAlive, cpuAffinity: {}, warmup: merged.warmup },
-        runs, { platform: "kubernetes", pods: merged.runs[representativeRun(runs)].pods });
+        runs, {
+            platform: "kubernetes", pods: merged.runs[representativeRun(runs)].pods,
+            podsStartSkewSeconds: Math.max(...merged.runs.map((r) => r.podsStartSkewSeconds)),
+        });
 }
 
 const provider: pulumi.dynamic.ResourceProvider = {

@@ -9,6 +9,8 @@ import { POD_RECORDING, POD_RESULT_FORMAT, PodDriver } from "./split";
 /** One measured run of every pod, merged. */
 export interface MergedRun extends DriverFigures {
     pods: PodRun[];
+    /** Seconds between the first pod's start of its driver and the last's. */
+    podsStartSkewSeconds: number;
 }
 
 export interface MergedLoad {
@@ -140,6 +142,7 @@ function mergeRun(lines: PodLine[], run: number): MergedRun {
         failed: sum(figures.map((f) => f.failed)),
         timeTakenSeconds: round(seconds, 3),
         requestsPerSecond: round(complete / seconds, 2),
+        podsStartSkewSeconds: round(Math.max(...shares.map((s) => s.start)) - start, 3),
         latencyMs: {
             p50: percentile(50), p90: percentile(90), p95: percentile(95), p99: percentile(99),
             // ab reports no p99.9 (result.ts): the same here as on every other platform.

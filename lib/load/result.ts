@@ -137,6 +137,8 @@ export interface LoadResult extends RunResult {
     platform?: string;
     /** The pods the load was split over (kubernetes), in the run with the median req/s. */
     pods?: PodRun[];
+    /** The most the pods' starts of one run were apart, over the runs (kubernetes): what the release of the pods together left. */
+    podsStartSkewSeconds?: number;
     /** The capacity search at the latency objective, where one was asked for. */
     capacity?: CapacityResult;
     /** Where slow clients were held during the runs (the headline is the load with them): the same load's figures without them, and the change. */

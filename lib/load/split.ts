@@ -74,18 +74,36 @@ export interface LoadPodSpec {
     keepAlive?: boolean;
     /** Default: POD_DRIVER_PATHS. */
     driverPath?: string;
+    /**
+     * Seconds a pod waits, before each measured run, to be released with the others (releasePods in
+     * providers/kubeLoadRun.ts); absent: each run starts at once.
+     */
+    barrierSeconds?: number;
 }
+
+/**
+ * How long a pod waits to be released for a run: for the others to finish their warm-up or their last
+ * run (each at most its time limit), and two minutes more for a pod that started late.
+ */
+export function podBarrierSeconds(spec: Pick<LoadPodSpec, "warmupSeconds" | "timeoutSeconds">): number {
+    return spec.warmupSeconds + spec.timeoutSeconds + 120;
+}
+
+/** Where a pod says it is ready for a run, and where it is released: files its releaser reads and writes with kubectl exec. */
+export const POD_BARRIER = { dir: "/tmp/fgl-barrier", ready: "ready", go: "go" } as const;
 
 /**
  * The command of every pod of the load's Indexed Job (python3 and the driver
  * are all it needs). The pod with JOB_COMPLETION_INDEX i checks the URL
  * (status 200 and expectBody in the body); with a warm-up, runs the driver on
  * share i's clients for warmupSeconds and checks again; runs the driver on
- * share i `repeats` times, recording every request's time; and prints ONE JSON
+ * share i `repeats` times, recording every request's time (with barrierSeconds, each run
+ * only once released: it writes the run's number into POD_BARRIER's ready file, waits for
+ * "<run> <epoch seconds>" in its go file, and starts at that time); and prints ONE JSON
  * line on stdout (also when it fails: then with "error", and it exits 1).
  * Optional env: NODE_NAME (the downward API's spec.nodeName) is recorded as the
  * pod's node; FGL_LOAD_DIR is where each run's per-request file is written and
- * kept (default: a new temporary folder).
+ * kept (default: a new temporary folder); FGL_BARRIER_DIR replaces POD_BARRIER's folder.
  */
 export function loadPodArgv(spec: LoadPodSpec): string[] {
     const driverPath = spec.driverPath ?? POD_DRIVER_PATHS[spec.driver];
@@ -99,6 +117,7 @@ export function loadPodArgv(spec: LoadPodSpec): string[] {
             ? { seconds: spec.warmupSeconds, argvs: shares.map((share) => abWarmupArgv(driverPath, load(share), spec.warmupSeconds)) }
             : null,
         argvs: shares.map((share) => abRecordingArgv(driverPath, load(share), file)),
+        barrier: spec.barrierSeconds ? { ...POD_BARRIER, seconds: spec.barrierSeconds } : null,
     };
     return ["python3", "-c", POD_SCRIPT, JSON.stringify(config)];
 }
@@ -107,9 +126,10 @@ export function loadPodArgv(spec: LoadPodSpec): string[] {
  * The longest the pods' program may take: the warm-up and the check that
  * waits behind it, then each measured run, each of those at most timeoutSeconds.
  */
-export function loadPodSeconds(spec: Pick<LoadPodSpec, "repeats" | "warmupSeconds" | "timeoutSeconds">): number {
+export function loadPodSeconds(spec: Pick<LoadPodSpec, "repeats" | "warmupSeconds" | "timeoutSeconds" | "barrierSeconds">): number {
     const warmup = spec.warmupSeconds > 0 ? spec.warmupSeconds + spec.timeoutSeconds : 0;
-    return warmup + spec.repeats * spec.timeoutSeconds;
+    // Released runs: a pod waits for the others mostly while they run, counted already; once at most, for a pod that started late.
+    return warmup + spec.repeats * spec.timeoutSeconds + (spec.barrierSeconds ?? 0);
 }
 
 // The pod's program. Its line: fgl, index, driver, host (the pod's name), node,
@@ -176,8 +196,33 @@ def warm_up(index, work):
     return {"seconds": cfg["warmup"]["seconds"], "requests": int(complete.group(1)) if complete else None}
 
 
+def released(run):
+    barrier = cfg["barrier"]
+    folder = os.environ.get("FGL_BARRIER_DIR") or barrier["dir"]
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "ready.tmp"), "w") as ready:
+        ready.write(str(run))
+    os.replace(os.path.join(folder, "ready.tmp"), os.path.join(folder, barrier["ready"]))
+    deadline = time.time() + barrier["seconds"]
+    while True:
+        try:
+            with open(os.path.join(folder, barrier["go"])) as go:
+                given, at = go.read().split()
+            if int(given) == run:
+                break
+        except (OSError, ValueError):
+            pass  # not yet written, or half-written
+        if time.time() > deadline:
+            raise Failure("run %d of %d: not released within %d s (its load resource releases the pods together once every one is ready)"
+                          % (run + 1, cfg["repeats"], barrier["seconds"]))
+        time.sleep(0.01)
+    time.sleep(max(0.0, float(at) - time.time()))
+
+
 def measure(index, run, work):
     os.makedirs(work, exist_ok=True)  # a folder per run: each keeps its own per-request file
+    if cfg["barrier"]:
+        released(run)
     start = time.time()
     out = drive("run %d of %d" % (run + 1, cfg["repeats"]), cfg["argvs"][index], work)
     end = time.time()

@@ -79,6 +79,9 @@ describe("kubernetes: the project's cluster, the real provider", function () {
                 assert.equal(out.result.platform, "kubernetes");
                 assert.deepEqual(out.result.pods.map((p: { index: number }) => p.index), [0, 1]);
                 assert.ok(out.result.pods.every((p: { node: string }) => p.node), "every load pod ran on a node");
+                // Released together before each run: their drivers started within half a second of each other (unreleased,
+                // their starts differ by when each pod was scheduled, started and warmed up).
+                assert.ok(out.result.podsStartSkewSeconds >= 0 && out.result.podsStartSkewSeconds < 0.5, `pods' start skew ${out.result.podsStartSkewSeconds} s`);
                 assert.ok(out.p50Ms >= 500, `p50 ${out.p50Ms} ms is below the slow API's 0.5 s`);
                 // The node is this machine: each role's processes found by their pods' marker, threads and CPU sampled.
                 const roles = ["driver", "upstream", "app", ...(scenario.startsWith("nginx") ? ["ingress"] : []), ...(scenario.startsWith("psycopg") ? ["postgres"] : [])];

@@ -181,8 +181,10 @@ describe("scenario stacks on kubernetes (Pulumi mocks)", () => {
         const config = JSON.parse(job.spec.template.spec.containers[0].command[3]);
         assert.equal(config.repeats, 3);
         assert.deepEqual(config.warmup.argvs.map((argv: string[]) => argv.slice(5, 9)), [["-t", "2", "-c", "100"], ["-t", "2", "-c", "100"]]);
-        // Warm-up and its check (2 + 300 s), then three runs of at most 300 s each, and 120 s to spare.
-        assert.equal(job.spec.activeDeadlineSeconds, 2 + 300 + 3 * 300 + 120);
+        // Warm-up and its check (2 + 300 s), then three runs of at most 300 s each, a wait to be released together
+        // (the warm-up, a run and 120 s), and 120 s to spare.
+        assert.equal(config.barrier.seconds, 2 + 300 + 120);
+        assert.equal(job.spec.activeDeadlineSeconds, 2 + 300 + 3 * 300 + (2 + 300 + 120) + 120);
     });
 
     it("runs replicas of the app, and counts their capacity in the limit", async () => {

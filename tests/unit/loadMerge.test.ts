@@ -93,6 +93,8 @@ describe("load split over pods", () => {
         // One run without a warm-up: the run's own timeout, as the Job had before repeats.
         assert.equal(loadPodSeconds({ repeats: 1, warmupSeconds: 0, timeoutSeconds: 300 }), 300);
         assert.equal(loadPodSeconds({ repeats: 3, warmupSeconds: 2, timeoutSeconds: 60 }), 2 + 60 + 3 * 60);
+        // Released before each run: a pod's waits overlap the others' runs, but for one as long as the barrier.
+        assert.equal(loadPodSeconds({ repeats: 3, warmupSeconds: 2, timeoutSeconds: 60, barrierSeconds: 200 }), 2 + 60 + 3 * 60 + 200);
     });
 
     it("gives the ceiling of the slowest share, the pods side by side", () => {
@@ -300,8 +302,8 @@ async function withServer(body: (url: string, agents: string[]) => Promise<void>
 }
 
 /** Runs a pod's command here, as the pod with JOB_COMPLETION_INDEX `index` (none: unset). */
-function runPod(argv: string[], index: string | undefined, dir?: string): Promise<{ code: number; stdout: string }> {
-    const env: NodeJS.ProcessEnv = { ...process.env, NODE_NAME: "node-a", ...(dir ? { FGL_LOAD_DIR: dir } : {}) };
+function runPod(argv: string[], index: string | undefined, dir?: string, barrier?: string): Promise<{ code: number; stdout: string }> {
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_NAME: "node-a", ...(dir ? { FGL_LOAD_DIR: dir } : {}), ...(barrier ? { FGL_BARRIER_DIR: barrier } : {}) };
     if (index === undefined) delete env.JOB_COMPLETION_INDEX;
     else env.JOB_COMPLETION_INDEX = index;
     return new Promise((resolve) => {
@@ -344,6 +346,43 @@ describe("load pods' command, run here against a loopback server", () => {
             // Each pod checked the URL before its warm-up and after it; ab sent the warm-up and both runs.
             assert.equal(agents.filter((a) => a.startsWith("Python-urllib")).length, 4);
             assert.ok(agents.filter((a) => a.startsWith("ApacheBench")).length >= merged.warmup!.requests! + 2 * 61);
+        });
+    });
+
+    it("with a barrier, waits to be released before each run and starts at the time given: the pods' starts together", async () => {
+        await withServer(async (url) => {
+            // Pod 1 starts 2 s after pod 0: unreleased, it would start its runs that much later.
+            const argv = loadPodArgv(spec(url, { barrierSeconds: 20, warmupSeconds: 0 }));
+            const barriers = ["0", "1"].map((i) => path.join(work, `barrier-${i}`));
+            const late = new Promise((r) => setTimeout(r, 2000)).then(() => runPod(argv, "1", path.join(work, "1"), barriers[1]));
+            const pods = Promise.all([runPod(argv, "0", path.join(work, "0"), barriers[0]), late]);
+            const releasedAt: number[] = [];
+            for (const run of [0, 1]) {
+                // As the load resource does: every pod ready for this run, then one start time for all.
+                const ready = (dir: string) => { try { return fs.readFileSync(path.join(dir, "ready"), "utf8"); } catch { return ""; } };
+                while (!barriers.every((dir) => ready(dir) === String(run))) await new Promise((r) => setTimeout(r, 20));
+                releasedAt.push(Date.now() / 1000 + 0.3);
+                for (const dir of barriers) fs.writeFileSync(path.join(dir, "go"), `${run} ${releasedAt[run]}`);
+            }
+            const done = await pods;
+            assert.deepEqual(done.map((p) => p.code), [0, 0], done.map((p) => p.stdout).join("\n"));
+            const merged = mergePodResults(done.map((p) => p.stdout), expected);
+            for (const [run, r] of merged.runs.entries()) {
+                assert.ok(r.podsStartSkewSeconds < 0.25, `run ${run}: the pods started ${r.podsStartSkewSeconds} s apart`);
+                for (const pod of done.map((p) => line(p.stdout))) {
+                    assert.ok(pod.runs[run].start >= releasedAt[run] - 0.01, `run ${run} started ${releasedAt[run] - pod.runs[run].start} s before its release`);
+                }
+            }
+        });
+    });
+
+    it("with a barrier, a pod never released fails on its own, saying so", async () => {
+        await withServer(async (url) => {
+            const started = Date.now();
+            const alone = await runPod(loadPodArgv(spec(url, { barrierSeconds: 1, warmupSeconds: 0 })), "0", work, path.join(work, "barrier"));
+            assert.equal(alone.code, 1);
+            assert.match(line(alone.stdout).error, /^run 1 of 2: not released within 1 s \(its load resource releases the pods together once every one is ready\)/);
+            assert.ok(Date.now() - started < 15_000, "bounded: it gave up");
         });
     });
 

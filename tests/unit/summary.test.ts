@@ -37,6 +37,14 @@ describe("the answer on one screen", () => {
         assert.doesNotMatch(text, /baseline/);
     });
 
+    it("on a cluster, says how many load pods ran and how far apart their release left their starts", () => {
+        const pod = (index: number) => ({ index, host: `load-${index}`, node: "node-a", startedAt: "", timeTakenSeconds: 12, complete: 1000, failed: 0 });
+        const runs = [run(160)];
+        const text = renderSummary(input({ platform: "kubernetes", result: result(runs, { pods: [pod(0), pod(1)], podsStartSkewSeconds: 0.0123 }) }));
+        assert.match(text, /load {8}2000 requests, 200 clients, 1 s delay, ab 2\.3; 1 run after a 3 s warm-up; 2 load pods, released together \(their starts at most 0\.012 s apart\)/);
+        assert.doesNotMatch(renderSummary(input()), /load pods/);
+    });
+
     it("says when the app's CPU set the limit", () => {
         const text = renderSummary(input({ result: result([run(48, { limitRps: 50, cpuLimitRps: 50 })], { appCpuMs: 20 }) }));
         assert.match(text, /limit 50 \(\d+ %\), set by the app's CPU \(20 ms a request\)/);
