@@ -65,6 +65,13 @@ export function loadOf(r: LoadResult): { key: string; words: string } {
     };
 }
 
+/** A load with what else changes its figures (keep-alive, CPU per request, slow clients): one scenario's runs compare as like for like only within one. */
+export function variantOf(r: LoadResult): { key: string; words: string } {
+    const extras = [r.keepAlive ? "keep-alive" : "", r.appCpuMs ? `appCpuMs ${r.appCpuMs}` : "", r.slowClients ? `${r.slowClients.clients} slow clients` : ""].filter(Boolean);
+    const load = loadOf(r);
+    return { key: [load.key, ...extras].join("/"), words: [load.words, ...extras].join(", ") };
+}
+
 /** One question's answer at one load: the groups of ties, best first, each with its evidence. */
 export interface Ranking {
     load: string;
@@ -145,8 +152,8 @@ export interface Change {
     metric: string;
     a: string;
     b: string;
-    /** B's median over A's, less 1. */
-    change: number;
+    /** B's median over A's, less 1; null for a scenario that failed in one of them. */
+    change: number | null;
     /** better / worse beyond the noise at ALPHA, within noise, or no spread measured (one run on a side). */
     verdict: "better" | "worse" | "within noise" | "no spread measured";
     p: number | null;
@@ -189,10 +196,69 @@ export function compareResults(a: Measured[], b: Measured[]): Change[] {
     return changes;
 }
 
+/** A scenario of a run as a comparison sees it: its result, or null where it failed. */
+export interface Outcome {
+    scenario: string;
+    result: LoadResult | null;
+}
+
+/** Run B against run A: each figure's change, a scenario that failed in one of them, and what they don't have in common. */
+export interface RunComparison {
+    /** Every figure both measured; a scenario that failed in one of them as a "status" change (worse where B failed). */
+    changes: Change[];
+    onlyInA: string[];
+    onlyInB: string[];
+    /** Scenarios that ran another load in each (lib/decide.ts variantOf): their changes are the load's as much as the server's. */
+    otherLoad: { scenario: string; a: string; b: string }[];
+}
+
+export function compareRuns(a: Outcome[], b: Outcome[]): RunComparison {
+    const measured = (o: Outcome[]) => o.filter((x): x is Measured => x.result !== null);
+    const changes = compareResults(measured(a), measured(b));
+    const otherLoad: RunComparison["otherLoad"] = [];
+    for (const before of a) {
+        const after = b.find((x) => x.scenario === before.scenario);
+        if (!after) continue;
+        if (before.result && after.result) {
+            const [va, vb] = [variantOf(before.result), variantOf(after.result)];
+            if (va.key !== vb.key) otherLoad.push({ scenario: before.scenario, a: va.words, b: vb.words });
+        } else if (before.result || after.result) {
+            const text = (x: Outcome) => (x.result ? `${x.result.requestsPerSecond} req/s` : "FAILED");
+            changes.push({ scenario: before.scenario, metric: "status", a: text(before), b: text(after), change: null, verdict: after.result ? "better" : "worse", p: null });
+        }
+    }
+    const names = (x: Outcome[]) => new Set(x.map((o) => o.scenario));
+    return {
+        changes, otherLoad,
+        onlyInA: a.map((o) => o.scenario).filter((s) => !names(b).has(s)),
+        onlyInB: b.map((o) => o.scenario).filter((s) => !names(a).has(s)),
+    };
+}
+
+/** What got worse beyond the noise at the same load: a regression check's failures. */
+export function regressions(comparison: RunComparison): Change[] {
+    const other = new Set(comparison.otherLoad.map((o) => o.scenario));
+    return comparison.changes.filter((c) => c.verdict === "worse" && (c.metric === "status" || !other.has(c.scenario)));
+}
+
+/** A change as text: "+4.2 %", or "-" where a side failed. */
+export function changeText(c: Change): string {
+    return c.change === null ? "-" : `${c.change >= 0 ? "+" : ""}${(c.change * 100).toFixed(1)} %`;
+}
+
+/** The notes beside the changes: what the two runs don't have in common. */
+export function comparisonNotes(comparison: RunComparison, a: string, b: string): string[] {
+    return [
+        ...(comparison.onlyInA.length ? [`only in ${a}: ${comparison.onlyInA.join(", ")}`] : []),
+        ...(comparison.onlyInB.length ? [`only in ${b}: ${comparison.onlyInB.join(", ")}`] : []),
+        ...comparison.otherLoad.map((o) => `not the same load for ${o.scenario} (its change is the load's as much as the server's): ${o.a} in ${a}, ${o.b} in ${b}`),
+    ];
+}
+
 /** The changes as a terminal table. */
 export function renderChanges(changes: Change[], a: string, b: string): string {
     const header = ["scenario", "figure", a, b, "change", "verdict"];
-    const rows = changes.map((c) => [c.scenario, c.metric, c.a, c.b, `${c.change >= 0 ? "+" : ""}${(c.change * 100).toFixed(1)} %`,
+    const rows = changes.map((c) => [c.scenario, c.metric, c.a, c.b, changeText(c),
         c.verdict + (c.p !== null ? ` (p = ${c.p.toFixed(3)})` : "")]);
     const all = [header, ...rows];
     const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));

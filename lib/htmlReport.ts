@@ -2,7 +2,7 @@
 // each scenario's req/s over time and the changes from the run before). Charts are Vega-Lite
 // specs built here as data and drawn in the page by the inlined Vega; every chart's figures are
 // also a table. Pure: the chart library's code comes in as text.
-import { Change, compareResults, loadOf } from "./decide";
+import { changeText, compareRuns, comparisonNotes, loadOf, Outcome, variantOf } from "./decide";
 import { CPU_ROLES } from "./load/cpu";
 import { LoadResult } from "./load/result";
 import { COLUMNS, MatrixResults, MatrixRow, measuredRows, SWEEP_COLUMNS, sweepRows, tableRows, whatToPick } from "./report";
@@ -253,13 +253,6 @@ export function capacityChart(results: MatrixResults): Chart {
     };
 }
 
-/** A load with what else changes its figures (keep-alive, CPU per request, slow clients): runs compare over time only within one. */
-export function variantOf(r: LoadResult): { key: string; words: string } {
-    const extras = [r.keepAlive ? "keep-alive" : "", r.appCpuMs ? `appCpuMs ${r.appCpuMs}` : "", r.slowClients ? `${r.slowClients.clients} slow clients` : ""].filter(Boolean);
-    const load = loadOf(r);
-    return { key: [load.key, ...extras].join("/"), words: [load.words, ...extras].join(", ") };
-}
-
 /** Over many runs: each scenario's req/s per run, one chart per load that more than one run measured. */
 export function overTimeCharts(runs: Run[]): Chart[] {
     const byLoad = new Map<string, { words: string; points: Record<string, unknown>[]; runs: Set<string> }>();
@@ -325,24 +318,33 @@ function chartHtml(c: Chart): string {
         `<details><summary>the figures as a table</summary>${table(c.table.header, c.table.rows)}</details></figure>`;
 }
 
-function changesHtml(from: Run, to: Run, changes: Change[]): string {
-    const names = (r: Run) => new Set(measuredRows(r.results).map((m) => m.scenario));
-    const [a, b] = [names(from), names(to)];
-    const onlyA = [...a].filter((s) => !b.has(s));
-    const onlyB = [...b].filter((s) => !a.has(s));
-    const loadIn = (r: Run, scenario: string) => variantOf(measuredRows(r.results).find((m) => m.scenario === scenario)!.result);
-    const differ = [...a].filter((s) => b.has(s) && loadIn(from, s).key !== loadIn(to, s).key)
-        .map((s) => `${s}: ${loadIn(from, s).words} in ${from.name}, ${loadIn(to, s).words} in ${to.name}`);
-    const rows = changes.map((c) => `<tr class="${c.verdict.replace(/ /g, "-")}"><td>${esc(c.scenario)}</td><td>${esc(c.metric)}</td><td>${esc(c.a)}</td><td>${esc(c.b)}</td>` +
-        `<td>${c.change >= 0 ? "+" : ""}${(c.change * 100).toFixed(1)} %</td><td>${esc(c.verdict)}${c.p !== null ? ` (p = ${c.p.toFixed(3)})` : ""}</td></tr>`).join("");
+/** A run's scenarios as a comparison sees them. */
+const outcomes = (run: Run): Outcome[] => run.results.rows.map((row) => ({ scenario: row.scenario, result: row.result }));
+
+function changesHtml(from: Run, to: Run): string {
+    const comparison = compareRuns(outcomes(from), outcomes(to));
+    const rows = comparison.changes.map((c) => `<tr class="${c.verdict.replace(/ /g, "-")}"><td>${esc(c.scenario)}</td><td>${esc(c.metric)}</td><td>${esc(c.a)}</td><td>${esc(c.b)}</td>` +
+        `<td>${changeText(c)}</td><td>${esc(c.verdict)}${c.p !== null ? ` (p = ${c.p.toFixed(3)})` : ""}</td></tr>`).join("");
     return `<section id="changes"><h2>Changes from ${esc(from.name)} to ${esc(to.name)}</h2>` +
         `<p>Each figure's median in both, B against A: better or worse only beyond the noise (Welch's t-test over the runs at 5 %); ` +
-        `where a side had one run, no spread was measured. Capacity: one search each, a change only where the brackets do not overlap.</p>` +
-        (changes.length ? `<table class="sortable changes"><thead><tr><th>scenario</th><th>figure</th><th>${esc(from.name)}</th><th>${esc(to.name)}</th><th>change</th><th>verdict</th></tr></thead><tbody>${rows}</tbody></table>`
+        `where a side had one run, no spread was measured. Capacity: one search each, a change only where the brackets do not overlap. ` +
+        `A scenario that failed in one of them: its status.</p>` +
+        (comparison.changes.length ? `<table class="sortable changes"><thead><tr><th>scenario</th><th>figure</th><th>${esc(from.name)}</th><th>${esc(to.name)}</th><th>change</th><th>verdict</th></tr></thead><tbody>${rows}</tbody></table>`
             : "<p><strong>Nothing to compare: no scenario ran in both.</strong></p>") +
-        (differ.length ? `<p class="warning"><strong>Not the same load</strong> (the change is the load's as much as the server's): ${esc(differ.join("; "))}.</p>` : "") +
-        (onlyA.length ? `<p>Only in ${esc(from.name)}: ${esc(onlyA.join(", "))}.</p>` : "") +
-        (onlyB.length ? `<p>Only in ${esc(to.name)}: ${esc(onlyB.join(", "))}.</p>` : "") + "</section>";
+        comparisonNotes(comparison, from.name, to.name).map((n) => `<p class="warning">${esc(n)}.</p>`).join("") + "</section>";
+}
+
+/**
+ * The run before `latest` to compare it with: the newest earlier one that measured one of its scenarios at the
+ * same load, else at any load (the page then says the loads differ).
+ */
+function previousOf(runs: Run[], latest: Run): Run | undefined {
+    const earlier = runs.slice(0, runs.indexOf(latest)).reverse();
+    const shares = (key: (m: { scenario: string; result: LoadResult }) => string) => {
+        const keys = new Set(measuredRows(latest.results).map(key));
+        return earlier.find((r) => measuredRows(r.results).some((m) => keys.has(key(m))));
+    };
+    return shares((m) => `${m.scenario} ${variantOf(m.result).key}`) ?? shares((m) => m.scenario);
 }
 
 function header(run: Run): string {
@@ -425,14 +427,15 @@ for (const th of document.querySelectorAll("table.sortable th")) {
 `;
 
 /**
- * The page. `runs` oldest first; the last is shown in full, every one in the over-time charts, and the
- * changes from the one before it. `jsonLink` gives each run's JSON as a link from where the page is written.
+ * The page. `runs` oldest first; the newest run of scenarios is shown in full, every one in the over-time charts,
+ * and the changes from the newest before it that measured one of its scenarios at the same load. `jsonLink` gives each run's JSON as a link from where the page is written.
  */
 export function renderHtmlReport(runs: Run[], scripts: InlineScript[], jsonLink: (run: Run) => string): string {
     if (!runs.length) throw new Error("no run to report");
-    const latest = runs[runs.length - 1];
-    const previous = runs[runs.length - 2];
-    const changes = previous ? changesHtml(previous, latest, compareResults(measuredRows(previous.results), measuredRows(latest.results))) : "";
+    // In full: the newest run of scenarios (a harness file only where there is nothing else).
+    const latest = [...runs].reverse().find((r) => r.results.rows.length) ?? runs[runs.length - 1];
+    const previous = previousOf(runs, latest);
+    const changes = previous ? changesHtml(previous, latest) : "";
     const overTime = overTimeCharts(runs);
     const list = runs.length > 1
         ? `<section id="runs"><h2>The ${runs.length} runs in this page</h2>${table(["run", "started", "scenarios", "JSON"],

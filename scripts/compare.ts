@@ -6,19 +6,23 @@
 //
 // A folder is a matrix or capacity run's (its results.json). Two runs also give a page,
 // <folder B>/compare-<A>.html: B in full and the changes from A. --fail-on-regression exits 1
-// when a scenario got worse beyond its noise.
+// when a scenario failed in B or got worse beyond its noise at the same load.
 import * as path from "path";
-import { compareResults, Measured, renderChanges } from "../lib/decide";
-import { variantOf } from "../lib/htmlReport";
-import { measuredRows } from "../lib/report";
+import { compareRuns, comparisonNotes, Outcome, regressions, renderChanges } from "../lib/decide";
 import { Run } from "../lib/runs";
 import { findRuns, writeHtmlReport } from "./report";
 
 function load(folder: string): Run {
-    const { runs } = findRuns(folder);
-    if (runs.length !== 1) throw new Error(`${folder}: a folder of ${runs.length} runs; name one run's folder (results/matrix-<time>/)`);
+    const { runs, skipped } = findRuns(folder);
+    if (runs.length !== 1) {
+        throw new Error(`${folder}: ${runs.length ? `a folder of ${runs.length} runs` : "no run could be read"}; name one run's folder (results/matrix-<time>/)` +
+            skipped.map((s) => `\n  skipped ${s}`).join(""));
+    }
+    if (!runs[0].results.rows.length) throw new Error(`${folder}: a harness run has no scenarios to compare (a folder of ./lab matrix or ./lab capacity)`);
     return runs[0];
 }
+
+const outcomes = (run: Run): Outcome[] => run.results.rows.map((row) => ({ scenario: row.scenario, result: row.result }));
 
 function main(): void {
     const args = process.argv.slice(2);
@@ -27,40 +31,32 @@ function main(): void {
     if (!first || !second || extra.length || args.some((a) => a.startsWith("--") && a !== "--fail-on-regression")) {
         throw new Error("usage: ./lab compare <folder A> <folder B> [--fail-on-regression], or ./lab compare <folder> <scenario A> <scenario B>");
     }
-    let a: Measured[];
-    let b: Measured[];
+    let a: Outcome[];
+    let b: Outcome[];
     let names: [string, string];
     let runs: [Run, Run] | undefined;
     if (third !== undefined) {
         // Two scenarios of one run: each renamed to one name, so they compare as one scenario.
-        const rows = measuredRows(load(first).results);
+        const rows = outcomes(load(first));
         const pick = (s: string) => {
             const row = rows.find((r) => r.scenario === s);
-            if (!row) throw new Error(`${first}: no scenario ${s} ran (it has ${rows.map((r) => r.scenario).join(", ")})`);
+            if (!row) throw new Error(`${first}: no scenario ${s} (it has ${rows.map((r) => r.scenario).join(", ")})`);
             return [{ scenario: `${second} -> ${third}`, result: row.result }];
         };
         [a, b, names] = [pick(second), pick(third), [second, third]];
     } else {
         runs = [load(first), load(second)];
-        [a, b, names] = [measuredRows(runs[0].results), measuredRows(runs[1].results), [runs[0].name, runs[1].name]];
+        [a, b, names] = [outcomes(runs[0]), outcomes(runs[1]), [runs[0].name, runs[1].name]];
     }
-    const changes = compareResults(a, b);
-    const only = (x: Measured[], y: Measured[]) => x.map((m) => m.scenario).filter((s) => !y.some((m) => m.scenario === s));
-    for (const [name, scenarios] of [[names[0], only(a, b)], [names[1], only(b, a)]] as const) {
-        if (scenarios.length) console.log(`only in ${name}: ${scenarios.join(", ")}`);
-    }
-    for (const m of a) {
-        const other = b.find((x) => x.scenario === m.scenario);
-        const [va, vb] = [variantOf(m.result), other && variantOf(other.result)];
-        if (vb && va.key !== vb.key) console.log(`not the same load for ${m.scenario}: ${va.words} in ${names[0]}, ${vb.words} in ${names[1]}`);
-    }
-    if (!changes.length) throw new Error("nothing to compare: no scenario ran in both");
-    console.log(renderChanges(changes, names[0], names[1]));
+    const comparison = compareRuns(a, b);
+    for (const note of comparisonNotes(comparison, names[0], names[1])) console.log(note);
+    if (!comparison.changes.length) throw new Error("nothing to compare: no scenario ran in both");
+    console.log(renderChanges(comparison.changes, names[0], names[1]));
     if (runs) {
         const page = writeHtmlReport(runs, path.join(path.dirname(runs[1].file), `compare-${runs[0].name}.html`));
         console.log(`\n${path.relative(process.cwd(), page)}: ${runs[1].name} in full, and the changes from ${runs[0].name}`);
     }
-    const worse = changes.filter((c) => c.verdict === "worse");
+    const worse = regressions(comparison);
     if (failOnRegression && worse.length) {
         console.error(`worse beyond the noise: ${worse.map((c) => `${c.scenario} ${c.metric}`).join(", ")}`);
         process.exitCode = 1;

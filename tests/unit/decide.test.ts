@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { compareResults, cpuMsPerRequest, Measured, METRICS, rank, rankCapacity, renderChanges } from "../../lib/decide";
+import { compareResults, compareRuns, comparisonNotes, cpuMsPerRequest, Measured, METRICS, rank, rankCapacity, regressions, renderChanges } from "../../lib/decide";
 import { CapacityResult, Probe } from "../../lib/load/capacity";
 import { LoadResult } from "../../lib/load/result";
 import { CPU, result, run } from "./fixtures/runs";
@@ -53,11 +53,29 @@ describe("decisions from repeated runs", () => {
         const changes = compareResults(a, b).filter((c) => c.metric === "req/s");
         assert.deepEqual(changes.map((c) => [c.scenario, c.verdict]),
             [["uwsgi-gevent", "within noise"], ["gunicorn-sync", "worse"], ["devserver", "no spread measured"]]);
-        assert.ok(Math.abs(changes[1].change + 0.0667) < 0.001);
+        assert.ok(Math.abs(changes[1].change! + 0.0667) < 0.001);
         const capacities = compareResults(
             [measured("s", [1], { capacity: capacity(400, 425) })], [measured("s", [1], { capacity: capacity(450, 470) })]).find((c) => c.metric === "capacity")!;
         assert.equal(capacities.verdict, "better", "450 is above A's knee of 425");
         const text = renderChanges(changes, "A", "B");
         assert.match(text, /gunicorn-sync +req\/s +150 \[147\.5-152\.5\] +140 \[137\.5-142\.5\] +-6\.7 % +worse \(p = 0\.00\d\)/);
+    });
+
+    it("compares two runs: a scenario failed in B is a regression; a change at another load is flagged and does not gate", () => {
+        const a = [measured("gunicorn-sync", [150, 152, 148]), measured("granian", [160, 162, 158]), measured("waitress", [163, 164, 162]), measured("devserver", [1, 1, 1])];
+        const b = [
+            { scenario: "gunicorn-sync", result: null },
+            measured("granian", [100, 102, 98], { keepAlive: true }),
+            measured("waitress", [120, 121, 119]),
+            measured("uwsgi-gevent", [170, 171, 169]),
+        ];
+        const c = compareRuns(a, b);
+        assert.deepEqual(c.onlyInA, ["devserver"]);
+        assert.deepEqual(c.onlyInB, ["uwsgi-gevent"]);
+        assert.deepEqual(c.otherLoad.map((o) => [o.scenario, o.b]), [["granian", "2000 requests, 200 clients, 1 s delay, ab, keep-alive"]]);
+        assert.deepEqual(regressions(c).map((x) => `${x.scenario} ${x.metric}`), ["waitress req/s", "gunicorn-sync status"]);
+        assert.ok(c.changes.some((x) => x.scenario === "granian" && x.verdict === "worse"), "the change is still shown");
+        assert.match(comparisonNotes(c, "A", "B").join("\n"), /^only in A: devserver\nonly in B: uwsgi-gevent\nnot the same load for granian/);
+        assert.match(renderChanges(c.changes, "A", "B"), /gunicorn-sync +status +150 req\/s +FAILED +- +worse/);
     });
 });

@@ -99,14 +99,28 @@ describe("the HTML report", () => {
         assert.match(html, /<h2>Changes from matrix-a to matrix-b<\/h2>/);
         assert.match(html, /<tr class="better"><td>gunicorn-sync<\/td><td>req\/s<\/td>/);
         assert.match(html, /<tr class="within-noise"><td>uwsgi-gevent<\/td><td>req\/s<\/td>/);
-        assert.match(html, /<p>Only in matrix-a: gevent-pywsgi\.<\/p>/);
-        assert.doesNotMatch(html, /Only in matrix-b/, "a scenario that failed in B is not one B measured");
+        assert.match(html, /<p class="warning">only in matrix-a: gevent-pywsgi\.<\/p>/);
+        assert.match(html, /<p class="warning">only in matrix-b: uwsgi-sync\.<\/p>/);
         assert.match(html, /<h3>req\/s over time, at 2000 requests, 200 clients, 1 s delay, ab<\/h3><p>2 runs at this load/);
         // Keep-alive is another load: not drawn as the same line, and the change is flagged.
         const keptAlive: Run = { ...RUN, results: { ...RUN.results, rows: RUN.results.rows.map((r) => (r.result ? { ...r, result: { ...r.result, keepAlive: true } } : r)) } };
         const mixed = page([before, keptAlive]);
         assert.doesNotMatch(mixed, /req\/s over time/);
-        assert.match(mixed, /Not the same load<\/strong>[^<]*gunicorn-sync: 2000 requests, 200 clients, 1 s delay, ab in matrix-a, 2000 requests, 200 clients, 1 s delay, ab, keep-alive in matrix-b/);
+        assert.match(mixed, /not the same load for gunicorn-sync \(its change is the load's as much as the server's\): 2000 requests, 200 clients, 1 s delay, ab in matrix-a, 2000 requests, 200 clients, 1 s delay, ab, keep-alive in matrix-b/);
+        // A harness file newer than the runs is in the over-time list, but the run shown in full is the newest of scenarios.
+        const harness: Run = { name: "harness-c", file: "/r/harness-c.json", results: { ...matrix("2026-11-30T13:00:00Z", []), sweep: [] } };
+        const withHarness = page([before, RUN, harness]);
+        assert.match(withHarness, /<h1>flask-gevent-lab: matrix-b<\/h1>/);
+        assert.match(withHarness, /<h2>Changes from matrix-a to matrix-b<\/h2>/);
+    });
+
+    it("marks a scenario that failed in the newer run as worse, and one that recovered as better", () => {
+        const before: Run = { name: "matrix-a", file: "/r/matrix-a/results.json",
+            results: matrix("2026-11-29T12:00:00Z", [row("gunicorn-sync", result(150)), row("uwsgi-gevent", result(170)), row("uwsgi-sync", result(160))]) };
+        const html = page([before, RUN]);
+        assert.match(html, /<tr class="worse"><td>uwsgi-sync<\/td><td>status<\/td><td>160 req\/s<\/td><td>FAILED<\/td><td>-<\/td><td>worse<\/td><\/tr>/);
+        const recovered = page([{ ...RUN, name: "matrix-0", results: { ...RUN.results, startedAt: "2026-11-28T00:00:00Z" } }, before]);
+        assert.match(recovered, /<tr class="better"><td>uwsgi-sync<\/td><td>status<\/td><td>FAILED<\/td><td>160 req\/s<\/td>/);
     });
 });
 
