@@ -102,13 +102,18 @@ function rpsChart(matrixRows: MatrixRow[], { id, load }: { id: string; load: str
     };
 }
 
-/** Latency percentiles per scenario, p50 to p99.9 (ab reports no p99.9: its line stops at p99). */
-export function latencyChart(results: MatrixResults): Chart {
-    const ran = measuredRows(results);
+/** Latency percentiles per scenario at each load, p50 to p99.9 (ab reports no p99.9: its line stops at p99). */
+export function latencyCharts(results: MatrixResults): Chart[] {
+    const groups = rowsByLoad(results).map((g) => ({ ...g, rows: g.rows.filter((r) => r.result) })).filter((g) => g.rows.length);
+    return groups.map(({ words, rows }, i) => latencyChart(rows, groups.length > 1 ? { id: `latency-${i + 1}`, load: words } : { id: "latency", load: words }));
+}
+
+function latencyChart(matrixRows: MatrixRow[], { id, load }: { id: string; load: string }): Chart {
+    const ran = matrixRows.map((row) => ({ scenario: row.scenario, result: row.result! }));
     const points = ran.flatMap(({ scenario, result }) => PERCENTILES.flatMap(([key, label], order) =>
         result.latencyMs[key] === null ? [] : [{ scenario, percentile: label, order, ms: round(result.latencyMs[key], 1) }]));
     return {
-        id: "latency", title: "Latency percentiles per scenario",
+        id, title: `Latency percentiles per scenario, at ${load}`,
         caption: "Milliseconds each request took, at each percentile, in the run with the median req/s.",
         spec: {
             ...BASE, width: 520, height: 300, data: { values: points },
@@ -289,7 +294,7 @@ export function runCharts(results: MatrixResults): Chart[] {
     const ran = measuredRows(results);
     return [
         ...rpsCharts(results),
-        ...(ran.length ? [latencyChart(results)] : []),
+        ...latencyCharts(results),
         ...(ran.some((m) => m.result.cpu) ? [cpuChart(results)] : []),
         ...(ran.some((m) => m.result.threadsPeak !== null) ? [threadsChart(results)] : []),
         ...(ran.some((m) => m.result.capacity) ? [capacityChart(results)] : []),
@@ -407,7 +412,8 @@ window.reportReady = Promise.all([...document.querySelectorAll("[data-chart]")].
     console.error("chart " + el.dataset.chart + ": " + e.message);
   }
 }));
-const cellValue = (td) => { const n = parseFloat(td.textContent); return isNaN(n) ? td.textContent : n; };
+// A figure ("150 [145-155]" sorts as 150); a date or any other text sorts as text.
+const cellValue = (td) => { const t = td.textContent, n = parseFloat(t); return isNaN(n) || /^\d{4}-\d\d-\d\d/.test(t) ? t : n; };
 for (const th of document.querySelectorAll("table.sortable th")) {
   th.addEventListener("click", () => {
     const table = th.closest("table"), body = table.tBodies[0], i = th.cellIndex;

@@ -34,6 +34,8 @@ function isExecutable(file: string): boolean {
 export interface Page {
     /** Console errors (console.error, uncaught exceptions, failed loads: Runtime.exceptionThrown, Runtime.consoleAPICalled type error, Log.entryAdded level error) seen so far, as text. */
     errors: string[];
+    /** The URL of every request the page made, in order (Network.requestWillBeSent): a page that needs no network makes only file: and data: ones. */
+    requests: string[];
     /** The expression's value (awaited if a promise, returned as JSON); throws with the exception's text if it throws. */
     evaluate<T>(expression: string): Promise<T>;
     /** A PNG of the viewport, or with fullPage of the whole document. */
@@ -237,13 +239,15 @@ export async function openPage(file: string, options: { width?: number; height?:
     };
 
     const errors: string[] = [];
+    const requests: string[] = [];
     try {
         const { targetId } = await browser.send("Target.createTarget", { url: "about:blank" });
         const { sessionId } = await browser.send("Target.attachToTarget", { targetId, flatten: true });
         const send = (method: string, params?: object) => browser.send(method, params, sessionId);
         browser.on(({ method, params, sessionId: from }) => {
             if (from !== sessionId) return;
-            if (method === "Runtime.exceptionThrown") errors.push(exceptionText(params.exceptionDetails));
+            if (method === "Network.requestWillBeSent") requests.push(params.request.url);
+            else if (method === "Runtime.exceptionThrown") errors.push(exceptionText(params.exceptionDetails));
             else if (method === "Runtime.consoleAPICalled" && params.type === "error") errors.push(consoleText(params.args));
             else if (method === "Log.entryAdded" && params.entry.level === "error") {
                 errors.push(params.entry.url ? `${params.entry.text} (${params.entry.url})` : params.entry.text);
@@ -253,6 +257,7 @@ export async function openPage(file: string, options: { width?: number; height?:
             send("Runtime.enable"),
             send("Log.enable"),
             send("Page.enable"),
+            send("Network.enable"),
             // The viewport exactly width x height: the window's size includes what headless keeps of its frame.
             send("Emulation.setDeviceMetricsOverride", { width, height, deviceScaleFactor: 1, mobile: false }),
         ]);
@@ -265,6 +270,7 @@ export async function openPage(file: string, options: { width?: number; height?:
 
         return {
             errors,
+            requests,
             async evaluate<T>(expression: string): Promise<T> {
                 const { result, exceptionDetails } = await send("Runtime.evaluate", { expression, awaitPromise: true, returnByValue: true });
                 if (exceptionDetails) throw new Error(`${expression}: ${exceptionText(exceptionDetails)}`);

@@ -10,7 +10,7 @@
 import * as path from "path";
 import { compareRuns, comparisonNotes, Outcome, regressions, renderChanges } from "../lib/decide";
 import { Run } from "../lib/runs";
-import { findRuns, writeHtmlReport } from "./report";
+import { findRuns, shown, writeHtmlReport } from "./report";
 
 function load(folder: string): Run {
     const { runs, skipped } = findRuns(folder);
@@ -54,7 +54,7 @@ function main(): void {
     console.log(renderChanges(comparison.changes, names[0], names[1]));
     if (runs) {
         const page = writeHtmlReport(runs, path.join(path.dirname(runs[1].file), `compare-${runs[0].name}.html`));
-        console.log(`\n${path.relative(process.cwd(), page)}: ${runs[1].name} in full, and the changes from ${runs[0].name}`);
+        console.log(`\n${shown(page)}: ${runs[1].name} in full, and the changes from ${runs[0].name}`);
     }
     const worse = regressions(comparison);
     if (failOnRegression && worse.length) {

@@ -6,7 +6,9 @@
 #   progress_stop         stops the ticking line: in the script's EXIT trap, and before
 #                         the script writes anything else on stderr (its say)
 # On a terminal (not CI) the running step's line ticks in place every second with
-# its elapsed time; elsewhere plain lines only, one per step start and finish.
+# its elapsed time, and what the build's tools print goes to <cache>/durations/<name>.log
+# (its tail shown if the build fails), or it would break into that line; elsewhere
+# plain lines only, one per step start and finish, the tools' own lines between them.
 # The same line as lib/progress.ts draws for the matrix, without Node (these
 # scripts build what Node's tools need).
 
@@ -15,6 +17,8 @@ progress_file="${FGL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flask-gevent-lab}/du
 progress_seconds=()  # each finished step's
 progress_i=0 progress_n=0 progress_what="" progress_started=0  # the running step (i 0: none)
 progress_ticker=""
+progress_log="$progress_file.log"
+progress_terminal=""  # the terminal's fd while stderr goes to the log
 if [ -t 2 ] && [ -z "${CI:-}" ]; then progress_live=1; else progress_live=0; fi
 
 # "45 s", "2 min 5 s", "1 h 3 min".
@@ -48,12 +52,12 @@ progress_line() {  # <spent>
 
 progress_tick() {
     local cols line
-    cols=$(stty size <&2 2>/dev/null | cut -d' ' -f2) || true
+    cols=$(stty size <&"$progress_terminal" 2>/dev/null | cut -d' ' -f2) || true
     ((${cols:-0} > 1)) || cols=80  # a terminal that does not know its size says 0
     # Ends with the script too, should it be killed before its trap runs.
     while kill -0 $$ 2>/dev/null; do
         line=$(progress_line $((SECONDS - progress_started)))
-        printf '\r\033[2K%s' "${line:0:cols-1}" >&2
+        printf '\r\033[2K%s' "${line:0:cols-1}" >&"$progress_terminal"
         sleep 1
     done
 }
@@ -63,6 +67,9 @@ progress_untick() {
     kill "$progress_ticker" 2>/dev/null || true
     wait "$progress_ticker" 2>/dev/null || true
     progress_ticker=""
+    # stderr back to the terminal.
+    exec 2>&"$progress_terminal" {progress_terminal}>&-
+    progress_terminal=""
 }
 
 # Ends the running step: a permanent line with the time it took, in place of the ticking one.
@@ -80,6 +87,9 @@ step() {  # <i> <n> <what>
     progress_finish
     progress_i=$1 progress_n=$2 progress_what=$3 progress_started=$SECONDS
     if [ $progress_live = 1 ]; then
+        mkdir -p "${progress_log%/*}"
+        ((progress_i > 1)) || : >"$progress_log"
+        exec {progress_terminal}>&2 2>>"$progress_log"
         progress_tick >/dev/null &
         progress_ticker=$!
     else
@@ -93,9 +103,12 @@ progress_done() {
     printf '%s\n' "${progress_seconds[@]}" >"$progress_file"
 }
 
-# A step cut short (the build failed) keeps its last line on the screen, ended.
+# A step cut short (the build failed) keeps its last line on the screen, ended, and
+# after a failure the tail of what its tools printed.
 progress_stop() {
+    local status=$?
     [ -n "$progress_ticker" ] || return 0
     progress_untick
     echo >&2
+    if [ "$status" != 0 ]; then tail -n 30 "$progress_log" >&2; echo "(all of it: $progress_log)" >&2; fi
 }

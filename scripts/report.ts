@@ -73,6 +73,12 @@ export function defaultOut(targets: string[]): string {
     return path.join(parts[0].slice(0, shared).join(path.sep) || path.sep, "report.html");
 }
 
+/** A file as the user should read its name: relative within the project's folder, where the command runs; else absolute. */
+export function shown(file: string): string {
+    const relative = path.relative(process.cwd(), file);
+    return relative.startsWith("..") ? path.resolve(file) : relative;
+}
+
 /** Writes the page of `runs` (the last in full, the changes from the one before it) to `out`; returns its path. */
 export function writeHtmlReport(runs: Run[], out: string): string {
     const link = (run: Run) => path.relative(path.dirname(path.resolve(out)), path.resolve(run.file)).split(path.sep).join("/");
@@ -80,13 +86,14 @@ export function writeHtmlReport(runs: Run[], out: string): string {
     return out;
 }
 
-/** A PNG of the page beside it (report.png for report.html), drawn by Chromium; returns its path. */
+/** A PNG of the page beside it (report.png for report.html), drawn by Chromium; returns its path. Throws where the page shows an error. */
 export async function screenshot(page: string): Promise<string> {
     const { openPage } = await import("./chromium");
-    const png = page.replace(/\.html$/, ".png");
+    const png = page.replace(/(\.html?)?$/, ".png");
     const browser = await openPage(page, { width: 1280, height: 900 });
     try {
         await browser.evaluate("window.reportReady.then(() => true)");
+        if (browser.errors.length) throw new Error(`${page} shows errors in Chromium: ${browser.errors.join("; ")}`);
         await browser.screenshot(png, { fullPage: true });
     } finally {
         await browser.close();
@@ -111,8 +118,8 @@ async function main(): Promise<void> {
     const runs = found.flatMap((f) => f.runs).sort((a, b) => a.results.startedAt.localeCompare(b.results.startedAt));
     if (!runs.length) throw new Error(`no run could be read in ${targets.join(", ")} (see the skipped files above)`);
     const page = writeHtmlReport(runs, out ?? defaultOut(targets));
-    console.log(`${path.relative(process.cwd(), page)}: ${runs.length} run(s)`);
-    if (shot) console.log(path.relative(process.cwd(), await screenshot(page)));
+    console.log(`${shown(page)}: ${runs.length} run(s)`);
+    if (shot) console.log(shown(await screenshot(page)));
 }
 
 if (require.main === module) {

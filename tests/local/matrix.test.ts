@@ -4,7 +4,9 @@ import { strict as assert } from "assert";
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
+import * as os from "os";
 import * as path from "path";
+import { pathToFileURL } from "url";
 import { groupProcesses } from "../../lib/procfs";
 import { MatrixResults } from "../../lib/report";
 import { openPage } from "../../scripts/chromium";
@@ -136,6 +138,7 @@ describe("the matrix command (real engine)", function () {
         try {
             await page.evaluate("window.reportReady.then(() => true)");
             assert.deepEqual(page.errors, []);
+            assert.deepEqual(page.requests, [pathToFileURL(file).href], "the page alone: no script, style or font fetched");
             const charts = await page.evaluate<[string, string | undefined, number][]>(`[...document.querySelectorAll("[data-chart]")]
                 .map((el) => [el.dataset.chart, el.dataset.drawn, el.querySelectorAll("svg .role-mark [role=graphics-symbol]").length])`);
             assert.deepEqual(charts.map(([id]) => id), ["rps", "latency", "cpu", "threads", "sweep"]);
@@ -158,6 +161,36 @@ describe("the matrix command (real engine)", function () {
         const png = fs.readFileSync(path.join(dir, "report.png"));
         assert.equal(png.subarray(1, 4).toString(), "PNG");
         assert.ok(png.length > 50_000, `a screenshot with something in it: ${png.length} bytes`);
+    });
+
+    it("./lab report over two runs: each scenario's req/s over time and the changes, drawn in Chromium, its screenshot beside it", async function () {
+        this.timeout(180_000);
+        // A second run: this one's figures an hour later (a real run's, so the page draws what a real one holds).
+        const later = `${dir}-later`;
+        fs.mkdirSync(later);
+        const shifted = { ...results, startedAt: new Date(Date.parse(results.startedAt) + 3600_000).toISOString() };
+        fs.writeFileSync(path.join(later, "results.json"), JSON.stringify(shifted));
+        const out = path.join(later, "both.html");
+        try {
+            const report = spawnSync(path.join(ROOT, "lab"), ["report", dir, later, "--out", out, "--screenshot"], { cwd: os.tmpdir(), encoding: "utf8" });
+            assert.equal(report.status, 0, report.stderr);
+            assert.match(report.stdout, /both\.html: 2 run\(s\)\n.*both\.png\n$/);
+            assert.ok(fs.statSync(path.join(later, "both.png")).size > 50_000);
+            const page = await openPage(out);
+            try {
+                await page.evaluate("window.reportReady.then(() => true)");
+                assert.deepEqual(page.errors, []);
+                const drawn = await page.evaluate<[string, number][]>(`[...document.querySelectorAll("#over-time [data-chart]")]
+                    .map((el) => [el.dataset.drawn, el.querySelectorAll("svg .role-mark [role=graphics-symbol]").length])`);
+                assert.deepEqual(drawn.map(([d, marks]) => d === "true" && marks > 0), [true], JSON.stringify(drawn));
+                const changes = await page.evaluate<string[]>(`[...document.querySelectorAll("#changes tbody tr")].map((tr) => tr.className + " " + tr.cells[0].textContent)`);
+                assert.ok(changes.includes("within-noise devserver-threaded"), changes.join(", "));
+            } finally {
+                await page.close();
+            }
+        } finally {
+            fs.rmSync(later, { recursive: true, force: true });
+        }
     });
 
     it("compares two runs in the terminal and in a page: a run against itself is within noise everywhere", async function () {

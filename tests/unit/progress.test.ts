@@ -117,15 +117,15 @@ describe("the builds' progress (scripts/progress.sh)", () => {
     const script = (pause: string, end: string) => `set -euo pipefail
         source scripts/progress.sh demo
         trap progress_stop EXIT
-        step 1 2 "building one"; ${pause}
-        step 2 2 "building two"; ${pause}
+        step 1 2 "building one"; echo tool-one >&2; ${pause}
+        step 2 2 "building two"; echo tool-two >&2; ${pause}
         ${end}`;
     const options = (env: Record<string, string>) => ({ cwd: path.join(__dirname, "..", ".."), encoding: "utf8" as const, env: { ...process.env, FGL_CACHE: cache, ...env } });
     /** A two-step build sourcing the helper, its stderr a pipe; `fail`: it fails in its second step. */
     const build = (fail = false) => spawnSync("bash", ["-c", script("", fail ? "exit 1" : "progress_done")], options({}));
     /** The same build on a terminal (util-linux's script gives it one), each step long enough for a tick. */
-    const onTerminal = (env: Record<string, string>) =>
-        spawnSync("script", ["-qec", `bash -c '${script("sleep 2.5", "progress_done")}'`, "/dev/null"], options(env)).stdout;
+    const onTerminal = (env: Record<string, string>, end = "progress_done") =>
+        spawnSync("script", ["-qec", `bash -c '${script("sleep 2.5", end)}'`, "/dev/null"], options(env)).stdout;
     const durations = () => path.join(cache, "durations", "demo");
 
     it("off a terminal prints plain lines only, and no estimate without an earlier build's record", () => {
@@ -133,8 +133,8 @@ describe("the builds' progress (scripts/progress.sh)", () => {
         assert.equal(status, 0, stderr);
         // Bash's SECONDS counts whole seconds: a quick step that crosses one's boundary took "1 s".
         assert.deepEqual(stderr.replace(/done in [01] s/g, "done in 0 s").split("\n"), [
-            "demo: [1/2] building one", "demo: [1/2] building one: done in 0 s",
-            "demo: [2/2] building two", "demo: [2/2] building two: done in 0 s", ""]);
+            "demo: [1/2] building one", "tool-one", "demo: [1/2] building one: done in 0 s",
+            "demo: [2/2] building two", "tool-two", "demo: [2/2] building two: done in 0 s", ""]);
     });
 
     it("estimates from what the last successful build's steps took, and records only successful builds", () => {
@@ -145,7 +145,7 @@ describe("the builds' progress (scripts/progress.sh)", () => {
         fs.writeFileSync(durations(), "300\n65\n");
         const lines = build().stderr.split("\n");
         assert.equal(lines[0], "demo: [1/2, ~6 min left] building one");
-        assert.equal(lines[2], "demo: [2/2, ~1 min left] building two");
+        assert.equal(lines[3], "demo: [2/2, ~1 min left] building two");
     });
 
     it("on a terminal ticks the running step in place and keeps only the finished steps' lines; under CI, plain lines", function () {
@@ -153,6 +153,11 @@ describe("the builds' progress (scripts/progress.sh)", () => {
         const live = onTerminal({ CI: "" });
         assert.match(live, /\r\x1b\[2Kdemo: \[1\/2\] building one \([1-5] s\)\r\x1b\[2Kdemo: \[1\/2\] building one: done in [2-6] s\r?\n/);
         assert.doesNotMatch(live, /^demo: \[1\/2\] building one\r?$/m, "no plain line besides");
+        // What the tools print would break into the ticking line: it goes to a log, shown where the build fails.
+        assert.doesNotMatch(live, /tool-/);
+        assert.match(fs.readFileSync(`${durations()}.log`, "utf8"), /^tool-one\ntool-two\n$/);
+        const failed = onTerminal({ CI: "" }, "exit 1");
+        assert.match(failed, /tool-one\r?\ntool-two\r?\n\(all of it: .*durations\/demo\.log\)/);
         const ci = onTerminal({ CI: "true" });
         assert.doesNotMatch(ci, /\x1b/);
         assert.match(ci, /^demo: \[1\/2, <1 min left\] building one\r?\n/, "the terminal's build recorded its steps");
