@@ -126,8 +126,10 @@ describe("kubernetes: the project's cluster, the real provider", function () {
     });
 
     it("a load over maxFailedRequests fails the up, and the next up measures again rather than re-reading it", async () => {
-        // 6 clients for 10 s; the slow API's pod is deleted while they run: the app answers 500 until its new pod is ready.
-        // No warm-up: the pod is deleted while the measured run goes on.
+        // 6 clients for 10 s; the slow API is stopped in its container while they run: the app answers 500 until it is
+        // back. (Deleting its pod instead can leave a request hanging: sent to the gone pod's address before kube-proxy
+        // drops it, no reset comes, and ab gives up its whole run at the timeout.)
+        // No warm-up: the slow API stops while the measured run goes on.
         const stack = await kubeStack("uwsgi-gevent", {
             loadRequests: "60", loadConcurrency: "6", loadDelay: "1", maxFailedRequests: "0", loadWarmupSeconds: "0",
         });
@@ -138,7 +140,8 @@ describe("kubernetes: the project's cluster, the real provider", function () {
             await until(() => kubectl("get", "pods", "-n", namespace, "-l", "batch.kubernetes.io/job-name",
                 "-o", "jsonpath={.items[*].status.phase}").includes("Running"), 5 * 60_000, "the load's pods to run");
             await new Promise((r) => setTimeout(r, 3000));
-            kubectl("delete", "pod", "-n", namespace, "-l", "app.kubernetes.io/name=slow-api", "--wait=false");
+            const slowApi = kubectl("get", "pods", "-n", namespace, "-l", "app.kubernetes.io/name=slow-api", "-o", "jsonpath={.items[0].metadata.name}");
+            kubectl("exec", "-n", namespace, slowApi, "--", "sh", "-c", "kill -s TERM 1");
             await assert.rejects(up, (e: Error) => {
                 console.log(`      ${/load test: .*? failed/.exec(e.message)?.[0]}`);
                 return /requests failed \(maxFailedRequests is 0\).*its Job is deleted/s.test(e.message);
