@@ -10,6 +10,7 @@ import { httpGet } from "../httpGet";
 import * as path from "path";
 import { removeStack, ROOT, testStack, upOutputs } from "../local/stack";
 import { clusterTraces, kubectl, startCluster, stopCluster } from "./cluster";
+import { POD_BARRIER } from "../../lib/load/split";
 
 /** Small and quick, but enough clients for two pods to share. */
 const LOAD = { platform: "kubernetes", loadRequests: "200", loadConcurrency: "50", loadDelay: "0.5", loadParallelism: "2", baseline: "false" };
@@ -126,10 +127,10 @@ describe("kubernetes: the project's cluster, the real provider", function () {
     });
 
     it("a load over maxFailedRequests fails the up, and the next up measures again rather than re-reading it", async () => {
-        // 6 clients for 10 s; the slow API is stopped in its container while they run: the app answers 500 until it is
-        // back. (Deleting its pod instead can leave a request hanging: sent to the gone pod's address before kube-proxy
-        // drops it, no reset comes, and ab gives up its whole run at the timeout.)
-        // No warm-up: the slow API stops while the measured run goes on.
+        // 6 clients for 10 s; the slow API's pod is deleted 3 s into the measured run: the app answers 500 until its new
+        // pod is ready. (Deleted at a time counted from the pods' start instead, it can meet their checks before the
+        // release: a check waits behind the deletion, and a pod that never measures counts no failed request.)
+        // No warm-up: the pod is deleted while the measured run goes on.
         const stack = await kubeStack("uwsgi-gevent", {
             loadRequests: "60", loadConcurrency: "6", loadDelay: "1", maxFailedRequests: "0", loadWarmupSeconds: "0",
         });
@@ -137,11 +138,21 @@ describe("kubernetes: the project's cluster, the real provider", function () {
         try {
             const up = upOutputs(stack);
             up.catch(() => undefined);
-            await until(() => kubectl("get", "pods", "-n", namespace, "-l", "batch.kubernetes.io/job-name",
-                "-o", "jsonpath={.items[*].status.phase}").includes("Running"), 5 * 60_000, "the load's pods to run");
-            await new Promise((r) => setTimeout(r, 3000));
-            const slowApi = kubectl("get", "pods", "-n", namespace, "-l", "app.kubernetes.io/name=slow-api", "-o", "jsonpath={.items[0].metadata.name}");
-            kubectl("exec", "-n", namespace, slowApi, "--", "sh", "-c", "kill -s TERM 1");
+            // The time the load resource released the pods at, once every pod has it.
+            const releasedAt = () => {
+                const pods = kubectl("get", "pods", "-n", namespace, "-l", "batch.kubernetes.io/job-name", "-o", "jsonpath={.items[*].metadata.name}").split(" ").filter(Boolean);
+                const times = pods.map((pod) => {
+                    try {
+                        return Number(kubectl("exec", "-n", namespace, pod, "--", "cat", `${POD_BARRIER.dir}/${POD_BARRIER.go}`).split(" ")[1]);
+                    } catch {
+                        return NaN;
+                    }
+                });
+                return pods.length === 2 && times.every((t) => t > 0) ? Math.max(...times) : null;
+            };
+            await until(() => releasedAt() !== null, 5 * 60_000, "the load's pods to be released");
+            await new Promise((r) => setTimeout(r, Math.max(0, (releasedAt()! + 3) * 1000 - Date.now())));
+            kubectl("delete", "pod", "-n", namespace, "-l", "app.kubernetes.io/name=slow-api", "--wait=false");
             await assert.rejects(up, (e: Error) => {
                 console.log(`      ${/load test: .*? failed/.exec(e.message)?.[0]}`);
                 return /requests failed \(maxFailedRequests is 0\).*its Job is deleted/s.test(e.message);
