@@ -2,10 +2,10 @@
 // each scenario's req/s over time and the changes from the run before). Charts are Vega-Lite
 // specs built here as data and drawn in the page by the inlined Vega; every chart's figures are
 // also a table. Pure: the chart library's code comes in as text.
-import { changeText, compareRuns, comparisonNotes, loadOf, Outcome, variantOf } from "./decide";
+import { changeText, compareRuns, comparisonNotes, loadOf, variantOf } from "./decide";
 import { CPU_ROLES } from "./load/cpu";
 import { LoadResult } from "./load/result";
-import { COLUMNS, MatrixResults, MatrixRow, measuredRows, SWEEP_COLUMNS, sweepRows, tableRows, whatToPick } from "./report";
+import { COLUMNS, MatrixResults, MatrixRow, measuredRows, outcomesOf, SWEEP_COLUMNS, sweepRows, tableRows, whatToPick } from "./report";
 import { Run } from "./runs";
 import { spreadOf } from "./stats";
 import { atTutorialLoad } from "./tutorial";
@@ -323,11 +323,9 @@ function chartHtml(c: Chart): string {
         `<details><summary>the figures as a table</summary>${table(c.table.header, c.table.rows)}</details></figure>`;
 }
 
-/** A run's scenarios as a comparison sees them. */
-const outcomes = (run: Run): Outcome[] => run.results.rows.map((row) => ({ scenario: row.scenario, result: row.result }));
 
 function changesHtml(from: Run, to: Run): string {
-    const comparison = compareRuns(outcomes(from), outcomes(to));
+    const comparison = compareRuns(outcomesOf(from.results), outcomesOf(to.results));
     const rows = comparison.changes.map((c) => `<tr class="${c.verdict.replace(/ /g, "-")}"><td>${esc(c.scenario)}</td><td>${esc(c.metric)}</td><td>${esc(c.a)}</td><td>${esc(c.b)}</td>` +
         `<td>${changeText(c)}</td><td>${esc(c.verdict)}${c.p !== null ? ` (p = ${c.p.toFixed(3)})` : ""}</td></tr>`).join("");
     return `<section id="changes"><h2>Changes from ${esc(from.name)} to ${esc(to.name)}</h2>` +

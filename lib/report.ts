@@ -1,6 +1,6 @@
 // The matrix's results file and its renderings (terminal table, report.md):
 // "What to pick" first, then every figure with its spread. Pure.
-import { figureText, Measured, METRICS, rank, rankCapacity, Ranking } from "./decide";
+import { figureText, Measured, METRICS, Outcome, rank, rankCapacity, Ranking } from "./decide";
 import { CPU_ROLES, CpuUsage } from "./load/cpu";
 import { LoadResult } from "./load/result";
 import { SlowClientsChange } from "./load/slowClients";
@@ -81,6 +81,11 @@ export function cpuCell(cpu: CpuUsage | null | undefined): string {
 /** The scenarios that ran. */
 export function measuredRows(results: MatrixResults): Measured[] {
     return results.rows.flatMap((row) => (row.result ? [{ scenario: row.scenario, result: row.result }] : []));
+}
+
+/** Every scenario of the run as a comparison sees it: its result, or null where it failed. */
+export function outcomesOf(results: MatrixResults): Outcome[] {
+    return results.rows.map((row) => ({ scenario: row.scenario, result: row.result }));
 }
 
 /** Each scenario's tie group for req/s at its load (1: the best group), "-" where it was alone at its load. */

@@ -9,6 +9,7 @@
 // when a scenario failed in B or got worse beyond its noise at the same load.
 import * as path from "path";
 import { compareRuns, comparisonNotes, Outcome, regressions, renderChanges } from "../lib/decide";
+import { outcomesOf } from "../lib/report";
 import { Run } from "../lib/runs";
 import { findRuns, shown, writeHtmlReport } from "./report";
 
@@ -21,8 +22,6 @@ function load(folder: string): Run {
     if (!runs[0].results.rows.length) throw new Error(`${folder}: a harness run has no scenarios to compare (a folder of ./lab matrix or ./lab capacity)`);
     return runs[0];
 }
-
-const outcomes = (run: Run): Outcome[] => run.results.rows.map((row) => ({ scenario: row.scenario, result: row.result }));
 
 function main(): void {
     const args = process.argv.slice(2);
@@ -37,7 +36,7 @@ function main(): void {
     let runs: [Run, Run] | undefined;
     if (third !== undefined) {
         // Two scenarios of one run: each renamed to one name, so they compare as one scenario.
-        const rows = outcomes(load(first));
+        const rows = outcomesOf(load(first).results);
         const pick = (s: string) => {
             const row = rows.find((r) => r.scenario === s);
             if (!row) throw new Error(`${first}: no scenario ${s} (it has ${rows.map((r) => r.scenario).join(", ")})`);
@@ -46,7 +45,7 @@ function main(): void {
         [a, b, names] = [pick(second), pick(third), [second, third]];
     } else {
         runs = [load(first), load(second)];
-        [a, b, names] = [outcomes(runs[0]), outcomes(runs[1]), [runs[0].name, runs[1].name]];
+        [a, b, names] = [outcomesOf(runs[0].results), outcomesOf(runs[1].results), [runs[0].name, runs[1].name]];
     }
     const comparison = compareRuns(a, b);
     for (const note of comparisonNotes(comparison, names[0], names[1])) console.log(note);
