@@ -250,7 +250,9 @@ restore_sysctls() {
 }
 
 # Guard rules, in chains of our own jumped to first: the pod bridge forwards only
-# to itself (pod -> pod, also through a ClusterIP); no packet to or from the pod
+# to itself (pod -> pod, also through a ClusterIP) and refuses the rest at once, a
+# Service without endpoints too (dropped, a connect waits for minutes and its client
+# past its timeout; a TCP reset, unlike ICMP, is not rate-limited); no packet to or from the pod
 # or Service ranges leaves by another interface (checked after routing and DNAT,
 # in mangle POSTROUTING: filter OUTPUT's -o is the route before kube-proxy's
 # DNAT); and the two cluster ports that listen beyond loopback answer only
@@ -268,7 +270,8 @@ guards_on() {
         $ipt -w -A FGL-INPUT -p tcp -m multiport --dports $APISERVER_PORT,$KUBELET_PORT -j DROP
     done
     iptables -w -A FGL-FORWARD -i $BRIDGE -o $BRIDGE -j ACCEPT
-    iptables -w -A FGL-FORWARD -i $BRIDGE -j DROP
+    iptables -w -A FGL-FORWARD -i $BRIDGE -p tcp -j REJECT --reject-with tcp-reset
+    iptables -w -A FGL-FORWARD -i $BRIDGE -j REJECT
     iptables -w -A FGL-FORWARD -o $BRIDGE -j DROP
     # After kube-proxy's DNAT a Service address is gone: one still here has no rule (yet).
     iptables -w -A FGL-OUTPUT -d $SERVICE_CIDR -j REJECT
