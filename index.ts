@@ -46,7 +46,7 @@ const platform: Platform = local
         ? userError(() => new KubernetesPlatform(stack, {
             kubeconfig: settings.kube.kubeconfig, context: settings.kube.context, namespace: settings.kube.namespace,
             images: settings.kube.images, cpuRequests: settings.kube.cpuRequests, cpuLimits: settings.kube.cpuLimits,
-            readyTimeoutSeconds: settings.readyTimeoutSeconds,
+            readyTimeoutSeconds: settings.readyTimeoutSeconds, cpuSampler: settings.kube.cpuSampler,
         }))
         : new DockerPlatform(stack, {
             network: settings.dockerNetwork, pythonImage: settings.pythonImage, nginxImage: settings.nginxImage,

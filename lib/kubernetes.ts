@@ -186,6 +186,56 @@ export function loadLabels(stack: string): Record<string, string> {
     return { "app.kubernetes.io/name": "load", "app.kubernetes.io/instance": stack, "app.kubernetes.io/part-of": "flask-gevent-lab" };
 }
 
+/** What a load's CPU sampler runs, and whose it is. */
+export interface CpuSamplerParams {
+    namespace: string;
+    /** The DaemonSet's name. */
+    name: string;
+    /** The load's Job, its owner: deleting the Job (a destroy, a new run) deletes the sampler, even after an interrupted up. */
+    job: { name: string; uid: string };
+    /** An image with python3 (the base image). */
+    image: string;
+    imagePullPolicy: KubeContext["imagePullPolicy"];
+    command: string[];
+}
+
+/** The label picking a sampler's pods: its name. */
+export const CPU_SAMPLER_LABEL = "flask-gevent-lab/cpu-sampler";
+
+/**
+ * A DaemonSet sampling every node's CPU while a load runs (lib/load/clusterCpu.ts): its pods see the host's processes
+ * (hostPID) and nothing else of it, on every node, tainted ones too. Not of the stack's instance: the load's pods keep
+ * off the nodes of its services, not of its sampler.
+ */
+export function cpuSamplerManifest(p: CpuSamplerParams) {
+    const labels = { "app.kubernetes.io/name": "cpu-sampler", "app.kubernetes.io/part-of": "flask-gevent-lab", [CPU_SAMPLER_LABEL]: p.name };
+    return {
+        apiVersion: "apps/v1",
+        kind: "DaemonSet",
+        metadata: {
+            name: p.name, namespace: p.namespace, labels,
+            ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: p.job.name, uid: p.job.uid }],
+        },
+        spec: {
+            selector: { matchLabels: { [CPU_SAMPLER_LABEL]: p.name } },
+            template: {
+                metadata: { labels },
+                spec: {
+                    hostPID: true,
+                    automountServiceAccountToken: false,
+                    enableServiceLinks: false,
+                    terminationGracePeriodSeconds: 1,
+                    tolerations: [{ operator: "Exists" }],
+                    containers: [{
+                        name: "sampler", image: p.image, imagePullPolicy: p.imagePullPolicy, command: p.command,
+                        env: [{ name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }],
+                    }],
+                },
+            },
+        },
+    };
+}
+
 /** An Indexed Job of `parts` pods started together, none retried (a failed share fails the load). */
 export function jobManifest(p: LoadJobParams) {
     return {

@@ -122,7 +122,12 @@ export interface KubeSettings {
     cpuLimits: CpuQuantities;
     /** The images to run, for a cluster other than the project's ({}: built and loaded into the project's cluster). */
     images: KubeImages;
+    /** Who reads the roles' CPU: a sampler on every node (cluster), this machine's /proc (local: the project's cluster only), or both. */
+    cpuSampler: KubeCpuSampler;
 }
+
+export const KUBE_CPU_SAMPLERS = ["cluster", "local", "both"] as const;
+export type KubeCpuSampler = (typeof KUBE_CPU_SAMPLERS)[number];
 
 /** Mode-independent defaults; Pulumi.yaml declares the same (a unit test keeps them equal). */
 export const DEFAULTS = {
@@ -162,6 +167,7 @@ export const DEFAULTS = {
     kubeCpuRequests: "driver=100m upstream=100m app=100m ingress=100m postgres=100m",
     kubeCpuLimits: "",
     kubeImages: "",
+    kubeCpuSampler: "cluster" as KubeCpuSampler,
 };
 
 /**
@@ -371,10 +377,12 @@ function kubeSettings(config: CheckedReader, platform: PlatformKind, load: LoadS
         cpuRequests: quantities("kubeCpuRequests"),
         cpuLimits: quantities("kubeCpuLimits"),
         images: config.parsed("kubeImages", parseKubeImages, DEFAULTS.kubeImages, {}, '"base=<ref> slow_api=<ref> flask_app=<ref> database_app=<ref>"'),
+        cpuSampler: config.oneOf("kubeCpuSampler", KUBE_CPU_SAMPLERS, DEFAULTS.kubeCpuSampler),
     };
     if (platform !== "kubernetes") {
         // One process per service, one driver: these only mean something on a cluster.
         if (kube.replicas !== 1) problems.push(`replicas: ${kube.replicas} app pods need platform kubernetes (fix: pulumi config set platform kubernetes, or pulumi config rm replicas)`);
+        if (read("kubeCpuSampler")) problems.push(`kubeCpuSampler: a sampler on the cluster's nodes needs platform kubernetes (fix: pulumi config rm kubeCpuSampler)`);
         if (kube.loadParallelism !== 1) problems.push(`loadParallelism: a load split over ${kube.loadParallelism} pods needs platform kubernetes (fix: pulumi config set platform kubernetes, or pulumi config rm loadParallelism)`);
         return kube;
     }

@@ -2,7 +2,7 @@
 // where the whole result is. Pure.
 import { slowClientsText } from "./load/slowClients";
 import { CapacityResult } from "./load/capacity";
-import { LoadResult } from "./load/result";
+import { CpuSamplerNote, LoadResult } from "./load/result";
 import { Spread } from "./stats";
 import { tutorialText } from "./tutorial";
 
@@ -50,6 +50,12 @@ function keepAliveText(r: LoadResult): string {
     return r.keptAlive === undefined ? ", keep-alive" : `, keep-alive (${r.keptAlive} of ${r.complete} answers on kept connections)`;
 }
 
+/** Who read a cluster load's CPU, and why not its sampler pods where not. */
+function cpuSamplerText(note: CpuSamplerNote): string {
+    if (note.source === "cluster") return "read by a sampler pod on each of the cluster's nodes";
+    return `${note.source === "local" ? "read from this machine's /proc" : "not read"}: ${note.reason}`;
+}
+
 export function renderSummary(s: SummaryInput): string {
     const r = s.result;
     const runs = r.repeats.length;
@@ -76,6 +82,7 @@ export function renderSummary(s: SummaryInput): string {
         `  failed      ${r.failed} of ${r.requests * runs}${unseen}; ` +
             (r.failures.checkedAgainst ? `checked against ${r.failures.checkedAgainst}` : `as ${r.driver} counted them`),
         `  threads     ${n(r.threadsBefore, 0)} before the load, ${n(r.threadsPeak, 0)} at its peak`,
+        ...(r.cpuSampler ? [`  cpu         ${cpuSamplerText(r.cpuSampler)}`] : []),
         ...(held ? [`  held        ${heldWhere} ${n(held.avg, 1)} at once on average, ${held.peak} at most, for ${r.concurrency} clients`] : []),
         `  verdict     ${r.bottleneck.words}`,
         ...(r.spreadNote ? [`  spread      ${r.spreadNote}`] : []),

@@ -15,6 +15,7 @@ import { codeHash } from "../lib/codeHash";
 import {
     configMapManifest, deploymentManifest, imageOf, jobManifest, KubeContext, namespaceFor, podPaths, resourcesOf, roleMarker, serviceManifest,
 } from "../lib/kubernetes";
+import { cpuSamplerArgv } from "../lib/load/clusterCpu";
 import { cpuCores, CpuQuantities, KubeImages } from "../lib/kubernetesSettings";
 import { CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
@@ -22,7 +23,8 @@ import { loadPodArgv, loadPodSeconds, podBarrierSeconds, PodDriver, splitCeiling
 import { ProcessProbe } from "../lib/probes";
 import { cpuLimitRps } from "../lib/serverModes";
 import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
-import { KubeSettings } from "../lib/settings";
+import { SAMPLE_MS } from "../lib/sampling";
+import { KubeCpuSampler, KubeSettings } from "../lib/settings";
 import { ClusterImages } from "../providers/clusterImages";
 import { KubeLoadRun } from "../providers/kubeLoadRun";
 import { which } from "./localTools";
@@ -45,6 +47,8 @@ export interface KubernetesPlatformArgs {
     readyTimeoutSeconds?: number;
     /** kubectl, which collects the load's results; default the project's cluster's, else the one on PATH. */
     kubectl?: string;
+    /** Who reads the roles' CPU: a sampler pod on every node (cluster), this machine's /proc (local: the project's cluster only), or both; default cluster. */
+    cpuSampler?: KubeCpuSampler;
 }
 
 /** Every service a Deployment + Service; loads run as Jobs in the cluster. */
@@ -62,8 +66,10 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
     private readonly kubeconfig: string;
     private readonly context: string;
     private readonly names = new Set<string>();
-    /** The project's cluster runs on this machine: its pods' processes are sampled from /proc. */
+    /** Its pods' processes are sampled from this machine's /proc (the project's cluster runs here). */
     private readonly sampled: boolean;
+    /** A sampler pod on every node reads the roles' CPU during a load. */
+    private readonly clusterSampled: boolean;
     /** Where its containerd keeps each running container's OCI bundle. */
     private readonly bundles: string;
     /** Pods per role, for the roles' CPU limits in all. */
@@ -78,7 +84,13 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         this.kubeconfig = cluster.kubeconfig;
         this.context = args.context ?? "";
         this.kubectl = args.kubectl ?? cluster.kubectl;
-        this.sampled = cluster.own;
+        const sampler = args.cpuSampler ?? "cluster";
+        if (sampler !== "cluster" && !cluster.own) {
+            throw new Error(`kubeCpuSampler: ${sampler} reads this machine's /proc, where only the project's cluster's pods run ` +
+                `(fix: pulumi config set kubeCpuSampler cluster)`);
+        }
+        this.sampled = sampler !== "cluster";
+        this.clusterSampled = sampler !== "local";
         this.bundles = cluster.bundles;
         const ownImages = !args.images || Object.keys(args.images).length === 0;
         if (ownImages && !cluster.own) {
@@ -189,6 +201,9 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             maxFailedRequests: load.maxFailedRequests, resultsDir: load.resultsDir,
             threads: load.threads,
             roles: this.sampled ? pulumi.all([load.roles, this.probe("driver")]).apply(([roles, driver]) => ({ ...roles, driver })) : {},
+            cpuSampler: this.clusterSampled
+                ? this.images.apply((images) => ({ image: imageOf("base", images), imagePullPolicy: this.ctx.imagePullPolicy, command: cpuSamplerArgv(SAMPLE_MS) }))
+                : null,
             // ab is one single-threaded process per pod.
             roleProcessCores: pulumi.output(load.roleProcessCores).apply((cores) => ({ driver: 1, ...cores })),
             roleCores: this.roleCores({ ...this.pods, driver: shares.length }),

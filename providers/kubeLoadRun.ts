@@ -6,19 +6,23 @@
 // on this machine), appends it under results/<stack>/, and fails the up if
 // more requests failed than allowed. A new Job (a new target, a new run
 // id) is a new result; a result over the failure threshold deletes its Job, so
-// the next up (after a refresh) measures again as on the other platforms. Where
-// the pods' node is this machine, each role's threads and CPU are sampled from
-// /proc while the Job runs (by the marker every container carries), so the
-// result names who ran out first, as on this machine. kubectl talks to the
-// cluster: the kubeconfig's credentials are whatever it supports.
+// the next up (after a refresh) measures again as on the other platforms. Each
+// role's CPU and the app's threads are sampled while the Job runs, so the result
+// names who ran out first, as on this machine: by a sampler pod on every node
+// (a DaemonSet the Job owns, started before the pods' release, read and deleted
+// after the Job), or where the pods' node is this machine from its /proc (by
+// the marker every container carries), or both. kubectl talks to the cluster:
+// the kubeconfig's credentials are whatever it supports.
 import { execFile } from "child_process";
 import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
+import { CPU_SAMPLER_LABEL, cpuSamplerManifest, ROLE_MARKER } from "../lib/kubernetes";
+import { ClusterCpu, clusterCpu, containerRoles, parseSamplerLog, PodContainers } from "../lib/load/clusterCpu";
 import { CpuRole, CpuSnapshot, CpuUsage, RoleLimit, snapshotsSpanning, summarizeCpu, unseenUnreadable } from "../lib/load/cpu";
 import { mergePodResults } from "../lib/load/merge";
 import { loadResult, representativeRun } from "../lib/load/repeats";
 import { loadPodSeconds, POD_BARRIER, PodDriver } from "../lib/load/split";
-import { judgeRun, LoadResult, PodRun } from "../lib/load/result";
+import { CpuSamplerNote, judgeRun, LoadResult, PodRun } from "../lib/load/result";
 import { countThreads, ProcessProbe } from "../lib/probes";
 import { startSampling } from "../lib/sampling";
 import { keepResult, replaceOnChange } from "./results";
@@ -68,34 +72,110 @@ export interface KubeLoadRunInputs {
     roleProcessCores: Partial<Record<CpuRole, number>>;
     /** A role's CPU limit in cores, over all its pods; absent: none. */
     roleCores: Partial<Record<CpuRole, number>>;
+    /** What the CPU sampler's pods run (lib/load/clusterCpu.ts); null: no sampler in the cluster. */
+    cpuSampler: { image: string; imagePullPolicy: "Never" | "IfNotPresent"; command: string[] } | null;
 }
 
-/** Epoch seconds on the snapshots' clock (performance.now). */
-function onSnapshotClock(epochSeconds: number): number {
+/** Epoch seconds on this machine's sampler's clock (performance.now). */
+function onLocalClock(epochSeconds: number): number {
     return (epochSeconds * 1000 - performance.timeOrigin) / 1000;
+}
+
+/** Snapshots of the roles' CPU, on the clock `clock` turns epoch seconds into, over `cores`. */
+interface CpuSeries {
+    snapshots: CpuSnapshot[];
+    clock: (epochSeconds: number) => number;
+    cores: number;
 }
 
 /**
  * CPU per role over one run of the pods, from the snapshots spanning it; null when none of the roles' processes
- * was seen here (the cluster's nodes are other machines) or nothing was sampled.
+ * was seen or nothing was sampled.
  */
-function cpuOfRun(inputs: KubeLoadRunInputs, snapshots: CpuSnapshot[], pods: PodRun[]): CpuUsage | null {
+function cpuOfRun(inputs: KubeLoadRunInputs, series: CpuSeries, pods: PodRun[]): CpuUsage | null {
     const start = Math.min(...pods.map((p) => Date.parse(p.startedAt) / 1000));
     const end = Math.max(...pods.map((p) => Date.parse(p.startedAt) / 1000 + p.timeTakenSeconds));
-    const spanning = unseenUnreadable(snapshotsSpanning(snapshots, onSnapshotClock(start), onSnapshotClock(end)));
+    const spanning = unseenUnreadable(snapshotsSpanning(series.snapshots, series.clock(start), series.clock(end)));
     if (!spanning.length || Object.values(spanning[0].roles).every((r) => r === null)) return null;
-    const limits = Object.fromEntries((Object.keys(inputs.roles) as CpuRole[]).map((role) =>
+    const limits = Object.fromEntries((Object.keys(spanning[0].roles) as CpuRole[]).map((role) =>
         [role, { cores: inputs.roleCores[role], processCores: inputs.roleProcessCores[role] }])) as Partial<Record<CpuRole, RoleLimit>>;
-    return summarizeCpu(spanning, os.cpus().length, limits);
+    return summarizeCpu(spanning, series.cores, limits);
 }
 
-function kubectl(inputs: KubeLoadRunInputs, args: string[]): Promise<string> {
+/** How long the sampler's pods may take to run on every node; the load then goes on without them. */
+const SAMPLER_READY_SECONDS = 60;
+
+/** A load's sampler DaemonSet, by name (also its pods' CPU_SAMPLER_LABEL). */
+interface CpuSampler {
+    name: string;
+}
+
+function kubectlJson(inputs: KubeLoadRunInputs, args: string[]) {
+    return kubectl(inputs, [...args, "-o", "json"]).then((out) => JSON.parse(out));
+}
+
+/**
+ * Starts the load's CPU sampler (a DaemonSet the Job owns) and waits until it runs on every node; where it can't (the
+ * cluster forbids the host's PIDs, no node takes it in time), deletes it and says why: the load then runs without it.
+ */
+async function startCpuSampler(inputs: KubeLoadRunInputs): Promise<CpuSampler | { reason: string }> {
+    const sampler = { name: `cpu-sampler-${inputs.jobUid.slice(0, 8)}` };
+    const manifest = cpuSamplerManifest({ namespace: inputs.namespace, name: sampler.name, job: { name: inputs.job, uid: inputs.jobUid }, ...inputs.cpuSampler! });
+    try {
+        await kubectl(inputs, ["create", "-f", "-"], JSON.stringify(manifest));
+    } catch (e) {
+        return { reason: `the CPU sampler could not be created: ${(e as Error).message}` };
+    }
+    const until = Date.now() + SAMPLER_READY_SECONDS * 1000;
+    let reason = `its pods did not run on every node within ${SAMPLER_READY_SECONDS} s`;
+    while (Date.now() < until) {
+        try {
+            const status = (await kubectlJson(inputs, ["get", "daemonset", sampler.name])).status ?? {};
+            if (status.desiredNumberScheduled > 0 && status.numberReady === status.desiredNumberScheduled) return sampler;
+            // A pod the cluster refuses (a pod security level that forbids the host's PIDs) is never going to run.
+            const refused = (await kubectlJson(inputs, ["get", "events", "--field-selector", `involvedObject.name=${sampler.name},reason=FailedCreate`])).items;
+            if (refused.length) {
+                reason = refused[refused.length - 1].message;
+                break;
+            }
+        } catch (e) {
+            reason = (e as Error).message;
+            // Deleted with its owner: the Job is gone.
+            if (NOT_FOUND.test(reason)) break;
+        }
+        await new Promise((r) => setTimeout(r, 500));
+    }
+    await deleteCpuSampler(inputs, sampler);
+    return { reason: `the CPU sampler did not run: ${reason}` };
+}
+
+/** Every node's samples, as snapshots of the roles of the namespace's containers; why not, where they can't be had. */
+async function readCpuSampler(inputs: KubeLoadRunInputs, sampler: CpuSampler): Promise<ClusterCpu | { reason: string }> {
+    try {
+        const pods = (await kubectlJson(inputs, ["get", "pods", "-l", `${CPU_SAMPLER_LABEL}=${sampler.name}`])).items as Pod[];
+        const logs = await Promise.all(pods.map((pod) => kubectl(inputs, ["logs", pod.metadata.name])));
+        const containers = (await kubectlJson(inputs, ["get", "pods"])).items as PodContainers[];
+        const cpu = clusterCpu(logs.map(parseSamplerLog), containerRoles(containers, ROLE_MARKER, inputs.namespace));
+        return cpu.snapshots.length >= 2 ? cpu : { reason: `the CPU sampler's pods (${sampler.name}) printed fewer than two samples` };
+    } catch (e) {
+        // The load ran: without the samples it still has its figures.
+        return { reason: `the CPU sampler's samples could not be read: ${(e as Error).message}` };
+    }
+}
+
+async function deleteCpuSampler(inputs: KubeLoadRunInputs, sampler: CpuSampler): Promise<void> {
+    await kubectl(inputs, ["delete", "daemonset", sampler.name, "--ignore-not-found", "--wait=false"]).catch(() => undefined);
+}
+
+/** kubectl's output; `input` is written to its stdin. */
+function kubectl(inputs: KubeLoadRunInputs, args: string[], input?: string): Promise<string> {
     const global = ["--kubeconfig", inputs.kubeconfig, ...(inputs.context ? ["--context", inputs.context] : []), "-n", inputs.namespace];
     return new Promise((resolve, reject) => {
-        execFile(inputs.kubectl, [...global, ...args], { maxBuffer: 64 * 2 ** 20, timeout: 60_000 }, (error, stdout, stderr) => {
+        const child = execFile(inputs.kubectl, [...global, ...args], { maxBuffer: 256 * 2 ** 20, timeout: 60_000 }, (error, stdout, stderr) => {
             if (error) return reject(new Error(`kubectl ${args.slice(0, 3).join(" ")}: ${(stderr || error.message).trim()}`));
             resolve(stdout);
         });
+        if (input !== undefined) child.stdin!.end(input);
     });
 }
 
@@ -240,32 +320,57 @@ async function collect(inputs: KubeLoadRunInputs): Promise<string[]> {
 }
 
 export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult> {
-    const threadsBefore = countThreads(inputs.threads);
+    const localThreadsBefore = countThreads(inputs.threads);
     const sampling = startSampling(inputs.roles, inputs.threads);
     const deadline = jobDeadline(inputs);
+    // A Job that is gone fails here, at once (pollJob), rather than after its sampler's wait.
+    await pollJob(inputs);
+    // Started while the pods warm up, running on every node before they are released.
+    const started = inputs.cpuSampler ? await startCpuSampler(inputs) : null;
+    let samples: ClusterCpu | { reason: string } | null = started && "reason" in started ? started : null;
     try {
         await releasePods(inputs, deadline);
         await waitForJob(inputs, deadline);
+        if (started && "name" in started) samples = await readCpuSampler(inputs, started);
     } finally {
         sampling.stop();
+        if (started && "name" in started) await deleteCpuSampler(inputs, started);
     }
+    const cluster = samples && "snapshots" in samples ? samples : null;
+    const local: CpuSeries = { snapshots: sampling.snapshots, clock: onLocalClock, cores: os.cpus().length };
+    const series = cluster ? { snapshots: cluster.snapshots, clock: (t: number) => t, cores: cluster.cores } : local;
+    const appThreads = cluster?.appThreads.filter((t) => t > 0) ?? [];
+    const threadsBefore = cluster ? appThreads[0] ?? null : localThreadsBefore;
+    const threadsPeak = cluster ? (appThreads.length ? Math.max(...appThreads) : null) : sampling.threadsPeak();
     const merged = mergePodResults(await collect(inputs), { driver: inputs.driver, parts: inputs.parts, repeats: inputs.repeats });
     const runs = merged.runs.map(({ pods, podsStartSkewSeconds, ...figures }) => judgeRun(figures, {
         requests: inputs.requests, concurrency: inputs.concurrency, delaySeconds: inputs.delaySeconds,
         capacity: inputs.capacity < 0 ? Infinity : inputs.capacity, ceilingRps: inputs.ceilingRps < 0 ? null : inputs.ceilingRps,
         appCpuMs: inputs.appCpuMs, cpuLimitRps: inputs.cpuLimitRps < 0 ? Infinity : inputs.cpuLimitRps,
         // The sampler keeps one peak for the whole Job (warm-up included): every run gets it.
-        threadsBefore, threadsPeak: sampling.threadsPeak(), cpu: cpuOfRun(inputs, sampling.snapshots, pods),
+        threadsBefore, threadsPeak, cpu: cpuOfRun(inputs, series, pods),
         // The Job runs on its own: the slow API's count and the listen queue can't be read at its edges from here.
         held: null, listen: null, upstream: null,
         startedAt: pods.map((p) => p.startedAt).sort()[0],
     }));
     const { driver, url, requests, concurrency, delaySeconds } = inputs;
+    const representative = merged.runs[representativeRun(runs)];
     return loadResult({ driver, driverVersion: merged.driverVersion, url, requests, concurrency, delaySeconds, appCpuMs: inputs.appCpuMs, keepAlive: inputs.keepAlive, cpuAffinity: {}, warmup: merged.warmup },
         runs, {
-            platform: "kubernetes", pods: merged.runs[representativeRun(runs)].pods,
+            platform: "kubernetes", pods: representative.pods,
             podsStartSkewSeconds: Math.max(...merged.runs.map((r) => r.podsStartSkewSeconds)),
+            cpuSampler: samplerNote(inputs, samples, cluster ? cpuOfRun(inputs, local, representative.pods) : null),
         });
+}
+
+/** Where the result's CPU came from, why not from the cluster's sampler, and with both samplers the local one's figures. */
+function samplerNote(inputs: KubeLoadRunInputs, samples: ClusterCpu | { reason: string } | null, localCpu: CpuUsage | null): CpuSamplerNote {
+    const local = Object.keys(inputs.roles).length > 0;
+    if (samples && "reason" in samples) return { source: local ? "local" : null, reason: samples.reason };
+    if (!samples) return { source: local ? "local" : null, reason: "kubeCpuSampler is local" };
+    if (!local) return { source: "cluster" };
+    const localAvgCores = Object.fromEntries(Object.entries(localCpu?.roles ?? {}).map(([role, cpu]) => [role, cpu ? cpu.avgCores : null]));
+    return { source: "cluster", localAvgCores };
 }
 
 const provider: pulumi.dynamic.ResourceProvider = {

@@ -49,7 +49,7 @@ export function spreadNote(runs: RunResult[], spread: Spread): string | null {
 export type LoadDescription = Pick<LoadResult, "driver" | "driverVersion" | "url" | "requests" | "concurrency" | "delaySeconds" | "appCpuMs" | "keepAlive" | "cpuAffinity" | "warmup">;
 
 /** A load's result from its description and its measured runs, on whichever platform it ran; `more`: what that platform adds. */
-export function loadResult(load: LoadDescription, runs: RunResult[], more: Pick<LoadResult, "platform" | "pods" | "podsStartSkewSeconds" | "capacity" | "slowClients"> = {}): LoadResult {
+export function loadResult(load: LoadDescription, runs: RunResult[], more: Pick<LoadResult, "platform" | "pods" | "podsStartSkewSeconds" | "cpuSampler" | "capacity" | "slowClients"> = {}): LoadResult {
     return { ...load, ...combineRuns(runs), repeats: runs, ...more };
 }
 

@@ -139,10 +139,22 @@ export interface LoadResult extends RunResult {
     pods?: PodRun[];
     /** The most the pods' starts of one run were apart, over the runs (kubernetes): what the release of the pods together left. */
     podsStartSkewSeconds?: number;
+    /** Where `cpu` came from (kubernetes): the cluster's sampler pods or this machine's /proc, and why not the cluster's. */
+    cpuSampler?: CpuSamplerNote;
     /** The capacity search at the latency objective, where one was asked for. */
     capacity?: CapacityResult;
     /** Where slow clients were held during the runs (the headline is the load with them): the same load's figures without them, and the change. */
     slowClients?: SlowClientsEffect;
+}
+
+/** Who read a cluster load's CPU. */
+export interface CpuSamplerNote {
+    /** The sampler pods on the cluster's nodes, this machine's /proc, or nobody (`cpu` is null). */
+    source: "cluster" | "local" | null;
+    /** Why not the cluster's sampler, where not. */
+    reason?: string;
+    /** With both: the local sampler's average cores per role in the run with the median req/s, beside `cpu`'s (null: not seen). */
+    localAvgCores?: Partial<Record<CpuRole, number | null>>;
 }
 
 /** Little's law: at most `min(concurrency, capacity)` requests are in flight, each taking `delay` seconds. */

@@ -84,7 +84,10 @@ describe("kubernetes: the project's cluster, the real provider", function () {
                 // their starts differ by when each pod was scheduled, started and warmed up).
                 assert.ok(out.result.podsStartSkewSeconds >= 0 && out.result.podsStartSkewSeconds < 0.5, `pods' start skew ${out.result.podsStartSkewSeconds} s`);
                 assert.ok(out.p50Ms >= 500, `p50 ${out.p50Ms} ms is below the slow API's 0.5 s`);
-                // The node is this machine: each role's processes found by their pods' marker, threads and CPU sampled.
+                // A sampler pod on the node read each role's processes (their containers, by their pods' marker), threads and
+                // CPU; it is gone with the load.
+                assert.deepEqual(out.result.cpuSampler, { source: "cluster" });
+                assert.equal(kubectl("get", "daemonsets", "-n", namespace, "-o", "name").trim(), "", "the load's CPU sampler is left");
                 const roles = ["driver", "upstream", "app", ...(scenario.startsWith("nginx") ? ["ingress"] : []), ...(scenario.startsWith("psycopg") ? ["postgres"] : [])];
                 assert.deepEqual(Object.keys(out.cpu.roles).sort(), roles.sort());
                 // Every role's processes were seen on this machine (never seen: null); the app and PostgreSQL (a backend forked for
@@ -112,6 +115,43 @@ describe("kubernetes: the project's cluster, the real provider", function () {
             assert.deepEqual(serviceRules(namespace), [], "kube-proxy's rules for the stack's Services are left");
         });
     }
+
+    it("the cluster's CPU sampler agrees with this machine's /proc over the same run", async () => {
+        // 10 s of load: the samplers' 0.25 s steps at the run's edges are a small part of it.
+        const stack = await kubeStack("uwsgi-gevent", { loadRequests: "1000", kubeCpuSampler: "both", loadWarmupSeconds: "0" });
+        try {
+            const out = await upOutputs(stack);
+            assert.equal(out.result.cpuSampler.source, "cluster");
+            const local = out.result.cpuSampler.localAvgCores;
+            for (const role of ["driver", "upstream", "app"]) {
+                const [cluster, mine] = [out.cpu.roles[role].avgCores, local[role]];
+                console.log(`      ${role}: ${cluster} cores in the cluster's sampler, ${mine} in /proc here`);
+                assert.ok(Math.abs(cluster - mine) <= Math.max(0.1 * mine, 0.05), `${role}: ${cluster} cores (cluster) vs ${mine} (local)`);
+            }
+        } finally {
+            await removeStack(stack);
+        }
+    });
+
+    it("a namespace that forbids the host's PIDs: the load runs without the CPU sampler, and says why its CPU is null", async () => {
+        const stack = await kubeStack("uwsgi-gevent", { loadRequests: "20", loadConcurrency: "4", loadWarmupSeconds: "0" });
+        const namespace = "fgl-k8s-uwsgi-gevent";
+        try {
+            const up = upOutputs(stack);
+            up.catch(() => undefined);
+            // Labelled as soon as the stack made it: its services take far longer to be ready than the label to apply.
+            await until(() => kubectl("get", "namespaces", "-o", "name").split("\n").includes(`namespace/${namespace}`), 5 * 60_000, "the namespace");
+            kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=baseline");
+            const out = await up;
+            assert.equal(out.completeRequests, 20);
+            assert.equal(out.cpu, null);
+            assert.equal(out.result.cpuSampler.source, null);
+            assert.match(out.result.cpuSampler.reason, /the CPU sampler did not run: .*hostPID/);
+            assert.equal(kubectl("get", "daemonsets", "-n", namespace, "-o", "name").trim(), "", "the refused CPU sampler is left");
+        } finally {
+            await removeStack(stack);
+        }
+    });
 
     it("devserver: a server busy with one request at a time stays in its Service through the load", async () => {
         // The dev server's one thread holds each request for the delay: readiness must not wait for the app itself.

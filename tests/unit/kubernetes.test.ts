@@ -43,6 +43,7 @@ async function declare(stack: string, config: Record<string, string>) {
     const settings = resolveSettings((k) => ({ platform: "kubernetes", ...config })[k]);
     const platform = new KubernetesPlatform(stack, {
         kubeconfig: settings.kube.kubeconfig, images: settings.kube.images, cpuRequests: settings.kube.cpuRequests, cpuLimits: settings.kube.cpuLimits,
+        cpuSampler: settings.kube.cpuSampler,
     });
     const scenario = new Scenario(stack, { settings, platform, resultsDir: `/results/${stack}` });
     const url = await promiseOf(scenario.url);
@@ -100,7 +101,7 @@ describe("kubernetes objects (pure)", () => {
 describe("scenario stacks on kubernetes (Pulumi mocks)", () => {
     for (const stack of listScenarios(ROOT)) {
         it(`${stack}: a Deployment + Service per service in the stack's namespace, the load a 2-pod Indexed Job`, async () => {
-            const { declared, of, deployment, url, settings } = await declare(stack, { ...readStackConfig(ROOT, stack), kubeImages: IMAGES });
+            const { declared, of, deployment, url, settings } = await declare(stack, { ...readStackConfig(ROOT, stack), kubeImages: IMAGES, kubeCpuSampler: "both" });
             const names = ["flask-app", "slow-api", ...(settings.database ? ["postgres"] : []), ...(settings.ingress === "nginx" ? ["nginx"] : [])].sort();
             assert.deepEqual(of("core/v1:Namespace").map((n) => n.inputs.metadata.name), [`fgl-${stack}`]);
             assert.deepEqual(of("apps/v1:Deployment").map((d) => d.inputs.metadata.name).sort(), names);
@@ -143,8 +144,8 @@ describe("scenario stacks on kubernetes (Pulumi mocks)", () => {
             }
             const runs = declared.filter((d) => d.inputs.jobUid !== undefined);
             assert.deepEqual(runs.map((r) => r.inputs.parts), [2, 2]);
-            // Every container names its namespace and CPU role; the project's cluster runs on this machine, so the
-            // loads sample each role's processes by it: the load every service and its pods, the baseline the slow API.
+            // Every container names its namespace and CPU role; the project's cluster runs on this machine, so with both
+            // samplers the loads also sample each role's processes by it: the load every service and its pods, the baseline the slow API.
             const marker = (role: string) => ({ kind: "marked", key: "FGL_ROLE", value: `fgl-${stack}/${role}`, bundles: resolveCluster("").bundles });
             const roleOf: Record<string, string> = { "flask-app": "app", "slow-api": "upstream", nginx: "ingress", postgres: "postgres" };
             for (const name of names) {
@@ -158,14 +159,22 @@ describe("scenario stacks on kubernetes (Pulumi mocks)", () => {
             assert.deepEqual(load.threads, marker("app"));
             assert.deepEqual(load.roleProcessCores, { driver: 1, upstream: 1, app: 1 });
             assert.deepEqual(baseline.roles, { upstream: marker("upstream"), driver: marker("driver") });
+            // And the cluster's sampler, in the base image (python3).
+            assert.equal(load.cpuSampler.image, "reg/base:1");
+            assert.deepEqual(load.cpuSampler.command.slice(0, 2), ["python3", "-c"]);
         });
     }
 
-    it("samples nothing on another cluster (its nodes are other machines), and counts a role's CPU limit over its pods", async () => {
+    it("samples CPU in the cluster only, unless told to read this machine's too (the project's cluster only); counts a role's CPU limit over its pods", async () => {
         const kubeconfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-")), "config");
-        const other = await declare("uwsgi-gevent", { serverMode: "uwsgi-gevent", kubeImages: IMAGES, kubeconfig });
-        const otherLoad = other.declared.find((r) => r.inputs.jobUid !== undefined && r.name.includes("-load-"))!.inputs;
-        assert.deepEqual([otherLoad.roles, otherLoad.threads], [{}, { kind: "none" }]);
+        const loadOf = (d: Awaited<ReturnType<typeof declare>>) => d.declared.find((r) => r.inputs.jobUid !== undefined && r.name.includes("-load-"))!.inputs;
+        const other = loadOf(await declare("uwsgi-gevent", { serverMode: "uwsgi-gevent", kubeImages: IMAGES, kubeconfig }));
+        assert.deepEqual([other.roles, other.threads, other.cpuSampler.image], [{}, { kind: "none" }, "reg/base:1"]);
+        await assert.rejects(declare("uwsgi-gevent", { serverMode: "uwsgi-gevent", kubeImages: IMAGES, kubeconfig, kubeCpuSampler: "local" }),
+            /kubeCpuSampler: local reads this machine's \/proc.*fix: pulumi config set kubeCpuSampler cluster/);
+        const local = loadOf(await declare("uwsgi-gevent", { serverMode: "uwsgi-gevent", kubeImages: IMAGES, kubeCpuSampler: "local" }));
+        assert.equal(local.cpuSampler, null);
+        assert.equal(local.roles.app.kind, "marked");
         const own = await declare("uwsgi-gevent", {
             serverMode: "uwsgi-gevent", kubeImages: IMAGES, replicas: "2", kubeCpuLimits: "app=500m upstream=1 driver=250m",
         });
@@ -220,6 +229,8 @@ describe("scenario stacks on kubernetes (Pulumi mocks)", () => {
         assert.throws(() => resolveSettings((k) => ({ platform: "kubernetes", loadDriver: "k6" } as Record<string, string>)[k]), /loadDriver: k6 does not run in the cluster/);
         assert.throws(() => resolveSettings((k) => ({ platform: "kubernetes", loadParallelism: "300" } as Record<string, string>)[k]), /loadParallelism 300 is more than the 200 clients/);
         assert.throws(() => resolveSettings((k) => ({ platform: "kubernetes", kubeCpuLimits: "app=x" } as Record<string, string>)[k]), /kubeCpuLimits: "app=x"/);
+        assert.throws(() => resolveSettings((k) => ({ kubeCpuSampler: "cluster" } as Record<string, string>)[k]), /kubeCpuSampler: a sampler on the cluster's nodes needs platform kubernetes/);
+        assert.throws(() => resolveSettings((k) => ({ platform: "kubernetes", kubeCpuSampler: "node" } as Record<string, string>)[k]), /kubeCpuSampler.*cluster, local, both/);
         assert.equal(resolveSettings((k) => ({ platform: "kubernetes" } as Record<string, string>)[k]).kube.loadParallelism, 2);
         assert.equal(resolveSettings(() => undefined).kube.loadParallelism, 1);
     });

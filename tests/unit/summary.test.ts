@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
 import { combineRuns } from "../../lib/load/repeats";
+import { CpuSamplerNote } from "../../lib/load/result";
 import { renderSummary, SummaryInput } from "../../lib/summary";
 import { result, run } from "./fixtures/runs";
 
@@ -43,6 +44,11 @@ describe("the answer on one screen", () => {
         const text = renderSummary(input({ platform: "kubernetes", result: result(runs, { pods: [pod(0), pod(1)], podsStartSkewSeconds: 0.0123 }) }));
         assert.match(text, /load {8}2000 requests, 200 clients, 1 s delay, ab 2\.3; 1 run after a 3 s warm-up; 2 load pods, released together \(their starts at most 0\.012 s apart\)/);
         assert.doesNotMatch(renderSummary(input()), /load pods/);
+        // Who read the CPU, and why not the cluster's sampler where not.
+        const cpuLine = (cpuSampler: CpuSamplerNote) => renderSummary(input({ platform: "kubernetes", result: result(runs, { cpuSampler }) })).split("\n").find((l) => l.startsWith("  cpu "));
+        assert.equal(cpuLine({ source: "cluster" }), "  cpu         read by a sampler pod on each of the cluster's nodes");
+        assert.equal(cpuLine({ source: null, reason: "the CPU sampler did not run: forbidden" }), "  cpu         not read: the CPU sampler did not run: forbidden");
+        assert.equal(renderSummary(input()).split("\n").some((l) => l.startsWith("  cpu ")), false);
     });
 
     it("says when the app's CPU set the limit", () => {
