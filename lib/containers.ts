@@ -5,10 +5,13 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseEnviron, readOr } from "./procfs";
 
-/** The container a process runs in, from its /proc/<pid>/cgroup: the 64-hex id that ends a path (cgroupfs or systemd). */
+/** A container's id in a line of /proc/<pid>/cgroup: the 64-hex id that ends a path (cgroupfs or systemd). */
+export const CONTAINER_ID_IN_CGROUP = /(?:^|[/-])([0-9a-f]{64})(?:\.scope)?$/;
+
+/** The container a process runs in, from its /proc/<pid>/cgroup. */
 export function containerIdOf(cgroups: string): string | undefined {
     for (const line of cgroups.split("\n")) {
-        const id = /(?:^|[/-])([0-9a-f]{64})(?:\.scope)?$/.exec(line.trim())?.[1];
+        const id = CONTAINER_ID_IN_CGROUP.exec(line.trim())?.[1];
         if (id) return id;
     }
     return undefined;

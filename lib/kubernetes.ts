@@ -226,6 +226,8 @@ export function cpuSamplerManifest(p: CpuSamplerParams) {
                     enableServiceLinks: false,
                     terminationGracePeriodSeconds: 1,
                     tolerations: [{ operator: "Exists" }],
+                    // Its program reads Linux's /proc.
+                    nodeSelector: { "kubernetes.io/os": "linux" },
                     containers: [{
                         name: "sampler", image: p.image, imagePullPolicy: p.imagePullPolicy, command: p.command,
                         env: [{ name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }],

@@ -382,7 +382,8 @@ function kubeSettings(config: CheckedReader, platform: PlatformKind, load: LoadS
     if (platform !== "kubernetes") {
         // One process per service, one driver: these only mean something on a cluster.
         if (kube.replicas !== 1) problems.push(`replicas: ${kube.replicas} app pods need platform kubernetes (fix: pulumi config set platform kubernetes, or pulumi config rm replicas)`);
-        if (read("kubeCpuSampler")) problems.push(`kubeCpuSampler: a sampler on the cluster's nodes needs platform kubernetes (fix: pulumi config rm kubeCpuSampler)`);
+        // By value, not presence: Pulumi sets Pulumi.yaml's default in every stack.
+        if (kube.cpuSampler !== DEFAULTS.kubeCpuSampler) problems.push(`kubeCpuSampler: ${kube.cpuSampler} samples a cluster's pods, which need platform kubernetes (fix: pulumi config rm kubeCpuSampler)`);
         if (kube.loadParallelism !== 1) problems.push(`loadParallelism: a load split over ${kube.loadParallelism} pods needs platform kubernetes (fix: pulumi config set platform kubernetes, or pulumi config rm loadParallelism)`);
         return kube;
     }

@@ -201,6 +201,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             maxFailedRequests: load.maxFailedRequests, resultsDir: load.resultsDir,
             threads: load.threads,
             roles: this.sampled ? pulumi.all([load.roles, this.probe("driver")]).apply(([roles, driver]) => ({ ...roles, driver })) : {},
+            cpuRoles: pulumi.output(load.roles).apply((roles) => [...new Set([...Object.keys(roles), "driver"])]),
             cpuSampler: this.clusterSampled
                 ? this.images.apply((images) => ({ image: imageOf("base", images), imagePullPolicy: this.ctx.imagePullPolicy, command: cpuSamplerArgv(SAMPLE_MS) }))
                 : null,

@@ -17,12 +17,12 @@ import { execFile } from "child_process";
 import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
 import { CPU_SAMPLER_LABEL, cpuSamplerManifest, ROLE_MARKER } from "../lib/kubernetes";
-import { ClusterCpu, clusterCpu, containerRoles, parseSamplerLog, PodContainers } from "../lib/load/clusterCpu";
+import { ClusterCpu, clusterCpu, containerRoles, parseSamplerLog, PodContainers, samplerNote } from "../lib/load/clusterCpu";
 import { CpuRole, CpuSnapshot, CpuUsage, RoleLimit, snapshotsSpanning, summarizeCpu, unseenUnreadable } from "../lib/load/cpu";
 import { mergePodResults } from "../lib/load/merge";
 import { loadResult, representativeRun } from "../lib/load/repeats";
 import { loadPodSeconds, POD_BARRIER, PodDriver } from "../lib/load/split";
-import { CpuSamplerNote, judgeRun, LoadResult, PodRun } from "../lib/load/result";
+import { judgeRun, LoadResult, PodRun } from "../lib/load/result";
 import { countThreads, ProcessProbe } from "../lib/probes";
 import { startSampling } from "../lib/sampling";
 import { keepResult, replaceOnChange } from "./results";
@@ -72,6 +72,8 @@ export interface KubeLoadRunInputs {
     roleProcessCores: Partial<Record<CpuRole, number>>;
     /** A role's CPU limit in cores, over all its pods; absent: none. */
     roleCores: Partial<Record<CpuRole, number>>;
+    /** The roles the load's CPU is read for (the cluster's sampler). */
+    cpuRoles: CpuRole[];
     /** What the CPU sampler's pods run (lib/load/clusterCpu.ts); null: no sampler in the cluster. */
     cpuSampler: { image: string; imagePullPolicy: "Never" | "IfNotPresent"; command: string[] } | null;
 }
@@ -97,6 +99,8 @@ function cpuOfRun(inputs: KubeLoadRunInputs, series: CpuSeries, pods: PodRun[]):
     const end = Math.max(...pods.map((p) => Date.parse(p.startedAt) / 1000 + p.timeTakenSeconds));
     const spanning = unseenUnreadable(snapshotsSpanning(series.snapshots, series.clock(start), series.clock(end)));
     if (!spanning.length || Object.values(spanning[0].roles).every((r) => r === null)) return null;
+    // Samples lost at an edge (a sampler's log rotated, its pod restarted) would pass part of the run off as all of it.
+    if (spanning[0].at > series.clock(start) || spanning[spanning.length - 1].at < series.clock(end)) return null;
     const limits = Object.fromEntries((Object.keys(spanning[0].roles) as CpuRole[]).map((role) =>
         [role, { cores: inputs.roleCores[role], processCores: inputs.roleProcessCores[role] }])) as Partial<Record<CpuRole, RoleLimit>>;
     return summarizeCpu(spanning, series.cores, limits);
@@ -122,6 +126,8 @@ async function startCpuSampler(inputs: KubeLoadRunInputs): Promise<CpuSampler | 
     const sampler = { name: `cpu-sampler-${inputs.jobUid.slice(0, 8)}` };
     const manifest = cpuSamplerManifest({ namespace: inputs.namespace, name: sampler.name, job: { name: inputs.job, uid: inputs.jobUid }, ...inputs.cpuSampler! });
     try {
+        // One left by an up that was stopped while this Job's load ran.
+        await deleteCpuSampler(inputs, sampler, true);
         await kubectl(inputs, ["create", "-f", "-"], JSON.stringify(manifest));
     } catch (e) {
         return { reason: `the CPU sampler could not be created: ${(e as Error).message}` };
@@ -155,16 +161,21 @@ async function readCpuSampler(inputs: KubeLoadRunInputs, sampler: CpuSampler): P
         const pods = (await kubectlJson(inputs, ["get", "pods", "-l", `${CPU_SAMPLER_LABEL}=${sampler.name}`])).items as Pod[];
         const logs = await Promise.all(pods.map((pod) => kubectl(inputs, ["logs", pod.metadata.name])));
         const containers = (await kubectlJson(inputs, ["get", "pods"])).items as PodContainers[];
-        const cpu = clusterCpu(logs.map(parseSamplerLog), containerRoles(containers, ROLE_MARKER, inputs.namespace));
-        return cpu.snapshots.length >= 2 ? cpu : { reason: `the CPU sampler's pods (${sampler.name}) printed fewer than two samples` };
+        const roles = containerRoles(containers, ROLE_MARKER, inputs.namespace);
+        // Only the roles this load measures (a baseline: the slow API and its driver).
+        for (const [id, role] of roles) if (!inputs.cpuRoles.includes(role)) roles.delete(id);
+        const cpu = clusterCpu(logs.map(parseSamplerLog), roles);
+        if (cpu.snapshots.length < 2) return { reason: `the CPU sampler's pods (${sampler.name}) printed fewer than two samples` };
+        const seen = cpu.snapshots.some((s) => Object.values(s.roles).some((processes) => Object.keys(processes ?? {}).length > 0));
+        return seen ? cpu : { reason: `the CPU sampler's pods saw no process of the load's containers` };
     } catch (e) {
         // The load ran: without the samples it still has its figures.
         return { reason: `the CPU sampler's samples could not be read: ${(e as Error).message}` };
     }
 }
 
-async function deleteCpuSampler(inputs: KubeLoadRunInputs, sampler: CpuSampler): Promise<void> {
-    await kubectl(inputs, ["delete", "daemonset", sampler.name, "--ignore-not-found", "--wait=false"]).catch(() => undefined);
+async function deleteCpuSampler(inputs: KubeLoadRunInputs, sampler: CpuSampler, wait = false): Promise<void> {
+    await kubectl(inputs, ["delete", "daemonset", sampler.name, "--ignore-not-found", `--wait=${wait}`]).catch(() => undefined);
 }
 
 /** kubectl's output; `input` is written to its stdin. */
@@ -320,11 +331,11 @@ async function collect(inputs: KubeLoadRunInputs): Promise<string[]> {
 }
 
 export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult> {
+    // A Job that is gone fails here, at once, rather than after its sampler's wait.
+    await pollJob(inputs);
     const localThreadsBefore = countThreads(inputs.threads);
     const sampling = startSampling(inputs.roles, inputs.threads);
     const deadline = jobDeadline(inputs);
-    // A Job that is gone fails here, at once (pollJob), rather than after its sampler's wait.
-    await pollJob(inputs);
     // Started while the pods warm up, running on every node before they are released.
     const started = inputs.cpuSampler ? await startCpuSampler(inputs) : null;
     let samples: ClusterCpu | { reason: string } | null = started && "reason" in started ? started : null;
@@ -359,18 +370,8 @@ export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult>
         runs, {
             platform: "kubernetes", pods: representative.pods,
             podsStartSkewSeconds: Math.max(...merged.runs.map((r) => r.podsStartSkewSeconds)),
-            cpuSampler: samplerNote(inputs, samples, cluster ? cpuOfRun(inputs, local, representative.pods) : null),
+            cpuSampler: samplerNote(samples, Object.keys(inputs.roles).length > 0, cluster ? cpuOfRun(inputs, local, representative.pods) : null),
         });
-}
-
-/** Where the result's CPU came from, why not from the cluster's sampler, and with both samplers the local one's figures. */
-function samplerNote(inputs: KubeLoadRunInputs, samples: ClusterCpu | { reason: string } | null, localCpu: CpuUsage | null): CpuSamplerNote {
-    const local = Object.keys(inputs.roles).length > 0;
-    if (samples && "reason" in samples) return { source: local ? "local" : null, reason: samples.reason };
-    if (!samples) return { source: local ? "local" : null, reason: "kubeCpuSampler is local" };
-    if (!local) return { source: "cluster" };
-    const localAvgCores = Object.fromEntries(Object.entries(localCpu?.roles ?? {}).map(([role, cpu]) => [role, cpu ? cpu.avgCores : null]));
-    return { source: "cluster", localAvgCores };
 }
 
 const provider: pulumi.dynamic.ResourceProvider = {

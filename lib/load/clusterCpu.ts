@@ -2,7 +2,9 @@
 // container's processes' CPU times and the node's, every SAMPLE_MS; the load resource maps the containers to roles
 // by their pods' marker and reads the samples as the local sampler's snapshots (lib/load/cpu.ts). Pure: the script
 // runs in the pods.
-import { CPU_ROLES, CpuRole, CpuSnapshot } from "./cpu";
+import { CONTAINER_ID_IN_CGROUP } from "../containers";
+import { CPU_ROLES, CpuRole, CpuSnapshot, CpuUsage } from "./cpu";
+import { CpuSamplerNote } from "./result";
 
 export const CPU_SAMPLE_FORMAT = "fgl-cpu-sampler/1";
 
@@ -22,12 +24,14 @@ export interface NodeSample {
 }
 
 /**
- * The sampler's command: python3 (the base image's) reading the host's /proc (the pod has the host's PIDs).
- * A process's container is the 64-hex id ending a line of its /proc/<pid>/cgroup (as lib/containers.ts reads
- * it), read once per process; processes outside containers are left out. Busy and idle as parseProcStatCpu.
+ * The sampler's command: python3 (the base image's) reading the host's /proc (the pod has the host's PIDs), or
+ * `proc`. A process's container is the id CONTAINER_ID_IN_CGROUP finds in its /proc/<pid>/cgroup, read once per
+ * process; processes outside containers are left out. Busy and idle as parseProcStatCpu; each sample's time is
+ * the middle of its scan.
  */
-export function cpuSamplerArgv(sampleMs: number): string[] {
-    return ["python3", "-c", SAMPLER_SCRIPT, JSON.stringify({ format: CPU_SAMPLE_FORMAT, seconds: sampleMs / 1000 })];
+export function cpuSamplerArgv(sampleMs: number, proc = "/proc"): string[] {
+    const config = { format: CPU_SAMPLE_FORMAT, seconds: sampleMs / 1000, proc, container: CONTAINER_ID_IN_CGROUP.source };
+    return ["python3", "-c", SAMPLER_SCRIPT, JSON.stringify(config)];
 }
 
 const SAMPLER_SCRIPT = String.raw`
@@ -36,14 +40,15 @@ import json, os, re, sys, time
 cfg = json.loads(sys.argv[1])
 node = os.environ.get("NODE_NAME") or os.uname().nodename
 tck = os.sysconf("SC_CLK_TCK")
+proc = cfg["proc"]
 container_of = {}
-CONTAINER = re.compile(r"(?:^|[/-])([0-9a-f]{64})(?:\.scope)?$")
+CONTAINER = re.compile(cfg["container"])
 
 def container(pid, key):
     if key not in container_of:
         found = None
         try:
-            with open("/proc/%s/cgroup" % pid) as f:
+            with open("%s/%s/cgroup" % (proc, pid)) as f:
                 for line in f:
                     m = CONTAINER.search(line.strip())
                     if m:
@@ -55,12 +60,13 @@ def container(pid, key):
     return container_of[key]
 
 def sample():
+    started = time.time()
     containers, threads = {}, {}
-    for pid in os.listdir("/proc"):
+    for pid in os.listdir(proc):
         if not pid.isdigit():
             continue
         try:
-            with open("/proc/%s/stat" % pid) as f:
+            with open("%s/%s/stat" % (proc, pid)) as f:
                 text = f.read()
         except OSError:
             continue
@@ -73,11 +79,11 @@ def sample():
             continue
         containers.setdefault(cid, {})[key] = (int(rest[11]) + int(rest[12])) / tck
         threads[cid] = threads.get(cid, 0) + int(rest[17])
-    with open("/proc/stat") as f:
+    with open("%s/stat" % proc) as f:
         v = [int(x) for x in f.readline().split()[1:9]]
     v += [0] * (8 - len(v))
     machine = {"busy": v[0] + v[1] + v[2] + v[5] + v[6] + v[7], "idle": v[3] + v[4]}
-    print(json.dumps({"fgl": cfg["format"], "node": node, "at": time.time(), "cores": os.cpu_count(), "machine": machine,
+    print(json.dumps({"fgl": cfg["format"], "node": node, "at": (started + time.time()) / 2, "cores": os.cpu_count(), "machine": machine,
                       "containers": containers, "threads": threads}, separators=(",", ":")), flush=True)
 
 next_at = time.monotonic()
@@ -126,12 +132,22 @@ export function containerRoles(pods: PodContainers[], markerKey: string, namespa
             if (!(CPU_ROLES as readonly string[]).includes(role)) continue;
             const status = pod.status?.containerStatuses?.find((s) => s.name === container.name);
             for (const id of [status?.containerID, status?.lastState?.terminated?.containerID]) {
-                // "<runtime>://<id>"
-                if (id) roles.set(id.replace(/^[a-z]+:\/\//, ""), role as CpuRole);
+                // "<runtime>://<id>" (containerd, cri-o, docker)
+                if (id) roles.set(id.replace(/^[^:]+:\/\//, ""), role as CpuRole);
             }
         }
     }
     return roles;
+}
+
+/**
+ * Who read a cluster load's CPU: its sampler's `samples` (or why there are none: null where it was not asked for),
+ * else this machine's /proc where `localSampled`; with both, the local figures (`localCpu`) beside.
+ */
+export function samplerNote(samples: ClusterCpu | { reason: string } | null, localSampled: boolean, localCpu: CpuUsage | null): CpuSamplerNote {
+    if (!samples || "reason" in samples) return { source: localSampled ? "local" : null, reason: samples?.reason ?? "kubeCpuSampler is local" };
+    if (!localSampled) return { source: "cluster" };
+    return { source: "cluster", localAvgCores: Object.fromEntries(Object.entries(localCpu?.roles ?? {}).map(([role, cpu]) => [role, cpu ? cpu.avgCores : null])) };
 }
 
 /** The samples of every node as one series of snapshots, on the epoch clock, and the app's threads at each. */

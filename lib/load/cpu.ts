@@ -9,7 +9,7 @@ export type CpuAffinity = Partial<Record<CpuRole, string>>;
 
 /** The CPU time of every process of every role, and the machine's, at one instant. */
 export interface CpuSnapshot {
-    /** Seconds on a monotonic clock. */
+    /** Seconds, on one clock for all of a load's snapshots: a monotonic one here, the nodes' epoch clocks in a cluster. */
     at: number;
     /** /proc/stat's aggregate line, in clock ticks. */
     machine: { busy: number; idle: number };

@@ -37,7 +37,8 @@ export function clusterTraces(): string[] {
     for (const line of ps.split("\n")) {
         // A zombie is gone but for its entry (here nothing reaps what is reparented to pid 1).
         if (line.includes("<defunct>")) continue;
-        if (/\b(kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|etcd|containerd-shim)\b/.test(line) || line.includes(cache)) {
+        // Its containerd's shims name its socket, under the cache; another containerd's (Docker's) are not the cluster's.
+        if (/\b(kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|etcd)\b/.test(line) || line.includes(cache)) {
             traces.push(`process: ${line.trim()}`);
         }
     }

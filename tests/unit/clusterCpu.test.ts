@@ -1,34 +1,42 @@
 import { strict as assert } from "assert";
 import { spawn } from "child_process";
+import * as fs from "fs";
 import * as os from "os";
+import * as path from "path";
 import { cpuSamplerManifest } from "../../lib/kubernetes";
-import { clusterCpu, cpuSamplerArgv, containerRoles, NodeSample, parseSamplerLog, PodContainers } from "../../lib/load/clusterCpu";
-import { summarizeCpu } from "../../lib/load/cpu";
+import { clusterCpu, ClusterCpu, cpuSamplerArgv, containerRoles, NodeSample, parseSamplerLog, PodContainers, samplerNote } from "../../lib/load/clusterCpu";
+import { CpuUsage, summarizeCpu } from "../../lib/load/cpu";
+import { clockTicks } from "../../lib/procfs";
+
+/** The sampler's lines over `ms`, run on `proc` (this machine's /proc, or a made one). */
+async function runSampler(ms: number, proc?: string): Promise<NodeSample[]> {
+    const [cmd, ...args] = cpuSamplerArgv(100, proc);
+    const child = spawn(cmd, args, { env: { ...process.env, NODE_NAME: "node-a" } });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    await new Promise((r) => setTimeout(r, ms));
+    child.kill();
+    await new Promise((r) => child.on("close", r));
+    assert.equal(err, "");
+    return parseSamplerLog(out);
+}
 
 const id = (c: string) => c.repeat(64);
 
-/** A pod of namespace ns whose one container carries `marker` and runs as container id `cid`. */
-function pod(marker: string | undefined, cid: string, lastCid?: string): PodContainers {
+/** A pod whose one container carries `marker` and runs as container id `cid` of `runtime`. */
+function pod(marker: string | undefined, cid: string, lastCid?: string, runtime = "containerd"): PodContainers {
     return {
         spec: { containers: [{ name: "c", env: marker ? [{ name: "FGL_ROLE", value: marker }] : [] }] },
-        status: { containerStatuses: [{ name: "c", containerID: `containerd://${cid}`, ...(lastCid ? { lastState: { terminated: { containerID: `containerd://${lastCid}` } } } : {}) }] },
+        status: { containerStatuses: [{ name: "c", containerID: `${runtime}://${cid}`, ...(lastCid ? { lastState: { terminated: { containerID: `${runtime}://${lastCid}` } } } : {}) }] },
     };
 }
 
 describe("CPU per role on any cluster (lib/load/clusterCpu.ts)", () => {
     it("the sampler's script samples this machine's /proc every period, one JSON line each, until it is stopped", async function () {
         this.timeout(20_000);
-        const [cmd, ...args] = cpuSamplerArgv(100);
-        const child = spawn(cmd, args, { env: { ...process.env, NODE_NAME: "node-a" } });
-        let out = "";
-        child.stdout.on("data", (d) => (out += d));
-        let err = "";
-        child.stderr.on("data", (d) => (err += d));
-        await new Promise((r) => setTimeout(r, 1500));
-        child.kill();
-        await new Promise((r) => child.on("close", r));
-        assert.equal(err, "");
-        const samples = parseSamplerLog(out);
+        const samples = await runSampler(1500);
         // 1.5 s at 0.1 s: far more than a few, however slow python3's start.
         assert.ok(samples.length >= 4, `${samples.length} samples`);
         assert.ok(samples.every((s) => s.node === "node-a" && s.cores === os.cpus().length));
@@ -40,6 +48,34 @@ describe("CPU per role on any cluster (lib/load/clusterCpu.ts)", () => {
         }
     });
 
+    it("finds each container's processes by their cgroup, with their CPU seconds and threads, and the machine's ticks", async function () {
+        this.timeout(20_000);
+        const proc = fs.mkdtempSync(path.join(os.tmpdir(), "proc-"));
+        const write = (file: string, text: string) => {
+            fs.mkdirSync(path.dirname(path.join(proc, file)), { recursive: true });
+            fs.writeFileSync(path.join(proc, file), text);
+        };
+        // pid, name (spaces and parentheses in it), state, then fields 4-13, utime, stime, 16-19, threads, 21, starttime.
+        const stat = (pid: number, state: string, utime: number, stime: number, threads: number, start: number) =>
+            `${pid} (uwsgi (w) 1) ${state} 1 ${pid} ${pid} 0 -1 4194560 100 0 0 0 ${utime} ${stime} 0 0 20 0 ${threads} 0 ${start} 1000 10 0\n`;
+        write("stat", "cpu  100 5 20 800 30 1 2 3 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n");
+        write("123/stat", stat(123, "S", 250, 50, 7, 5000));
+        write("123/cgroup", `0::/kubepods/besteffort/pod1/cri-containerd-${id("a")}.scope\n`);
+        write("124/stat", stat(124, "R", 10, 10, 2, 6000));
+        write("124/cgroup", `0::/kubepods/pod2/${id("b")}\n`);
+        write("125/stat", stat(125, "Z", 10, 10, 1, 7000));
+        write("125/cgroup", `0::/kubepods/pod2/${id("b")}\n`);
+        write("126/stat", stat(126, "S", 90, 10, 1, 8000));
+        write("126/cgroup", "0::/user.slice/session-1.scope\n");
+        const [first] = await runSampler(400, proc);
+        const tck = clockTicks();
+        // Zombies and processes outside containers are left out.
+        assert.deepEqual(first.containers, { [id("a")]: { "123:5000": 300 / tck }, [id("b")]: { "124:6000": 20 / tck } });
+        assert.deepEqual(first.threads, { [id("a")]: 7, [id("b")]: 2 });
+        // busy: user + nice + system + irq + softirq + steal; idle: idle + iowait.
+        assert.deepEqual(first.machine, { busy: 100 + 5 + 20 + 1 + 2 + 3, idle: 800 + 30 });
+    });
+
     it("reads a sampler's log, skipping other lines and one cut off by the pod's stop", () => {
         const sample: NodeSample = { node: "n", at: 1, cores: 2, machine: { busy: 1, idle: 2 }, containers: {}, threads: {} };
         const log = ["something else", JSON.stringify({ fgl: "fgl-cpu-sampler/1", ...sample }), JSON.stringify({ fgl: "other/1", ...sample }),
@@ -49,7 +85,7 @@ describe("CPU per role on any cluster (lib/load/clusterCpu.ts)", () => {
 
     it("maps each container id to the role its pod's marker names in the stack's namespace, a restarted one's last id too", () => {
         const roles = containerRoles([
-            pod("ns/app", id("a"), id("b")), pod("ns/driver", id("c")), pod("other/app", id("d")), pod("ns/nobody", id("e")), pod(undefined, id("f")),
+            pod("ns/app", id("a"), id("b")), pod("ns/driver", id("c"), undefined, "cri-o"), pod("other/app", id("d")), pod("ns/nobody", id("e")), pod(undefined, id("f")),
             { spec: { containers: [{ name: "c", env: [{ name: "FGL_ROLE", value: "ns/upstream" }] }] } },
         ], "FGL_ROLE", "ns");
         assert.deepEqual([...roles.entries()].sort(), [[id("a"), "app"], [id("b"), "app"], [id("c"), "driver"]]);
@@ -80,6 +116,16 @@ describe("CPU per role on any cluster (lib/load/clusterCpu.ts)", () => {
         assert.ok(Math.abs(usage.roles.driver!.avgCores - 0.5) < 0.01, `driver ${usage.roles.driver!.avgCores} cores`);
         // Each node's ticks are half busy: 2 of 4 cores.
         assert.ok(Math.abs(usage.machine.avgBusyCores - 2) < 0.01, `machine ${usage.machine.avgBusyCores} busy cores`);
+    });
+
+    it("says who read the CPU, and why not the cluster's sampler where not", () => {
+        const cluster: ClusterCpu = { snapshots: [], appThreads: [], cores: 2 };
+        const local = { roles: { app: { avgCores: 0.4 }, upstream: null } } as unknown as CpuUsage;
+        assert.deepEqual(samplerNote(cluster, false, null), { source: "cluster" });
+        assert.deepEqual(samplerNote(cluster, true, local), { source: "cluster", localAvgCores: { app: 0.4, upstream: null } });
+        assert.deepEqual(samplerNote({ reason: "forbidden" }, false, null), { source: null, reason: "forbidden" });
+        assert.deepEqual(samplerNote({ reason: "forbidden" }, true, null), { source: "local", reason: "forbidden" });
+        assert.deepEqual(samplerNote(null, true, null), { source: "local", reason: "kubeCpuSampler is local" });
     });
 
     it("no node sampled: no snapshots", () => {

@@ -159,7 +159,9 @@ describe("scenario stacks on kubernetes (Pulumi mocks)", () => {
             assert.deepEqual(load.threads, marker("app"));
             assert.deepEqual(load.roleProcessCores, { driver: 1, upstream: 1, app: 1 });
             assert.deepEqual(baseline.roles, { upstream: marker("upstream"), driver: marker("driver") });
-            // And the cluster's sampler, in the base image (python3).
+            // And the cluster's sampler, in the base image (python3), for the same roles.
+            assert.deepEqual(load.cpuRoles.sort(), Object.keys(load.roles).sort());
+            assert.deepEqual(baseline.cpuRoles.sort(), ["driver", "upstream"]);
             assert.equal(load.cpuSampler.image, "reg/base:1");
             assert.deepEqual(load.cpuSampler.command.slice(0, 2), ["python3", "-c"]);
         });
@@ -229,7 +231,7 @@ describe("scenario stacks on kubernetes (Pulumi mocks)", () => {
         assert.throws(() => resolveSettings((k) => ({ platform: "kubernetes", loadDriver: "k6" } as Record<string, string>)[k]), /loadDriver: k6 does not run in the cluster/);
         assert.throws(() => resolveSettings((k) => ({ platform: "kubernetes", loadParallelism: "300" } as Record<string, string>)[k]), /loadParallelism 300 is more than the 200 clients/);
         assert.throws(() => resolveSettings((k) => ({ platform: "kubernetes", kubeCpuLimits: "app=x" } as Record<string, string>)[k]), /kubeCpuLimits: "app=x"/);
-        assert.throws(() => resolveSettings((k) => ({ kubeCpuSampler: "cluster" } as Record<string, string>)[k]), /kubeCpuSampler: a sampler on the cluster's nodes needs platform kubernetes/);
+        assert.throws(() => resolveSettings((k) => ({ kubeCpuSampler: "both" } as Record<string, string>)[k]), /kubeCpuSampler: both samples a cluster's pods, which need platform kubernetes/);
         assert.throws(() => resolveSettings((k) => ({ platform: "kubernetes", kubeCpuSampler: "node" } as Record<string, string>)[k]), /kubeCpuSampler.*cluster, local, both/);
         assert.equal(resolveSettings((k) => ({ platform: "kubernetes" } as Record<string, string>)[k]).kube.loadParallelism, 2);
         assert.equal(resolveSettings(() => undefined).kube.loadParallelism, 1);

@@ -2,6 +2,9 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { ConfigError, DEFAULTS, resolveSettings, serverCapacity } from "../../lib/settings";
+import { listScenarios, readStackConfig } from "../../lib/stacks";
+
+const ROOT = path.join(__dirname, "..", "..");
 
 const resolve = (config: Record<string, string>) => resolveSettings((k) => config[k]);
 const problemsOf = (config: Record<string, string>): string[] => {
@@ -96,10 +99,24 @@ describe("settings", () => {
         assert.equal(problemsOf({ serverMode: "nope", loadRequests: "0", ingress: "traefik" }).length, 3);
     });
 
-    it("declares in Pulumi.yaml the same defaults as the code", () => {
-        const yaml = fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.yaml"), "utf8");
+    /** Pulumi.yaml's defaults, as Pulumi sets them in every stack's config. */
+    function projectDefaults(): Map<string, string> {
+        const yaml = fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8");
         const declared = new Map<string, string>();
         for (const m of yaml.matchAll(/^ {2}(\w+):\n {4}type: \w+\n {4}default: (.*)$/gm)) declared.set(m[1], m[2].replace(/^"(.*)"$/, "$1"));
+        return declared;
+    }
+
+    it("takes every scenario's stack as Pulumi gives it: its file over the project's defaults", () => {
+        for (const stack of listScenarios(ROOT)) {
+            const config = { ...Object.fromEntries(projectDefaults()), ...readStackConfig(ROOT, stack) };
+            assert.doesNotThrow(() => resolveSettings((k) => config[k]), stack);
+        }
+    });
+
+    it("declares in Pulumi.yaml the same defaults as the code", () => {
+        const yaml = fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8");
+        const declared = projectDefaults();
         for (const [key, value] of Object.entries(DEFAULTS)) {
             assert.equal(declared.get(key), String(value), `Pulumi.yaml default of ${key}`);
         }
