@@ -16,7 +16,7 @@
 import { execFile } from "child_process";
 import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
-import { CPU_SAMPLER_LABEL, cpuSamplerManifest, ROLE_MARKER } from "../lib/kubernetes";
+import { CPU_SAMPLER_LABEL, cpuSamplerManifest, CpuSamplerParams, ROLE_MARKER } from "../lib/kubernetes";
 import { ClusterCpu, clusterCpu, containerRoles, parseSamplerLog, PodContainers, samplerNote } from "../lib/load/clusterCpu";
 import { CpuRole, CpuSnapshot, CpuUsage, RoleLimit, snapshotsSpanning, summarizeCpu, unseenUnreadable } from "../lib/load/cpu";
 import { mergePodResults } from "../lib/load/merge";
@@ -75,7 +75,7 @@ export interface KubeLoadRunInputs {
     /** The roles the load's CPU is read for (the cluster's sampler). */
     cpuRoles: CpuRole[];
     /** What the CPU sampler's pods run (lib/load/clusterCpu.ts); null: no sampler in the cluster. */
-    cpuSampler: { image: string; imagePullPolicy: "Never" | "IfNotPresent"; command: string[] } | null;
+    cpuSampler: Pick<CpuSamplerParams, "image" | "imagePullPolicy" | "command"> | null;
 }
 
 /** Epoch seconds on this machine's sampler's clock (performance.now). */
@@ -213,7 +213,7 @@ function jobFailure(status: JobStatus, pods: Pod[]): string | undefined {
 /** The Job's status and pods; `error` where kubectl failed this time (an API server busy with the load). Throws when the Job is gone. */
 async function pollJob(inputs: KubeLoadRunInputs): Promise<{ status: JobStatus; pods: Pod[] } | { error: string }> {
     try {
-        const status = (JSON.parse(await kubectl(inputs, ["get", "job", inputs.job, "-o", "json"])).status ?? {}) as JobStatus;
+        const status = ((await kubectlJson(inputs, ["get", "job", inputs.job])).status ?? {}) as JobStatus;
         return { status, pods: await jobPods(inputs) };
     } catch (e) {
         const error = (e as Error).message;
@@ -295,7 +295,7 @@ async function releasePods(inputs: KubeLoadRunInputs, deadline: { at: number; se
 const NOT_FOUND = /NotFound|not found/;
 
 async function jobPods(inputs: KubeLoadRunInputs): Promise<Pod[]> {
-    return JSON.parse(await kubectl(inputs, ["get", "pods", "-l", `batch.kubernetes.io/job-name=${inputs.job}`, "-o", "json"])).items as Pod[];
+    return (await kubectlJson(inputs, ["get", "pods", "-l", `batch.kubernetes.io/job-name=${inputs.job}`])).items as Pod[];
 }
 
 /** The pods' phases, the namespace's recent warnings and each pod's log tail: why a load did not run. */
