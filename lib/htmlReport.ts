@@ -3,6 +3,7 @@
 // specs built here as data and drawn in the page by the inlined Vega; every chart's figures are
 // also a table. Pure: the chart library's code comes in as text.
 import { changeText, compareRuns, comparisonNotes, loadOf, variantOf } from "./decide";
+import { probedAgain } from "./load/capacity";
 import { CPU_ROLES } from "./load/cpu";
 import { LoadResult } from "./load/result";
 import { COLUMNS, MatrixResults, MatrixRow, measuredRows, outcomesOf, SWEEP_COLUMNS, sweepRows, tableRows, whatToPick } from "./report";
@@ -251,8 +252,9 @@ export function capacityChart(results: MatrixResults): Chart {
             rows: searched.flatMap(({ scenario, result }) => {
                 const c = result.capacity!;
                 const capacity = c.capacityRps === null ? "below the first probe" : text(c.capacityRps);
-                return c.probes.map((p) => [scenario, text(p.askedRps), text(p.reachedRps), text(p.latencyMs.p99, 0), p.passed ? "met" : "missed", capacity,
-                    c.knee?.askedRps === p.askedRps ? p.bottleneck.words : ""]);
+                return c.probes.map((p, i) => [scenario, text(p.askedRps), text(p.reachedRps), text(p.latencyMs.p99, 0),
+                    p.passed ? "met" : probedAgain(c.probes, i) ? "missed, probed again" : "missed", capacity,
+                    c.knee?.askedRps === p.askedRps && !probedAgain(c.probes, i) ? p.bottleneck.words : ""]);
             }),
         },
     };

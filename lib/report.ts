@@ -1,6 +1,7 @@
 // The matrix's results file and its renderings (terminal table, report.md):
 // "What to pick" first, then every figure with its spread. Pure.
 import { figureText, Measured, METRICS, Outcome, rank, rankCapacity, Ranking } from "./decide";
+import { probedAgain } from "./load/capacity";
 import { CPU_ROLES, CpuUsage } from "./load/cpu";
 import { LoadResult } from "./load/result";
 import { SlowClientsChange } from "./load/slowClients";
@@ -244,8 +245,8 @@ function capacitySection(results: MatrixResults): string[] {
                 `### ${scenario}: ${c.capacityRps === null ? `below the first probe (${c.knee?.askedRps} req/s)` : `${c.capacityRps} req/s`}` +
                     `${c.bound === "at-least-max" ? " or more (the search's ceiling passed)" : ""}`, "",
                 c.knee ? `At the knee, ${c.knee.askedRps} req/s: ${c.knee.why}; **${c.knee.bottleneck.words}**. ${c.knee.bottleneck.rule}` : "No probe missed the objective.", "",
-                markdownTable(probeColumns, c.probes.map((p) => [num(p.askedRps), num(p.reachedRps), num(p.latencyMs.p50, 0), num(p.latencyMs.p99, 0),
-                    String(p.failed), p.passed ? "yes" : "no", p.passed ? "" : verdictCell(p.bottleneck)])), "",
+                markdownTable(probeColumns, c.probes.map((p, i) => [num(p.askedRps), num(p.reachedRps), num(p.latencyMs.p50, 0), num(p.latencyMs.p99, 0),
+                    String(p.failed), p.passed ? "yes" : probedAgain(c.probes, i) ? "no, probed again" : "no", p.passed ? "" : verdictCell(p.bottleneck)])), "",
             ];
         }),
     ];

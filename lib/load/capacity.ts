@@ -1,8 +1,10 @@
 // Capacity at a latency objective, in the open model: loads at a constant
 // arrival rate (latency counted from when each request should have been sent),
 // a ramp that doubles the rate until a probe misses the objective, then a
-// bisection to within a few per cent. Which rate to try next, and what the
-// probes say, are decided here. Pure.
+// bisection to within a few per cent. A miss that nothing explains (no CPU
+// ran out, no pool was full) is probed once more: on a shared machine that is
+// most often a stall of the machine, not the server's limit. Which rate to try
+// next, and what the probes say, are decided here. Pure.
 import { CpuUsage } from "./cpu";
 import { UpstreamCount } from "./slowApi";
 import { Bottleneck, Concurrency, ListenQueue } from "./verdict";
@@ -97,7 +99,7 @@ export interface CapacityResult {
     bound: "found" | "below-first-probe" | "at-least-max";
     /** The lowest rate that missed the objective, and who broke it there; null when none missed. */
     knee: Probe | null;
-    /** Every probe, in the order run. */
+    /** Every probe, in the order run; where a rate was probed again, the last probe at it decides. */
     probes: Probe[];
 }
 
@@ -116,11 +118,23 @@ export function judgeProbe(p: Pick<Probe, "askedRps" | "reachedRps" | "failed" |
 
 const roundRate = (v: number) => (v >= 10 ? Math.round(v) : Math.round(v * 100) / 100);
 
+/** Whether a later probe at the same rate replaced probe `i`: it was probed again. */
+export function probedAgain(probes: Pick<Probe, "askedRps">[], i: number): boolean {
+    return probes.slice(i + 1).some((p) => p.askedRps === probes[i].askedRps);
+}
+
+/** The probes that decide their rates: the last one at each. */
+function deciding<P extends Pick<Probe, "askedRps">>(probes: P[]): P[] {
+    return probes.filter((_, i) => !probedAgain(probes, i));
+}
+
 /** The rate to probe next, or null when the search is done: double while probes pass, then bisect the bracket. */
-export function nextRate(search: CapacitySearch, probes: Pick<Probe, "askedRps" | "passed">[]): number | null {
+export function nextRate(search: CapacitySearch, probes: Pick<Probe, "askedRps" | "passed" | "bottleneck">[]): number | null {
     if (!probes.length) return search.startRps;
-    const passed = probes.filter((p) => p.passed).map((p) => p.askedRps);
-    const missed = probes.filter((p) => !p.passed).map((p) => p.askedRps);
+    const last = probes[probes.length - 1];
+    if (!last.passed && last.bottleneck.verdict === "unexplained" && probes.filter((p) => p.askedRps === last.askedRps).length === 1) return last.askedRps;
+    const passed = deciding(probes).filter((p) => p.passed).map((p) => p.askedRps);
+    const missed = deciding(probes).filter((p) => !p.passed).map((p) => p.askedRps);
     const lo = passed.length ? Math.max(...passed) : undefined;
     const hi = missed.length ? Math.min(...missed) : undefined;
     if (lo === undefined) return null;
@@ -132,8 +146,8 @@ export function nextRate(search: CapacitySearch, probes: Pick<Probe, "askedRps" 
 
 /** What the probes found. */
 export function capacityOf(search: CapacitySearch, probes: Probe[]): CapacityResult {
-    const passed = probes.filter((p) => p.passed);
-    const missed = probes.filter((p) => !p.passed).sort((a, b) => a.askedRps - b.askedRps);
+    const passed = deciding(probes).filter((p) => p.passed);
+    const missed = deciding(probes).filter((p) => !p.passed).sort((a, b) => a.askedRps - b.askedRps);
     const best = passed.length ? Math.max(...passed.map((p) => p.askedRps)) : null;
     return {
         sloP99Ms: search.sloP99Ms,

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { CapacitySearch, capacityOf, defaultSearch, judgeProbe, nextRate, OHA_MAX_RPS, Probe, searchProblems } from "../../lib/load/capacity";
+import { CapacitySearch, capacityOf, defaultSearch, judgeProbe, nextRate, OHA_MAX_RPS, Probe, probedAgain, searchProblems } from "../../lib/load/capacity";
 import { ConfigError, resolveSettings } from "../../lib/settings";
 
 /**
@@ -15,15 +15,21 @@ function server(threads: number, delay: number, cpuRps = Infinity) {
     };
 }
 
-/** Runs the search against a model: every probe judged as the provider judges it. */
-function searchModel(search: CapacitySearch, model: ReturnType<typeof server>): ReturnType<typeof capacityOf> {
+/**
+ * Runs the search against a model: every probe judged as the provider judges it; a miss is the model's limit
+ * (concurrency), but the probes numbered in `stalls` stall: they miss and nothing explains it.
+ */
+function searchModel(search: CapacitySearch, model: ReturnType<typeof server>, stalls: number[] = []): ReturnType<typeof capacityOf> {
     const probes: Probe[] = [];
     for (let rate = nextRate(search, probes); rate !== null; rate = nextRate(search, probes)) {
         assert.ok(probes.length < 20, "the search ends");
+        const stalled = stalls.includes(probes.length);
         const figures = model(rate);
+        if (stalled) figures.latencyMs.p99 = 10 * search.sloP99Ms;
+        const judged = judgeProbe(figures, search.sloP99Ms);
         probes.push({
-            ...figures, ...judgeProbe(figures, search.sloP99Ms), cpu: null, held: null, listen: null, upstream: null,
-            bottleneck: { verdict: "unexplained", words: "", rule: "" }, startedAt: "",
+            ...figures, ...judged, cpu: null, held: null, listen: null, upstream: null,
+            bottleneck: { verdict: judged.passed ? "latency-bound" : stalled ? "unexplained" : "concurrency", words: "", rule: "" }, startedAt: "",
         });
     }
     return capacityOf(search, probes);
@@ -43,6 +49,21 @@ describe("capacity search", () => {
     it("bounds a gevent server by its CPU, far above any pool's thread count", () => {
         const c = searchModel({ ...defaultSearch(4000, 1), precision: 0.05 }, server(4000, 1, 420));
         assert.ok(c.capacityRps! > 300 && c.capacityRps! <= 420, `capacity ${c.capacityRps}`);
+    });
+
+    it("probes a miss that nothing explains once more, and lets the second probe decide its rate", () => {
+        const search = { ...defaultSearch(200, 1), precision: 0.05 };
+        const clean = searchModel(search, server(200, 1));
+        // The second probe, 100 req/s, stalls; its recheck passes, so the search ends as it would have without the stall.
+        const stalled = searchModel(search, server(200, 1), [1]);
+        assert.deepEqual(stalled.probes.slice(0, 3).map((p) => [p.askedRps, p.passed]), [[50, true], [100, false], [100, true]]);
+        assert.deepEqual([stalled.capacityRps, stalled.knee!.askedRps], [clean.capacityRps, clean.knee!.askedRps]);
+        assert.equal(stalled.probes.length, clean.probes.length + 1);
+        assert.deepEqual([probedAgain(stalled.probes, 1), probedAgain(stalled.probes, 2)], [true, false]);
+        // A miss explained by a limit is not probed again; a second stall at the same rate stands.
+        assert.equal(new Set(clean.probes.map((p) => p.askedRps)).size, clean.probes.length);
+        const twice = searchModel(search, server(200, 1), [1, 2]);
+        assert.deepEqual([twice.probes.slice(0, 4).map((p) => p.askedRps), twice.knee!.askedRps], [[50, 100, 100, 75], 100]);
     });
 
     it("reports a first probe that already misses as capacity below it, with that probe, not as 0 or an error", () => {

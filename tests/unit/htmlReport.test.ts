@@ -79,7 +79,8 @@ describe("the HTML report", () => {
             cpu: null, held: null, listen: null, upstream: null, startedAt: "",
             bottleneck: { verdict: passed ? "latency-bound" : "app", words: passed ? "latency-bound" : "the app ran out of CPU first", rule: "" },
         });
-        const probes = [probe(100, 1100, true), probe(200, 1200, true), probe(400, 4000, false), probe(300, 1400, true)];
+        const stalled = { ...probe(200, 2500, false), bottleneck: { verdict: "unexplained" as const, words: "unexplained", rule: "" } };
+        const probes = [probe(100, 1100, true), stalled, probe(200, 1200, true), probe(400, 4000, false), probe(300, 1400, true)];
         const capacity = { sloP99Ms: 1500, probeSeconds: 3, capacityRps: 300, bound: "found" as const, knee: probe(400, 4000, false), probes };
         const searched = { ...RUN.results, rows: [row("uwsgi-gevent", result(170, 2, { capacity }))] };
         assert.ok(runCharts(searched).some((c) => c.id === "capacity"));
@@ -87,9 +88,10 @@ describe("the HTML report", () => {
         const chart = capacityChart(searched);
         const p99Panel = ((chart.spec.hconcat as any[])[1].layer as any[]);
         assert.deepEqual(p99Panel[2].data.values, [{ objective: 1500 }]);
-        assert.deepEqual(p99Panel[1].data.values.map((p: any) => p.asked), [400], "the probe that missed, ringed");
+        assert.deepEqual(p99Panel[1].data.values.map((p: any) => p.asked), [200, 400], "the probes that missed, ringed");
         assert.deepEqual(chart.table.rows.map((r) => [r[1], r[4], r[5], r[6]]), [
-            ["100", "met", "300", ""], ["200", "met", "300", ""], ["400", "missed", "300", "the app ran out of CPU first"], ["300", "met", "300", ""]]);
+            ["100", "met", "300", ""], ["200", "missed, probed again", "300", ""], ["200", "met", "300", ""],
+            ["400", "missed", "300", "the app ran out of CPU first"], ["300", "met", "300", ""]]);
     });
 
     it("over many runs: each scenario's req/s over time at each load, and the changes from the run before, ties marked", () => {
