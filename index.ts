@@ -4,6 +4,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Scenario } from "./components/scenario";
 import { resultFileName } from "./lib/load/result";
+import { podDriverOf } from "./lib/load/split";
 import { resolveSettings } from "./lib/settings";
 import { renderSummary } from "./lib/summary";
 import { tutorialRps } from "./lib/tutorial";
@@ -47,6 +48,7 @@ const platform: Platform = local
             kubeconfig: settings.kube.kubeconfig, context: settings.kube.context, namespace: settings.kube.namespace,
             images: settings.kube.images, cpuRequests: settings.kube.cpuRequests, cpuLimits: settings.kube.cpuLimits,
             readyTimeoutSeconds: settings.readyTimeoutSeconds, cpuSampler: settings.kube.cpuSampler,
+            loadDriver: podDriverOf(settings.load.driver) ?? undefined,
         }))
         : new DockerPlatform(stack, {
             network: settings.dockerNetwork, pythonImage: settings.pythonImage, nginxImage: settings.nginxImage,

@@ -4,7 +4,7 @@ import { codeHash } from "../lib/codeHash";
 import { CpuAffinity, CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
 import { slowClientsProblem, starvedRunSeconds } from "../lib/load/slowClients";
-import { checkParallelism } from "../lib/load/split";
+import { checkParallelism, podDriverOf } from "../lib/load/split";
 import { ProcessProbe } from "../lib/probes";
 import { CAPACITY_PRECISION, defaultSearch, searchProblems } from "../lib/load/capacity";
 import { CapacitySettings, LoadDriverChoice } from "../lib/settings";
@@ -20,7 +20,7 @@ import { LoadRun } from "../providers/loadRun";
 export interface LoadTestArgs {
     /** Entry point under load, without query string (FlaskApp.url, NginxIngress.url, SlowApi.url). */
     url: pulumi.Input<string>;
-    /** A platform that runs loads itself (KubernetesPlatform: a Job in the cluster, with ab); default this machine. */
+    /** A platform that runs loads itself (KubernetesPlatform: a Job in the cluster, with ab or oha); default this machine. */
     platform?: Platform;
     /** Pods the requests and clients are split over, on a platform that runs loads itself; default 1. */
     parallelism?: number;
@@ -126,9 +126,9 @@ export class LoadTest extends pulumi.ComponentResource {
         } catch (e) {
             problems.push(`parallelism: ${(e as Error).message}`);
         }
+        const driverName = typeof args.driver === "object" ? args.driver.name : args.driver ?? "auto";
         if (args.platform?.runLoad) {
-            const driver = typeof args.driver === "object" ? args.driver.name : args.driver ?? "auto";
-            if (driver !== "auto" && driver !== "ab") problems.push(`driver: ${driver} does not run in ${args.platform.kind}'s load pods, which run ab`);
+            if (!podDriverOf(driverName)) problems.push(`driver: ${driverName} does not run in ${args.platform.kind}'s load pods, which run ab or oha`);
             if (search) problems.push(`capacitySearch: probes run oha on this machine, not in ${args.platform.kind}'s load pods`);
             if (slowClients) problems.push(`slowClients: they are held from this machine, to its loopback only; ${args.platform.kind}'s load runs in its pods`);
         } else if (parallelism > 1) {
@@ -140,7 +140,7 @@ export class LoadTest extends pulumi.ComponentResource {
         const resultsDir = args.resultsDir ?? "";
         if (args.platform?.runLoad) {
             this.result = args.platform.runLoad(`${name}-run`, {
-                url, expectBody, requests, concurrency, delaySeconds, timeoutSeconds, repeats, warmupSeconds, capacity, appCpuMs, appProcesses, keepAlive, parallelism,
+                driver: podDriverOf(driverName)!, url, expectBody, requests, concurrency, delaySeconds, timeoutSeconds, repeats, warmupSeconds, capacity, appCpuMs, appProcesses, keepAlive, parallelism,
                 maxFailedRequests: args.maxFailedRequests ?? -1, resultsDir, target: args.target ?? "", runId: args.runId ?? "",
                 threads: args.threads ?? { kind: "none" }, roles: args.roles ?? {}, roleProcessCores: args.roleProcessCores ?? {},
             }, { parent: this });

@@ -15,7 +15,7 @@ export interface ScenarioArgs {
     settings: Settings;
     /** Where the services run. */
     platform: Platform;
-    /** The load driver that runs on this machine (unused where the platform runs loads itself). */
+    /** The load driver that runs on this machine; default settings.load.driver by name (where the platform runs loads itself). */
     driver?: LoadDriver;
     /** oha for the capacity search, where settings.capacity asks for one; default found then. */
     rateDriver?: LoadDriver;
@@ -54,8 +54,9 @@ export class Scenario extends pulumi.ComponentResource {
         const entryUrl = ingress?.url ?? app.url;
 
         const load: Omit<LoadTestArgs, "url"> = {
-            requests: s.load.requests, concurrency: s.load.concurrency, delaySeconds: s.load.delay, driver,
-            platform, parallelism: s.kube.loadParallelism,
+            requests: s.load.requests, concurrency: s.load.concurrency, delaySeconds: s.load.delay,
+            // The pods' driver is chosen by name where the platform runs loads itself.
+            driver: driver ?? s.load.driver, platform, parallelism: s.kube.loadParallelism,
             timeoutSeconds: s.load.timeoutSeconds, maxFailedRequests: s.load.maxFailedRequests, runId: s.load.runId,
             repeats: s.load.repeats, warmupSeconds: s.load.warmupSeconds, keepAlive: s.load.keepAlive, upstreamUrl: platform.runLoad ? undefined : slowApi.url,
             scope: platform.runDir, cpuAffinity: cpus,

@@ -33,8 +33,8 @@ export function podPaths(): PlatformPaths {
 }
 
 /** The image of a service's role. */
-export function imageOf(kind: ImageKind | "base", images: KubeImages): string {
-    const name: ImageName = typeof kind === "object" ? (kind.app as ImageName) : "base";
+export function imageOf(kind: ImageKind | "base" | "oha", images: KubeImages): string {
+    const name: ImageName = typeof kind === "object" ? (kind.app as ImageName) : kind === "oha" ? "oha" : "base";
     const ref = images[name];
     if (!ref) throw new Error(`no image for ${name} (kubeImages)`);
     return ref;

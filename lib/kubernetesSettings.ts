@@ -8,7 +8,9 @@ export type CpuQuantities = Partial<Record<CpuRole, string>>;
 
 /** The images the project's pods run: the Python apps' and the base (nginx, PostgreSQL, ab). */
 export const IMAGE_NAMES = ["base", "slow_api", "flask_app", "database_app"] as const;
-export type ImageName = (typeof IMAGE_NAMES)[number];
+/** The images only some loads run: oha's (the base with oha), for loadDriver oha. */
+export const DRIVER_IMAGE_NAMES = ["oha"] as const;
+export type ImageName = (typeof IMAGE_NAMES)[number] | (typeof DRIVER_IMAGE_NAMES)[number];
 export type KubeImages = Partial<Record<ImageName, string>>;
 
 const QUANTITY = /^(\d+(\.\d+)?|\.\d+)m?$/;
@@ -30,9 +32,9 @@ export function parseCpuQuantities(text: string): CpuQuantities {
     return out;
 }
 
-/** Parses "base=<ref> slow_api=<ref> flask_app=<ref> database_app=<ref>"; "" for none, else all of them. */
+/** Parses "base=<ref> slow_api=<ref> flask_app=<ref> database_app=<ref> [oha=<ref>]"; "" for none, else all but oha's. */
 export function parseKubeImages(text: string): KubeImages {
-    const out: KubeImages = Object.fromEntries(pairs(text, IMAGE_NAMES));
+    const out: KubeImages = Object.fromEntries(pairs(text, [...IMAGE_NAMES, ...DRIVER_IMAGE_NAMES]));
     const missing = IMAGE_NAMES.filter((n) => !out[n]);
     if (Object.keys(out).length && missing.length) throw new Error(`no image for ${missing.join(", ")}`);
     return out;

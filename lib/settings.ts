@@ -387,8 +387,8 @@ function kubeSettings(config: CheckedReader, platform: PlatformKind, load: LoadS
         if (kube.loadParallelism !== 1) problems.push(`loadParallelism: a load split over ${kube.loadParallelism} pods needs platform kubernetes (fix: pulumi config set platform kubernetes, or pulumi config rm loadParallelism)`);
         return kube;
     }
-    if (load.driver === "k6" || load.driver === "oha") {
-        problems.push(`loadDriver: ${load.driver} does not run in the cluster's load pods, which run ab (fix: pulumi config set loadDriver ab)`);
+    if (load.driver === "k6") {
+        problems.push(`loadDriver: k6 does not run in the cluster's load pods, which run ab or oha (fix: pulumi config set loadDriver oha, or ab)`);
     }
     if (load.slowClients) {
         problems.push(`slowClients: they are held from this machine, to its loopback only; the cluster's load runs in its pods (fix: pulumi config rm slowClients)`);

@@ -49,6 +49,8 @@ export interface KubernetesPlatformArgs {
     kubectl?: string;
     /** Who reads the roles' CPU: a sampler pod on every node (cluster), this machine's /proc (local: the project's cluster only), or both; default cluster. */
     cpuSampler?: KubeCpuSampler;
+    /** The driver its load pods run: ab (in the base image) or oha (in an image of its own, built only for it); default ab. */
+    loadDriver?: PodDriver;
 }
 
 /** Every service a Deployment + Service; loads run as Jobs in the cluster. */
@@ -74,6 +76,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
     private readonly bundles: string;
     /** Pods per role, for the roles' CPU limits in all. */
     private readonly pods: Partial<Record<CpuRole, number>> = {};
+    private readonly loadDriver: PodDriver;
 
     /** `name` names the platform's resources (provider, namespace, images); the namespace defaults to fgl-<stack>. */
     constructor(name: string, args: KubernetesPlatformArgs = {}, opts?: pulumi.ComponentResourceOptions) {
@@ -93,9 +96,16 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         this.clusterSampled = sampler !== "local";
         this.bundles = cluster.bundles;
         const ownImages = !args.images || Object.keys(args.images).length === 0;
+        this.loadDriver = args.loadDriver ?? "ab";
+        const drivers = this.loadDriver === "oha" ? (["oha"] as const) : [];
+        const named = drivers.map((d) => ` ${d}=<ref>`).join("");
         if (ownImages && !cluster.own) {
-            throw new Error(`kubeImages: another cluster can't run the images loaded into the project's own; build them (scripts/cluster.sh images), ` +
-                `push them to a registry it pulls from, and name them (fix: pulumi config set kubeImages "base=<ref> slow_api=<ref> flask_app=<ref> database_app=<ref>")`);
+            throw new Error(`kubeImages: another cluster can't run the images loaded into the project's own; build them (scripts/cluster.sh images${drivers.map((d) => ` ${d}`).join("")}), ` +
+                `push them to a registry it pulls from, and name them (fix: pulumi config set kubeImages "base=<ref> slow_api=<ref> flask_app=<ref> database_app=<ref>${named}")`);
+        }
+        if (!ownImages && drivers.some((d) => !args.images![d])) {
+            throw new Error(`kubeImages: loadDriver oha runs the load pods in an image with oha, and none is named: build it (scripts/cluster.sh images oha ` +
+                `makes flask-gevent-lab/oha:<key>), push it, and add it (fix: pulumi config set kubeImages "<the images as now> oha=<ref>", or pulumi config set loadDriver ab)`);
         }
         this.provider = new k8s.Provider(`${name}-cluster`, {
             kubeconfig: this.kubeconfig,
@@ -110,7 +120,9 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         this.images = ownImages
             ? new ClusterImages(`${name}-images`, {
                 script: path.join(PROJECT_ROOT, "scripts", "cluster.sh"),
-                code: codeHash([path.join(PROJECT_ROOT, "python-apps"), path.join(PROJECT_ROOT, "scripts", "base-image.sh")]),
+                code: codeHash([path.join(PROJECT_ROOT, "python-apps"), path.join(PROJECT_ROOT, "scripts", "base-image.sh"),
+                    ...drivers.map((d) => path.join(PROJECT_ROOT, "scripts", `${d}.sh`))]),
+                drivers,
             }, child).images
             : pulumi.output(args.images!);
         this.ctx = {
@@ -167,15 +179,17 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
     }
 
     runLoad(name: string, load: PlatformLoad, opts: pulumi.CustomResourceOptions): pulumi.Output<LoadResult> {
-        // The base image holds ab; "auto" means ab here, as on a machine without k6.
-        const driver: PodDriver = "ab";
+        const driver = load.driver;
+        if (driver !== this.loadDriver) {
+            throw new Error(`${name}: a load with ${driver} on a KubernetesPlatform made for ${this.loadDriver}'s (fix: its args' loadDriver: "${driver}")`);
+        }
         const shares = splitLoad(load.requests, load.concurrency, load.parallelism);
         // Every pod waits before each run until its KubeLoadRun releases them together.
         const barrierSeconds = podBarrierSeconds(load);
         const job = pulumi.all([this.images, this.namespace, load.url, load.target, load.expectBody, load.runId, load.keepAlive])
             .apply(([images, namespace, url, target, expectBody, runId, keepAlive]) =>
             jobManifest({
-                stack: this.ctx.stack, namespace, image: imageOf("base", images), imagePullPolicy: this.ctx.imagePullPolicy,
+                stack: this.ctx.stack, namespace, image: imageOf(driver === "oha" ? "oha" : "base", images), imagePullPolicy: this.ctx.imagePullPolicy,
                 parts: shares.length,
                 command: loadPodArgv({
                     driver, url, expectBody, requests: load.requests, concurrency: load.concurrency,
@@ -193,7 +207,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             namespace: this.namespace, job: jobResource.metadata.name, jobUid: jobResource.metadata.uid,
             url: load.url, requests: load.requests, concurrency: load.concurrency, delaySeconds: load.delaySeconds,
             driver, parts: shares.length, timeoutSeconds: load.timeoutSeconds, repeats: load.repeats, warmupSeconds: load.warmupSeconds,
-            barrierSeconds, ceilingRps: splitCeilingRps(shares, load.delaySeconds) ?? -1,
+            barrierSeconds, ceilingRps: splitCeilingRps(driver, shares, load.delaySeconds) ?? -1,
             capacity: Number.isFinite(load.capacity) ? load.capacity : -1,
             appCpuMs: load.appCpuMs, keepAlive: load.keepAlive,
             // The app's pods share its CPU limit where one is set, else the node's cores (this machine's, on the project's cluster).
@@ -205,8 +219,8 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             cpuSampler: this.clusterSampled
                 ? this.images.apply((images) => ({ image: imageOf("base", images), imagePullPolicy: this.ctx.imagePullPolicy, command: cpuSamplerArgv(SAMPLE_MS) }))
                 : null,
-            // ab is one single-threaded process per pod.
-            roleProcessCores: pulumi.output(load.roleProcessCores).apply((cores) => ({ driver: 1, ...cores })),
+            // ab is one single-threaded process per pod; oha's threads use what its pod may.
+            roleProcessCores: pulumi.output(load.roleProcessCores).apply((cores) => ({ ...(driver === "ab" ? { driver: 1 } : {}), ...cores })),
             roleCores: this.roleCores({ ...this.pods, driver: shares.length }),
         }, opts);
         return run.result;

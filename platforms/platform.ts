@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PACKAGE_ROOT } from "../lib/packageRoot";
 import { CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
+import { PodDriver } from "../lib/load/split";
 import { ProcessProbe } from "../lib/probes";
 import { PortLease } from "../providers/portLease";
 import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
@@ -40,6 +41,8 @@ export interface ServiceHosts {
 
 /** A load run as the LoadTest component describes it, for a platform that runs loads itself. */
 export interface PlatformLoad {
+    /** The driver the load's pods run. */
+    driver: PodDriver;
     /** Target, query string included. */
     url: pulumi.Input<string>;
     expectBody: pulumi.Input<string>;

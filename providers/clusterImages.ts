@@ -4,23 +4,26 @@
 // they are built from changes. A new cluster keeps the images the last one had.
 import { execFile } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
-import { IMAGE_NAMES, KubeImages } from "../lib/kubernetesSettings";
+import { DRIVER_IMAGE_NAMES, IMAGE_NAMES, KubeImages } from "../lib/kubernetesSettings";
 
 export interface ClusterImagesInputs {
     /** scripts/cluster.sh. */
     script: string;
-    /** Hash of what the images are built from (python-apps/, the base image's recipe). */
+    /** Hash of what the images are built from (python-apps/, the base image's and oha's recipes). */
     code: string;
+    /** The load drivers' images to build too (oha); []: none. */
+    drivers: (typeof DRIVER_IMAGE_NAMES)[number][];
 }
 
-/** `name=ref` lines -> the images; throws naming what is missing. */
-export function parseImageLines(text: string): KubeImages {
+/** `name=ref` lines -> the images; throws naming what is missing of the project's and `drivers`' images. */
+export function parseImageLines(text: string, drivers: ClusterImagesInputs["drivers"] = []): KubeImages {
     const images: KubeImages = {};
+    const names: readonly string[] = [...IMAGE_NAMES, ...DRIVER_IMAGE_NAMES];
     for (const line of text.split("\n")) {
         const m = /^(\w+)=(\S+)$/.exec(line.trim());
-        if (m && (IMAGE_NAMES as readonly string[]).includes(m[1])) images[m[1] as keyof KubeImages] = m[2];
+        if (m && names.includes(m[1])) images[m[1] as keyof KubeImages] = m[2];
     }
-    const missing = IMAGE_NAMES.filter((n) => !images[n]);
+    const missing = [...IMAGE_NAMES, ...drivers].filter((n) => !images[n]);
     if (missing.length) throw new Error(`cluster.sh images named no image for ${missing.join(", ")}:\n${text.slice(-1000)}`);
     return images;
 }
@@ -28,10 +31,10 @@ export function parseImageLines(text: string): KubeImages {
 function load(inputs: ClusterImagesInputs): Promise<KubeImages> {
     return new Promise((resolve, reject) => {
         // Cold, the base image and three app images are built first: minutes, bounded here.
-        execFile(inputs.script, ["images"], { maxBuffer: 16 * 2 ** 20, timeout: 40 * 60_000 }, (error, stdout, stderr) => {
+        execFile(inputs.script, ["images", ...(inputs.drivers ?? [])], { maxBuffer: 16 * 2 ** 20, timeout: 40 * 60_000 }, (error, stdout, stderr) => {
             if (error) return reject(new Error(`${inputs.script} images failed: ${error.message}\n${stderr.slice(-3000)}`));
             try {
-                resolve(parseImageLines(stdout));
+                resolve(parseImageLines(stdout, inputs.drivers ?? []));
             } catch (e) {
                 reject(e);
             }
@@ -45,7 +48,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
         return { id: `images-${inputs.code}`, outs: { ...inputs, images } };
     },
     async diff(_id: string, olds: ClusterImagesInputs, news: ClusterImagesInputs) {
-        return { changes: olds.code !== news.code || olds.script !== news.script };
+        return { changes: olds.code !== news.code || olds.script !== news.script || String(olds.drivers ?? []) !== String(news.drivers ?? []) };
     },
     async update(_id: string, _olds: ClusterImagesInputs, news: ClusterImagesInputs) {
         return { outs: { ...news, images: await load(news) } };

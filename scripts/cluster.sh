@@ -7,8 +7,9 @@
 #   scripts/cluster.sh status    exit 0 iff healthy; a short summary
 #   scripts/cluster.sh down      stop everything; leaves no process, mount, iptables rule,
 #                                interface, cgroup or changed sysctl behind
-#   scripts/cluster.sh images    build the project's images with Docker and import them;
-#                                stdout: base=<ref> slow_api=<ref> flask_app=<ref> database_app=<ref>
+#   scripts/cluster.sh images [oha]   build the project's images with Docker and import them;
+#                                stdout: base=<ref> slow_api=<ref> flask_app=<ref> database_app=<ref>,
+#                                and with oha, oha=<ref>: the base with the pinned oha (scripts/oha.sh)
 #   scripts/cluster.sh image <docker image ref>...   import images from the Docker engine
 #   scripts/cluster.sh kubectl <args>...             kubectl with the admin kubeconfig
 #
@@ -681,7 +682,20 @@ import_images() {
     for ref in "${missing[@]}"; do has_image "$ref" || die "$ref is not in the cluster's containerd after the import"; done
 }
 
-images() {
+oha_image() {  # <base> <tag>: the base with the pinned oha built on this machine
+    local oha context said
+    oha=$("$ROOT/scripts/oha.sh") || die "scripts/oha.sh could not build oha for the load pods' image"
+    context=$(mktemp -d)
+    cp "$oha" "$context/oha"
+    printf 'FROM %s\nCOPY oha /usr/local/bin/oha\n' "$1" |
+        DOCKER_BUILDKIT=0 docker build -q -f - -t "$2" "$context" >/dev/null || { rm -rf "$context"; die "building $2 failed"; }
+    rm -rf "$context"
+    # Built against this machine's C library: the base's Debian must be as new.
+    said=$(docker run --rm --network none "$2" /usr/local/bin/oha --version 2>&1) ||
+        { docker rmi "$2" >/dev/null; die "oha built here does not run in $1 (a newer C library here than in its Debian?): $said"; }
+}
+
+images() {  # [oha]
     need_containerd
     local base app tag refs=() key
     # The base's tag is keyed by its recipe (scripts/base-image.sh); the apps' by
@@ -692,6 +706,10 @@ images() {
         sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-12)
     refs=("base=$base")
     for app in slow_api flask_app database_app; do refs+=("$app=flask-gevent-lab/$app:$key"); done
+    # oha's image only when a load asks for it: keyed by the base and oha's pinned recipe.
+    if [ "${1:-}" = oha ]; then
+        refs+=("oha=flask-gevent-lab/oha:$( { echo "$base"; cat "$ROOT/scripts/oha.sh"; } | sha256sum | cut -c1-12)")
+    fi
     local complete=1 r
     for r in "${refs[@]}"; do has_image "${r#*=}" || complete=0; done
     if [ $complete = 0 ]; then
@@ -706,6 +724,10 @@ images() {
         for r in "${missing[@]}"; do
             app=${r%%=*} tag=${r#*=}
             step $((++i)) $((${#missing[@]} + 1)) "building $tag"
+            if [ "$app" = oha ]; then
+                oha_image "$base" "$tag"
+                continue
+            fi
             DOCKER_BUILDKIT=0 docker build --network host -q -f "$ROOT/python-apps/Dockerfile" --build-arg "APP=$app" \
                 --build-arg "PYTHON_IMAGE=$base" -t "$tag" "$ROOT/python-apps" >/dev/null
         done
@@ -741,7 +763,7 @@ case "$cmd" in
     up) up ;;
     down) down ;;
     status) status ;;
-    images) images ;;
+    images) images "$@" ;;
     image)
         [ $# -gt 0 ] || die "usage: scripts/cluster.sh image <docker image ref>..."
         need_containerd

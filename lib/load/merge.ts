@@ -1,10 +1,11 @@
 // The exact merge of a load split over pods (lib/load/split.ts), run by run:
 // counts are summed, the time is the union of the pods' runs, and the
-// percentiles are taken from the union of every request's time, with ab's own
-// rule, never from the pods' percentiles.
+// percentiles are taken from the union of every request's time, with the
+// driver's own rule, never from the pods' percentiles.
 import { parseAbCounts, parseAbVersion } from "./ab";
+import { parseOhaOutput, parseOhaVersion } from "./oha";
 import { DriverFigures, PodRun, requireNumber, round, Warmup } from "./result";
-import { POD_RECORDING, POD_RESULT_FORMAT, PodDriver } from "./split";
+import { POD_DRIVERS, POD_RESULT_FORMAT, PodDriver } from "./split";
 
 /** One measured run of every pod, merged. */
 export interface MergedRun extends DriverFigures {
@@ -41,14 +42,39 @@ interface PodLine {
     runs: PodRunLine[];
 }
 
-/**
- * The 0-based rank, in n sorted times, of ab's p-th percentile: the value at
- * floor(n x p / 100) (the "nearest rank, rounded up" kind), in ab's integer
- * arithmetic (ab.c: done * percs[i] / 100).
- */
-function percentileRank(n: number, p: number): number {
-    return Math.min(n - 1, Math.floor((n * p) / 100));
-}
+/** How each driver's figures are read from a pod's run: its report, its version, and its percentiles' rule. */
+const READ: Record<PodDriver, {
+    /** The run's figures from the driver's report (its percentiles are not used). */
+    figures: (report: string) => DriverFigures | Omit<DriverFigures, "latencyMs">;
+    version: (text: string) => string;
+    /** The requests it timed: ab every one, oha each answered one. */
+    timed: (figures: Omit<DriverFigures, "latencyMs">) => number;
+    /** The 0-based rank, in n sorted times, of its p-th percentile. */
+    rank: (n: number, p: number) => number;
+    /** Its percentiles; null where it reports none. */
+    percentiles: { p50: number; p90: number; p95: number; p99: number; p999: number | null };
+}> = {
+    ab: {
+        figures: parseAbCounts,
+        version: parseAbVersion,
+        timed: (f) => f.complete,
+        // floor(n x p / 100) in ab's integer arithmetic (ab.c: done * percs[i] / 100), the "nearest rank, rounded up" kind.
+        rank: (n, p) => Math.floor((n * p) / 100),
+        // ab reports no p99.9 (result.ts): the same here as on every other platform.
+        percentiles: { p50: 50, p90: 90, p95: 95, p99: 99, p999: null },
+    },
+    oha: {
+        figures: parseOhaOutput,
+        version: parseOhaVersion,
+        timed: (f) => f.complete - Object.values(f.errors ?? {}).reduce((a, b) => a + b, 0),
+        // oha 1.16 (result_data.rs, percentile_iter): the value at (p / 100.0 * n) as usize, in f64.
+        rank: (n, p) => Math.floor((p / 100) * n),
+        percentiles: { p50: 50, p90: 90, p95: 95, p99: 99, p999: 99.9 },
+    },
+};
+
+/** Times in a pod's unit, in ms: ab's whole ms as they are, oha's µs to the 0.1 ms its own figures have. */
+const IN_MS: Record<"ms" | "us", (time: number) => number> = { ms: (t) => t, us: (t) => round(t / 1000, 1) };
 
 /** The value at 0-based `rank` of the times that `sorted` counts. */
 function atRank(sorted: [number, number][], rank: number): number {
@@ -89,7 +115,7 @@ function podLine(log: string, index: number, driver: PodDriver, repeats: number)
     }
     const runs = Array.isArray(line.runs) ? line.runs.length : 0;
     if (runs !== repeats) throw new Error(`${who}: its line holds ${runs} measured run(s), expected ${repeats}`);
-    const unit = POD_RECORDING[driver].unit;
+    const unit = POD_DRIVERS[driver].recording.unit;
     const pair = (t: unknown) => Array.isArray(t) && t.length === 2 && t.every((v) => typeof v === "number" && v >= 0) && t[1] > 0;
     line.runs.forEach((run: any, i: number) => {
         const which = runOf(index, i, repeats);
@@ -100,13 +126,22 @@ function podLine(log: string, index: number, driver: PodDriver, repeats: number)
     return line as PodLine;
 }
 
-/** A pod's own figures in one run, from ab's report. */
-function podFigures(run: PodRunLine, which: string): Omit<DriverFigures, "latencyMs"> {
+/** A pod's own figures in one run, from its driver's report. */
+function podFigures(driver: PodDriver, run: PodRunLine, which: string): Omit<DriverFigures, "latencyMs"> {
     try {
-        return parseAbCounts(String(run.report));
+        const { latencyMs: _, ...counts } = READ[driver].figures(String(run.report)) as DriverFigures;
+        return counts;
     } catch (e) {
         throw new Error(`${which}: ${(e as Error).message}`);
     }
+}
+
+/** The pods' answers per status or errors per message, summed; absent where a pod's driver does not count them. */
+function sumCounts(maps: (Record<string, number> | undefined)[]): Record<string, number> | undefined {
+    if (maps.some((m) => m === undefined)) return undefined;
+    const out: Record<string, number> = {};
+    for (const m of maps) for (const [k, v] of Object.entries(m!)) out[k] = (out[k] ?? 0) + v;
+    return out;
 }
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
@@ -116,27 +151,32 @@ const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
  * the latest end, each pod's end being its start plus its driver's own time
  * (so one pod gives its driver's own figures, without the process's start and exit).
  */
-function mergeRun(lines: PodLine[], run: number): MergedRun {
+function mergeRun(driver: PodDriver, lines: PodLine[], run: number): MergedRun {
+    const read = READ[driver];
+    const inMs = IN_MS[POD_DRIVERS[driver].recording.unit];
     const shares = lines.map((line) => line.runs[run]);
     const which = (i: number) => runOf(lines[i].index, run, lines[i].runs.length);
-    const figures = shares.map((share, i) => podFigures(share, which(i)));
+    const figures = shares.map((share, i) => podFigures(driver, share, which(i)));
     const times = new Map<number, number>();
     shares.forEach((share, i) => {
-        // ab times every request it completed.
         const counted = sum(share.times.map(([, n]) => n));
-        const timed = figures[i].complete;
+        const timed = read.timed(figures[i]);
         if (counted !== timed) throw new Error(`${which(i)}: ${counted} request times for ${timed} requests (its line was cut short?)`);
         for (const [time, n] of share.times) times.set(time, (times.get(time) ?? 0) + n);
     });
     const sorted = [...times.entries()].sort((a, b) => a[0] - b[0]);
     const n = sum(sorted.map(([, count]) => count));
-    const percentile = (p: number) => (n === 0 ? null : atRank(sorted, percentileRank(n, p)));
+    const percentile = (p: number | null) => (n === 0 || p === null ? null : inMs(atRank(sorted, Math.min(n - 1, read.rank(n, p)))));
 
     const start = Math.min(...shares.map((s) => s.start));
     const end = Math.max(...shares.map((s, i) => s.start + figures[i].timeTakenSeconds));
     // At least 1 ms: ab's own resolution.
     const seconds = Math.max(end - start, 0.001);
     const complete = sum(figures.map((f) => f.complete));
+    const statusCodes = sumCounts(figures.map((f) => f.statusCodes));
+    const errors = sumCounts(figures.map((f) => f.errors));
+    const timeouts = figures.every((f) => f.timeouts !== undefined) ? sum(figures.map((f) => f.timeouts!)) : undefined;
+    const { p50, p90, p95, p99, p999 } = read.percentiles;
     return {
         complete,
         failed: sum(figures.map((f) => f.failed)),
@@ -144,11 +184,12 @@ function mergeRun(lines: PodLine[], run: number): MergedRun {
         requestsPerSecond: round(complete / seconds, 2),
         podsStartSkewSeconds: round(Math.max(...shares.map((s) => s.start)) - start, 3),
         latencyMs: {
-            p50: percentile(50), p90: percentile(90), p95: percentile(95), p99: percentile(99),
-            // ab reports no p99.9 (result.ts): the same here as on every other platform.
-            p999: null,
-            max: n === 0 ? null : sorted[sorted.length - 1][0],
+            p50: percentile(p50), p90: percentile(p90), p95: percentile(p95), p99: percentile(p99), p999: percentile(p999),
+            max: n === 0 ? null : inMs(sorted[sorted.length - 1][0]),
         },
+        ...(statusCodes ? { statusCodes } : {}),
+        ...(errors ? { errors } : {}),
+        ...(timeouts !== undefined ? { timeouts } : {}),
         pods: lines.map((line, i) => ({
             index: line.index, host: String(line.host), node: line.node ?? null,
             startedAt: new Date(shares[i].start * 1000).toISOString(),
@@ -181,8 +222,8 @@ export function mergePodResults(logs: string[], expected: { driver: PodDriver; p
     if (logs.length !== parts) throw new Error(`expected the logs of ${parts} load pods, got ${logs.length}`);
     const lines = logs.map((log, index) => podLine(log ?? "", index, driver, repeats));
     return {
-        driverVersion: parseAbVersion(String(lines[0].version)),
+        driverVersion: READ[driver].version(String(lines[0].version)),
         warmup: mergeWarmups(lines),
-        runs: Array.from({ length: repeats }, (_, run) => mergeRun(lines, run)),
+        runs: Array.from({ length: repeats }, (_, run) => mergeRun(driver, lines, run)),
     };
 }

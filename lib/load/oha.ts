@@ -21,6 +21,12 @@ export function ohaArgv(ohaPath: string, load: LoadRequest): string[] {
         "-n", String(load.requests), "-c", String(load.concurrency), load.url];
 }
 
+/** ohaArgv, each answered request also written to an SQLite file (table oha: its duration in seconds, its status). */
+export function ohaRecordingArgv(ohaPath: string, load: LoadRequest, dbPath: string): string[] {
+    const argv = ohaArgv(ohaPath, load);
+    return [...argv.slice(0, -1), "--db-url", dbPath, load.url];
+}
+
 /** oha at the load's clients for `seconds`, abandoning what is in flight then (a warm-up, not measured). */
 export function ohaWarmupArgv(ohaPath: string, load: Omit<LoadRequest, "requests">, seconds: number): string[] {
     return [ohaPath, "--no-tui", "--output-format", "json", ...connections(load),

@@ -3,7 +3,9 @@
 // for all: a pod finds its share by JOB_COMPLETION_INDEX): a warm-up, then its
 // share of every measured run. lib/load/merge.ts reads back the one JSON line
 // each pod prints.
-import { abCeilingRps, abRecordingArgv, abWarmupArgv } from "./ab";
+import { abCeilingRps, abRecordingArgv, abWarmupArgv, LoadRequest } from "./ab";
+import { ohaRecordingArgv, ohaWarmupArgv } from "./oha";
+import { allClientsCeilingRps } from "./result";
 
 export interface LoadShare {
     requests: number;
@@ -30,29 +32,54 @@ export function splitLoad(requests: number, concurrency: number, parts: number):
 
 /**
  * The best the pods can do together against an ideal server (each share's
- * ab ceiling, side by side): the whole load over its slowest share's least
- * time; null without a delay.
+ * ceiling with the pods' driver, side by side): the whole load over its slowest
+ * share's least time; null without a delay.
  */
-export function splitCeilingRps(shares: LoadShare[], delaySeconds: number): number | null {
+export function splitCeilingRps(driver: PodDriver, shares: LoadShare[], delaySeconds: number): number | null {
     if (delaySeconds <= 0) return null;
-    const least = shares.map((s) => s.requests / abCeilingRps(s.requests, s.concurrency, delaySeconds)!);
+    const ceiling = POD_DRIVERS[driver].ceilingRps;
+    const least = shares.map((s) => s.requests / ceiling(s.requests, s.concurrency, delaySeconds)!);
     return shares.reduce((n, s) => n + s.requests, 0) / Math.max(...least);
 }
 
 /** The `fgl` field of a pod's result line; a new format gets a new one. */
 export const POD_RESULT_FORMAT = "load-pod/2";
 
-/** The pods run ab only: the project's base image holds it (apache2-utils). */
-export type PodDriver = "ab";
+/** The drivers a load pod runs: ab (the project's base image holds it) or oha (an image of its own: the base and oha). */
+export const POD_DRIVERS = {
+    ab: {
+        /** Where it is in the project's image. */
+        path: "/usr/bin/ab",
+        versionArgs: ["-V"],
+        /** Its per-request file (in each run's folder, run-<i>, of the pod's work folder) and the unit of the times the pod prints from it. */
+        // ab -g: whole ms, the values of ab's own percentile table.
+        recording: { file: "requests.tsv", unit: "ms" },
+        argv: abRecordingArgv,
+        warmupArgv: abWarmupArgv,
+        ceilingRps: abCeilingRps,
+    },
+    oha: {
+        path: "/usr/local/bin/oha",
+        versionArgs: ["--version"],
+        // oha --db-url: each answered request's duration, in seconds; printed in whole µs (oha's own figures are to 0.1 ms).
+        recording: { file: "requests.db", unit: "us" },
+        argv: ohaRecordingArgv,
+        warmupArgv: ohaWarmupArgv,
+        ceilingRps: allClientsCeilingRps,
+    },
+} as const satisfies Record<string, {
+    path: string; versionArgs: string[]; recording: { file: string; unit: string };
+    argv: (path: string, load: LoadRequest, file: string) => string[];
+    warmupArgv: (path: string, load: Omit<LoadRequest, "requests">, seconds: number) => string[];
+    ceilingRps: (requests: number, concurrency: number, delaySeconds: number) => number | null;
+}>;
+export type PodDriver = keyof typeof POD_DRIVERS;
 
-/** Where the driver is in the project's base image. */
-export const POD_DRIVER_PATHS: Record<PodDriver, string> = { ab: "/usr/bin/ab" };
-
-/** The driver's per-request file (in each run's folder, run-<i>, of the pod's work folder) and the unit of the times the pod prints from it. */
-export const POD_RECORDING: Record<PodDriver, { file: string; unit: "ms" }> = {
-    // ab -g: whole ms, the values of ab's own percentile table.
-    ab: { file: "requests.tsv", unit: "ms" },
-};
+/** The pods' driver for a load driver's name: "auto" is ab, as on a machine without k6; null for one no pod runs (k6). */
+export function podDriverOf(name: string): PodDriver | null {
+    if (name === "auto") return "ab";
+    return name in POD_DRIVERS ? (name as PodDriver) : null;
+}
 
 export interface LoadPodSpec {
     driver: PodDriver;
@@ -72,7 +99,7 @@ export interface LoadPodSpec {
     warmupSeconds: number;
     /** Keep each client's connection (ab -k); default one per request. */
     keepAlive?: boolean;
-    /** Default: POD_DRIVER_PATHS. */
+    /** Default: POD_DRIVERS' path. */
     driverPath?: string;
     /**
      * Seconds a pod waits, before each measured run, to be released with the others (releasePods in
@@ -106,17 +133,18 @@ export const POD_BARRIER = { dir: "/tmp/fgl-barrier", ready: "ready", go: "go" }
  * kept (default: a new temporary folder); FGL_BARRIER_DIR replaces POD_BARRIER's folder.
  */
 export function loadPodArgv(spec: LoadPodSpec): string[] {
-    const driverPath = spec.driverPath ?? POD_DRIVER_PATHS[spec.driver];
-    const { file, unit } = POD_RECORDING[spec.driver];
+    const driver = POD_DRIVERS[spec.driver];
+    const driverPath = spec.driverPath ?? driver.path;
+    const { file, unit } = driver.recording;
     const shares = splitLoad(spec.requests, spec.concurrency, spec.parts);
     const load = (share: LoadShare) => ({ url: spec.url, timeoutSeconds: spec.timeoutSeconds, keepAlive: spec.keepAlive, ...share });
     const config = {
         format: POD_RESULT_FORMAT, driver: spec.driver, url: spec.url, expect: spec.expectBody, timeout: spec.timeoutSeconds,
-        version: [driverPath, "-V"], record: file, unit, repeats: spec.repeats,
+        version: [driverPath, ...driver.versionArgs], record: file, unit, repeats: spec.repeats,
         warmup: spec.warmupSeconds > 0
-            ? { seconds: spec.warmupSeconds, argvs: shares.map((share) => abWarmupArgv(driverPath, load(share), spec.warmupSeconds)) }
+            ? { seconds: spec.warmupSeconds, argvs: shares.map((share) => driver.warmupArgv(driverPath, load(share), spec.warmupSeconds)) }
             : null,
-        argvs: shares.map((share) => abRecordingArgv(driverPath, load(share), file)),
+        argvs: shares.map((share) => driver.argv(driverPath, load(share), file)),
         barrier: spec.barrierSeconds ? { ...POD_BARRIER, seconds: spec.barrierSeconds } : null,
     };
     return ["python3", "-c", POD_SCRIPT, JSON.stringify(config)];
@@ -133,13 +161,14 @@ export function loadPodSeconds(spec: Pick<LoadPodSpec, "repeats" | "warmupSecond
 }
 
 // The pod's program. Its line: fgl, index, driver, host (the pod's name), node,
-// then either error, or version (the first line of ab -V), warmup (null, or
-// seconds and requests: ab's Complete requests, null where unreadable) and
-// runs, each: start and end (epoch seconds around the driver's run), report
-// (ab's stdout), unit and times: [[time, count], ...] by time, one count per
-// request (ttime of ab -g).
+// then either error, or version (the first line of ab -V, oha --version),
+// warmup (null, or seconds and requests: ab's Complete requests, oha's answers
+// and errors, null where unreadable) and runs, each: start and end (epoch
+// seconds around the driver's run), report (the driver's stdout), unit and
+// times: [[time, count], ...] by time, one count per timed request (ab: ttime
+// of ab -g, every request; oha: the duration of each answered one).
 const POD_SCRIPT = String.raw`
-import collections, json, os, re, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import collections, json, os, re, socket, sqlite3, subprocess, sys, tempfile, time, urllib.error, urllib.request
 
 cfg = json.loads(sys.argv[1])
 line = {"fgl": cfg["format"], "index": None, "driver": cfg["driver"],
@@ -189,11 +218,36 @@ def drive(step, argv, work):
     return out
 
 
+def warmed(out):
+    if cfg["driver"] == "oha":
+        try:
+            data = json.loads(out[out.index("{"):out.rindex("}") + 1])
+            return sum(data["statusCodeDistribution"].values()) + sum(data["errorDistribution"].values())
+        except (ValueError, KeyError, TypeError):
+            return None
+    complete = re.search(r"^Complete requests:\s+(\d+)", out, re.M)
+    return int(complete.group(1)) if complete else None
+
+
 def warm_up(index, work):
     out = drive("warm-up", cfg["warmup"]["argvs"][index], work)
     check()  # waits behind whatever the warm-up left queued in the server
-    complete = re.search(r"^Complete requests:\s+(\d+)", out, re.M)
-    return {"seconds": cfg["warmup"]["seconds"], "requests": int(complete.group(1)) if complete else None}
+    return {"seconds": cfg["warmup"]["seconds"], "requests": warmed(out)}
+
+
+def recorded(work):
+    times = collections.Counter()
+    path = os.path.join(work, cfg["record"])
+    if cfg["driver"] == "oha":
+        with sqlite3.connect(path) as db:
+            for (duration,) in db.execute("SELECT duration FROM oha"):
+                times[round(duration * 1e6)] += 1
+        return times
+    with open(path) as rows:
+        next(rows)  # starttime seconds ctime dtime ttime wait
+        for row in rows:
+            times[int(row.split("\t")[4])] += 1
+    return times
 
 
 def released(run):
@@ -226,11 +280,7 @@ def measure(index, run, work):
     start = time.time()
     out = drive("run %d of %d" % (run + 1, cfg["repeats"]), cfg["argvs"][index], work)
     end = time.time()
-    times = collections.Counter()
-    with open(os.path.join(work, cfg["record"])) as rows:
-        next(rows)  # starttime seconds ctime dtime ttime wait
-        for row in rows:
-            times[int(row.split("\t")[4])] += 1
+    times = recorded(work)
     return {"start": start, "end": end, "report": out, "unit": cfg["unit"], "times": sorted([t, n] for t, n in times.items())}
 
 

@@ -116,6 +116,35 @@ describe("kubernetes: the project's cluster, the real provider", function () {
         });
     }
 
+    it("loadDriver oha: the pods run oha from an image of their own, their runs merged from every answered request's time", async () => {
+        const stack = await kubeStack("uwsgi-gevent", { loadDriver: "oha", loadRequests: "400", loadWarmupSeconds: "1" });
+        const namespace = "fgl-k8s-uwsgi-gevent";
+        try {
+            const up = upOutputs(stack);
+            up.catch(() => undefined);
+            await until(() => kubectl("get", "jobs", "-n", namespace, "-o", "name").trim() !== "", 10 * 60_000, "the load's Job");
+            const image = kubectl("get", "jobs", "-n", namespace, "-o", "jsonpath={.items[0].spec.template.spec.containers[0].image}");
+            const out = await up;
+            assert.match(image, /^flask-gevent-lab\/oha:/);
+            assert.equal(out.driver, "oha");
+            assert.match(out.result.driverVersion, /^1\.16\./);
+            assert.deepEqual([out.completeRequests, out.failedRequests], [400, 0]);
+            assert.deepEqual(out.result.statusCodes, { 200: 400 });
+            // oha's own percentiles, p99.9 too, from both pods' requests: none faster than the slow API's 0.5 s.
+            const latency = out.result.latencyMs;
+            assert.ok(latency.p50 >= 500 && latency.p999 >= latency.p99 && latency.max >= latency.p999, JSON.stringify(latency));
+            // oha opens its 25 clients a pod at once: 8 rounds of 0.5 s for 200 requests, 100 req/s at most.
+            assert.ok(out.requestsPerSecond > 0 && out.requestsPerSecond <= 1.05 * out.result.driverCeilingRps, `${out.requestsPerSecond} req/s, ceiling ${out.result.driverCeilingRps}`);
+            assert.ok(out.result.podsStartSkewSeconds < 0.5, `pods' start skew ${out.result.podsStartSkewSeconds} s`);
+            assert.ok(out.result.warmup.requests > 0, `the pods warmed up: ${JSON.stringify(out.result.warmup)}`);
+            assert.ok(out.cpu.roles.driver.avgCores >= 0, "the load pods' CPU, read by the cluster's sampler");
+            console.log(`      oha in 2 pods: ${out.requestsPerSecond} req/s (ceiling ${out.result.driverCeilingRps}), p50 ${latency.p50} ms, p99.9 ${latency.p999} ms, ` +
+                `skew ${out.result.podsStartSkewSeconds} s; ${out.bottleneck.rule}`);
+        } finally {
+            await removeStack(stack);
+        }
+    });
+
     it("the cluster's CPU sampler agrees with this machine's /proc over the same run", async () => {
         // 10 s of load: the samplers' 0.25 s steps at the run's edges are a small part of it. 5 ms of CPU a request keeps
         // the app at about half a core, far above the 0.05 cores of leeway.

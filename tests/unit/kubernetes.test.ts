@@ -11,6 +11,7 @@ import { Scenario } from "../../components/scenario";
 import { namespaceFor, podCommand, podPaths, preStopCommand } from "../../lib/kubernetes";
 import { parseCpuQuantities, parseKubeImages } from "../../lib/kubernetesSettings";
 import { flaskAppSpec, ServiceSpec } from "../../lib/services";
+import { podDriverOf } from "../../lib/load/split";
 import { resolveSettings } from "../../lib/settings";
 import { listScenarios, readStackConfig } from "../../lib/stacks";
 import { KubernetesPlatform, resolveCluster } from "../../platforms/kubernetes";
@@ -34,7 +35,8 @@ async function declare(stack: string, config: Record<string, string>) {
             const state = args.type === "kubernetes:core/v1:Service" ? { ...args.inputs, spec: { ...args.inputs.spec, clusterIP: `10.0.0.${services}` } }
                 : args.type === "kubernetes:batch/v1:Job" ? { ...args.inputs, metadata: { ...args.inputs.metadata, name: `${args.name}-x`, uid: "u1" } }
                 : args.inputs.jobUid !== undefined ? { ...args.inputs, result: { requestsPerSecond: 1, failed: 0 } }
-                : args.type === "pulumi-nodejs:dynamic/kubernetes:ClusterImages" ? { ...args.inputs, images: parseKubeImages(IMAGES) }
+                : args.type === "pulumi-nodejs:dynamic/kubernetes:ClusterImages"
+                    ? { ...args.inputs, images: parseKubeImages([IMAGES, ...args.inputs.drivers.map((d: string) => `${d}=local/${d}:1`)].join(" ")) }
                 : args.inputs;
             return { id: `${args.name}-id`, state };
         },
@@ -43,7 +45,7 @@ async function declare(stack: string, config: Record<string, string>) {
     const settings = resolveSettings((k) => ({ platform: "kubernetes", ...config })[k]);
     const platform = new KubernetesPlatform(stack, {
         kubeconfig: settings.kube.kubeconfig, images: settings.kube.images, cpuRequests: settings.kube.cpuRequests, cpuLimits: settings.kube.cpuLimits,
-        cpuSampler: settings.kube.cpuSampler,
+        cpuSampler: settings.kube.cpuSampler, loadDriver: podDriverOf(settings.load.driver) ?? undefined,
     });
     const scenario = new Scenario(stack, { settings, platform, resultsDir: `/results/${stack}` });
     const url = await promiseOf(scenario.url);
@@ -224,6 +226,27 @@ describe("scenario stacks on kubernetes (Pulumi mocks)", () => {
         assert.equal(images.length, 1);
         assert.match(images[0].inputs.script, /scripts\/cluster\.sh$/);
         assert.equal(deployment("flask-app").spec.template.spec.containers[0].imagePullPolicy, "Never");
+    });
+
+    it("runs oha's load pods in an image of its own, built only for a load that asks; another cluster must name it", async () => {
+        const job = (d: Awaited<ReturnType<typeof declare>>) => d.of("batch/v1:Job").find((j) => j.name.includes("-load-"))!.inputs.spec.template.spec.containers[0];
+        const run = (d: Awaited<ReturnType<typeof declare>>) => d.declared.find((r) => r.inputs.jobUid !== undefined && r.name.includes("-load-"))!.inputs;
+        const clusterImages = (d: Awaited<ReturnType<typeof declare>>) => d.declared.find((r) => r.type.endsWith(":ClusterImages"))!.inputs;
+        const ab = await declare("uwsgi-gevent", { serverMode: "uwsgi-gevent" });
+        const oha = await declare("uwsgi-gevent", { serverMode: "uwsgi-gevent", loadDriver: "oha" });
+        assert.deepEqual([clusterImages(ab).drivers, clusterImages(oha).drivers], [[], ["oha"]]);
+        assert.deepEqual([job(ab).image, job(oha).image], ["reg/base:1", "local/oha:1"]);
+        assert.equal(JSON.parse(job(oha).command[3]).driver, "oha");
+        assert.deepEqual([run(ab).driver, run(oha).driver], ["ab", "oha"]);
+        // oha's threads may use its pod's cores; ab is one process on one. oha opens all its clients at once: 2 x 1000 requests
+        // over 100 clients each, 10 rounds of the 1 s delay, where ab's first client starts a round alone.
+        assert.deepEqual([run(ab).roleProcessCores.driver, run(oha).roleProcessCores.driver], [1, undefined]);
+        assert.deepEqual([run(ab).ceilingRps, run(oha).ceilingRps], [2000 / 11, 2000 / 10]);
+        const kubeconfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-")), "config");
+        await assert.rejects(declare("uwsgi-gevent", { serverMode: "uwsgi-gevent", loadDriver: "oha", kubeImages: IMAGES, kubeconfig }),
+            /kubeImages: loadDriver oha runs the load pods in an image with oha, and none is named.*scripts\/cluster\.sh images oha.*oha=<ref>/);
+        const named = await declare("uwsgi-gevent", { serverMode: "uwsgi-gevent", loadDriver: "oha", kubeImages: `${IMAGES} oha=reg/oha:1`, kubeconfig });
+        assert.equal(job(named).image, "reg/oha:1");
     });
 
     it("refuses settings that mean nothing on a cluster, or only on one", () => {

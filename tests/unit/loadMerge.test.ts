@@ -6,6 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { AddressInfo } from "net";
 import { parseAbOutput } from "../../lib/load/ab";
+import { parseOhaOutput } from "../../lib/load/oha";
 import { mergePodResults } from "../../lib/load/merge";
 import { Warmup } from "../../lib/load/result";
 import { loadPodArgv, loadPodSeconds, LoadPodSpec, splitCeilingRps, splitLoad } from "../../lib/load/split";
@@ -87,6 +88,12 @@ describe("load split over pods", () => {
         const kept = JSON.parse(loadPodArgv({ ...load, repeats: 1, warmupSeconds: 2, keepAlive: true })[3]);
         assert.ok([...kept.argvs, ...kept.warmup.argvs].every((a: string[]) => a.slice(1, 4).join(" ") === "-r -l -k"), "keep-alive in every pod's runs");
         assert.throws(() => loadPodArgv({ ...load, requests: 4, concurrency: 2, parts: 3, repeats: 1, warmupSeconds: 0 }), /loadParallelism 3/);
+        // oha: each answered request's time into an SQLite file, a new connection per request unless kept.
+        const oha = JSON.parse(loadPodArgv({ ...load, driver: "oha", repeats: 1, warmupSeconds: 2 })[3]);
+        assert.deepEqual(oha.argvs[1], ["/usr/local/bin/oha", "--no-tui", "--output-format", "json", "--disable-keepalive", "-t", "60s", "--connect-timeout", "60s",
+            "-n", "2", "-c", "1", "--db-url", "requests.db", "http://10.0.0.1:80/?delay=1"]);
+        assert.deepEqual(oha.warmup.argvs[0].slice(-5), ["-z", "2s", "-c", "2", "http://10.0.0.1:80/?delay=1"]);
+        assert.deepEqual([oha.version, oha.record, oha.unit], [["/usr/local/bin/oha", "--version"], "requests.db", "us"]);
     });
 
     it("gives the pods time for the warm-up and its check, and each run", () => {
@@ -100,10 +107,12 @@ describe("load split over pods", () => {
     it("gives the ceiling of the slowest share, the pods side by side", () => {
         const near = (a: number | null, b: number) => assert.ok(a !== null && Math.abs(a - b) < 1e-9, `${a} vs ${b}`);
         // ab: 1 + ceil((n - 1) / c) rounds of the delay; 11 requests over 3 + 3 clients: 6 in 1 + 2 rounds, 5 in 1 + 2 rounds.
-        near(splitCeilingRps(splitLoad(11, 6, 2), 0.5), 11 / (3 * 0.5));
+        near(splitCeilingRps("ab", splitLoad(11, 6, 2), 0.5), 11 / (3 * 0.5));
         // 2000 requests, 200 clients, 3 pods: 667 over 67 clients twice (1 + 10 rounds), and the slowest, 666 over 66 (1 + 11 rounds).
-        near(splitCeilingRps(splitLoad(2000, 200, 3), 1), 2000 / 12);
-        assert.equal(splitCeilingRps(splitLoad(10, 2, 2), 0), null);
+        near(splitCeilingRps("ab", splitLoad(2000, 200, 3), 1), 2000 / 12);
+        assert.equal(splitCeilingRps("ab", splitLoad(10, 2, 2), 0), null);
+        // oha opens all its clients at once: ceil(n / c) rounds; 6 requests over 3 clients and 5 over 3, 2 rounds each.
+        near(splitCeilingRps("oha", splitLoad(11, 6, 2), 0.5), 11 / (2 * 0.5));
     });
 });
 
@@ -171,6 +180,54 @@ describe("load pods' merge, from recorded pods (tests/unit/fixtures/load-pods, r
             assert.ok(Math.abs(run.requestsPerSecond - own.requestsPerSecond) <= slack, `${run.requestsPerSecond} vs ${own.requestsPerSecond}`);
             assert.deepEqual(run.latencyMs, own.latencyMs);
         }
+    });
+});
+
+describe("load pods' merge of oha, from recorded pods (tests/unit/fixtures/load-pods, record.ts)", () => {
+    const oha = [fixture("oha-0.log"), fixture("oha-1.log")];
+    const expected = { driver: "oha", parts: 2, repeats: 2 } as const;
+    /** The durations oha wrote to its --db-url file in a pod's run, in seconds. */
+    const rawOha = (pod: number, run: number) => fixture(`oha-${pod}-${run}.txt`).trim().split("\n").map(Number);
+    const ms = (seconds: number) => Math.round(seconds * 10_000) / 10;
+
+    it("one pod gives oha's own figures in each run: its percentiles to the 0.1 ms, its answers and errors", () => {
+        const merged = mergePodResults([oha[0]], { ...expected, parts: 1 });
+        assert.equal(merged.driverVersion, "1.16.0");
+        for (const r of [0, 1]) {
+            const run = merged.runs[r];
+            const own = parseOhaOutput(line(oha[0]).runs[r].report);
+            assert.deepEqual([run.complete, run.failed, run.statusCodes, run.errors, run.timeouts], [own.complete, own.failed, own.statusCodes, own.errors, own.timeouts]);
+            assert.ok(Object.values(run.errors!).some((n) => n > 0) && run.statusCodes!["500"] > 0, "the recording has dropped connections and 500s");
+            for (const key of ["p50", "p90", "p95", "p99", "p999", "max"] as const) {
+                assert.ok(Math.abs(run.latencyMs[key]! - own.latencyMs[key]!) <= 0.1 + 1e-9, `run ${r} ${key}: ${run.latencyMs[key]} vs oha's ${own.latencyMs[key]}`);
+            }
+            assert.equal(run.timeTakenSeconds, own.timeTakenSeconds);
+        }
+    });
+
+    it("two pods: sums the counts and errors, and takes the percentiles of every answered request of both, run by run", () => {
+        const merged = mergePodResults(oha, expected);
+        for (const r of [0, 1]) {
+            const run = merged.runs[r];
+            const own = oha.map((log) => parseOhaOutput(line(log).runs[r].report));
+            const times = [...rawOha(0, r), ...rawOha(1, r)].sort((a, b) => a - b);
+            assert.equal(run.complete, 401);
+            assert.equal(run.failed, own[0].failed + own[1].failed);
+            assert.equal(times.length, run.statusCodes!["200"] + run.statusCodes!["500"], "a time for every answer, none for an error");
+            for (const [key, p] of [["p50", 50], ["p90", 90], ["p95", 95], ["p99", 99], ["p999", 99.9]] as const) {
+                // oha's rule: the value at floor(p / 100 x n), 0-based.
+                assert.ok(Math.abs(run.latencyMs[key]! - ms(times[Math.floor((p / 100) * times.length)])) <= 0.05 + 1e-9, `run ${r} ${key}`);
+            }
+            assert.equal(run.latencyMs.max, ms(times[times.length - 1]));
+            assert.equal(run.timeouts, 0);
+        }
+        assert.deepEqual(merged.warmup, { seconds: 1, requests: line(oha[0]).warmup.requests + line(oha[1]).warmup.requests });
+    });
+
+    it("refuses a pod whose times don't match its answers, and oha's pods read as ab's", () => {
+        const cut = oha[1].replace(/"times":\[\[\d+,1\],/, '"times":[');
+        assert.throws(() => mergePodResults([oha[0], cut], expected), /load pod 1, run 1 of 2: \d+ request times for \d+ requests/);
+        assert.throws(() => mergePodResults(oha, { ...expected, driver: "ab" }), /load pod 0 ran oha, expected ab/);
     });
 });
 
