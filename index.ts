@@ -3,13 +3,14 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Scenario } from "./components/scenario";
+import { namespaceFor } from "./lib/kubernetes";
 import { resultFileName } from "./lib/load/result";
 import { podDriverOf } from "./lib/load/split";
 import { resolveSettings } from "./lib/settings";
 import { renderSummary } from "./lib/summary";
 import { tutorialRps } from "./lib/tutorial";
 import { DockerPlatform } from "./platforms/docker";
-import { checkCluster, KubernetesPlatform } from "./platforms/kubernetes";
+import { checkCluster, checkSchedulable, KubernetesPlatform } from "./platforms/kubernetes";
 import { checkPortsFree, FixedPort, LocalPlatform } from "./platforms/local";
 import { defaultVenv, findLocalTools } from "./platforms/localTools";
 import { Platform, PROJECT_ROOT } from "./platforms/platform";
@@ -39,7 +40,13 @@ const tools = userError(() => findLocalTools({
     driver: kube ? undefined : settings.load.driver,
     rateDriver: settings.capacity !== null,
 }));
-if (kube) userError(() => checkCluster(settings.kube));
+if (kube) {
+    userError(() => checkCluster(settings.kube));
+    // The pods the stack's services run: its components' (components/scenario.ts), one each but the app's replicas.
+    userError(() => checkSchedulable(settings.kube, settings.kube.namespace || namespaceFor(stack), {
+        upstream: 1, app: settings.kube.replicas, ...(settings.ingress === "nginx" ? { ingress: 1 } : {}), ...(settings.database ? { postgres: 1 } : {}),
+    }));
+}
 const runDir = path.join(PROJECT_ROOT, ".lab", stack);
 const platform: Platform = local
     ? new LocalPlatform(stack, { runDir, tools, readyTimeoutSeconds: settings.readyTimeoutSeconds })

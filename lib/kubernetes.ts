@@ -4,7 +4,7 @@
 import { createHash } from "crypto";
 import { CpuRole } from "./load/cpu";
 import { containerPaths } from "./container";
-import { CpuQuantities, ImageName, KubeImages } from "./kubernetesSettings";
+import { CpuQuantities, cpuCores, ImageName, KubeImages } from "./kubernetesSettings";
 import { ImageKind, PlatformPaths, ServiceSpec } from "./services";
 
 /**
@@ -283,4 +283,65 @@ export function jobManifest(p: LoadJobParams) {
             },
         },
     };
+}
+
+/** What a node has left for a stack's pods: the CPU that pods of other namespaces don't request, and pod slots. */
+export interface NodeRoom {
+    name: string;
+    cpuCores: number;
+    pods: number;
+}
+
+interface NodeObject {
+    metadata: { name: string };
+    spec?: { unschedulable?: boolean; taints?: { effect: string }[] };
+    status?: { allocatable?: Record<string, string>; conditions?: { type: string; status: string }[] };
+}
+
+interface PodObject {
+    metadata: { namespace: string };
+    spec: { nodeName?: string; containers: { resources?: { requests?: Record<string, string> } }[] };
+    status?: { phase?: string };
+}
+
+/**
+ * Each node the stack's pods can land on (Ready, schedulable, no taint that keeps untolerating pods off), with what
+ * the running pods outside `namespace` leave of it: the stack's own pods are replaced or kept by its next up.
+ */
+export function nodeRooms(nodes: NodeObject[], pods: PodObject[], namespace: string): NodeRoom[] {
+    const usable = nodes.filter((n) => !n.spec?.unschedulable
+        && !(n.spec?.taints ?? []).some((t) => t.effect === "NoSchedule" || t.effect === "NoExecute")
+        && n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+    return usable.map((node) => {
+        const running = pods.filter((p) => p.spec.nodeName === node.metadata.name && p.metadata.namespace !== namespace
+            && p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed");
+        // (A quantity this can't read counts as none: the scheduler, not this check, has the last word.)
+        const requested = running.flatMap((p) => p.spec.containers).reduce((sum, c) => sum + (cpuCores(c.resources?.requests?.cpu ?? "0") || 0), 0);
+        const allocatable = node.status?.allocatable ?? {};
+        return {
+            name: node.metadata.name,
+            cpuCores: cpuCores(allocatable.cpu ?? "0") - requested,
+            pods: Number(allocatable.pods ?? 0) - running.length,
+        };
+    });
+}
+
+/**
+ * How many of `wanted` load pods (`loadPodCores` requested each) the nodes take once the stack's service pods
+ * (`servicePods`, the cores each requests) are placed, each pod on the node with the most CPU left, as the
+ * scheduler spreads them; services false where the services alone don't fit.
+ */
+export function loadPodsThatFit(rooms: NodeRoom[], servicePods: number[], loadPodCores: number, wanted: number): { services: boolean; load: number } {
+    const left = rooms.map((r) => ({ ...r }));
+    const place = (cores: number) => {
+        const node = left.filter((r) => r.pods >= 1 && r.cpuCores >= cores - 1e-9).sort((a, b) => b.cpuCores - a.cpuCores)[0];
+        if (!node) return false;
+        node.cpuCores -= cores;
+        node.pods -= 1;
+        return true;
+    };
+    if (![...servicePods].sort((a, b) => b - a).every(place)) return { services: false, load: 0 };
+    let load = 0;
+    while (load < wanted && place(loadPodCores)) load++;
+    return { services: true, load };
 }

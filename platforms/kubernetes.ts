@@ -13,7 +13,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { cacheDir } from "../lib/cache";
 import { codeHash } from "../lib/codeHash";
 import {
-    configMapManifest, deploymentManifest, imageOf, jobManifest, KubeContext, namespaceFor, podPaths, resourcesOf, roleMarker, serviceManifest,
+    configMapManifest, deploymentManifest, imageOf, jobManifest, KubeContext, loadPodsThatFit, namespaceFor, nodeRooms, NodeRoom, podPaths, resourcesOf, roleMarker,
+    serviceManifest,
 } from "../lib/kubernetes";
 import { cpuSamplerArgv } from "../lib/load/clusterCpu";
 import { cpuCores, CpuQuantities, KubeImages } from "../lib/kubernetesSettings";
@@ -270,4 +271,34 @@ export function checkCluster(kube: Pick<KubeSettings, "kubeconfig" | "context">)
         const why = ((e as { stderr?: Buffer }).stderr?.toString() || (e as Error).message).trim().split("\n").slice(-2).join(" ");
         throw new Error(own ? `${notRunning} (${why})` : `the cluster of kubeconfig ${kubeconfig} does not answer: ${why}`);
     }
+}
+
+/**
+ * Refuses, before anything is declared, a load of more pods than the cluster's nodes can schedule beside the
+ * stack's services (`servicePods`: pods per role), by the CPU they request: the load's Job would wait for
+ * pods that never start. A cluster that won't list its nodes and pods to this kubeconfig is not checked.
+ */
+export function checkSchedulable(kube: KubeSettings, namespace: string, servicePods: Partial<Record<CpuRole, number>>): void {
+    const { kubeconfig, kubectl } = resolveCluster(kube.kubeconfig);
+    let rooms: NodeRoom[];
+    try {
+        const items = (what: string[]) => JSON.parse(execFileSync(kubectl, ["--kubeconfig", kubeconfig, ...(kube.context ? ["--context", kube.context] : []),
+            "get", ...what, "-o", "json"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 30_000, maxBuffer: 256 * 2 ** 20 })).items;
+        rooms = nodeRooms(items(["nodes"]), items(["pods", "--all-namespaces"]), namespace);
+    } catch {
+        return;
+    }
+    const request = (role: CpuRole) => cpuCores(kube.cpuRequests[role] ?? "0");
+    const services = (Object.entries(servicePods) as [CpuRole, number][]).flatMap(([role, pods]) => Array<number>(pods).fill(request(role)));
+    const fit = loadPodsThatFit(rooms, services, request("driver"), kube.loadParallelism);
+    if (fit.services && fit.load === kube.loadParallelism) return;
+    const cores = (n: number) => `${Math.round(n * 1000) / 1000}`;
+    const free = `its ${rooms.length} node(s) have ${cores(rooms.reduce((s, r) => s + Math.max(0, r.cpuCores), 0))} cores that other pods don't request`;
+    const servicesNeed = `the stack's services request ${cores(services.reduce((a, b) => a + b, 0))}`;
+    if (!fit.services) {
+        throw new Error(`kubeCpuRequests: ${servicesNeed} cores, and ${free}: they can't all be scheduled (fix: lower kubeCpuRequests, or free the cluster)`);
+    }
+    throw new Error(`loadParallelism ${kube.loadParallelism}: the cluster can schedule ${fit.load} load pod(s) beside the stack's services (${free}; ` +
+        `${servicesNeed}, each load pod ${kube.cpuRequests.driver ?? "nothing"}) (fix: pulumi config set loadParallelism ${fit.load}, ` +
+        `or lower the load pods' request: kubeCpuRequests' driver)`);
 }

@@ -145,6 +145,22 @@ describe("kubernetes: the project's cluster, the real provider", function () {
         }
     });
 
+    it("more load pods than the cluster can schedule: refused before anything starts, with the number that fits", async () => {
+        // 40 pods of 100m each on one 2-core node, beside three services of 100m: about 17 fit.
+        const stack = await kubeStack("uwsgi-gevent", { loadParallelism: "40" });
+        try {
+            const started = Date.now();
+            await assert.rejects(stack.up(), (e: Error) => {
+                assert.match(e.message, /loadParallelism 40: the cluster can schedule 1\d load pod\(s\) beside the stack's services .*fix: pulumi config set loadParallelism 1\d/s);
+                return true;
+            });
+            assert.ok(Date.now() - started < 120_000, "refused at once, not after the Job's wait");
+            assert.equal(kubectl("get", "namespaces", "-o", "name").split("\n").filter((n) => n === "namespace/fgl-k8s-uwsgi-gevent").length, 0, "nothing was made");
+        } finally {
+            await removeStack(stack);
+        }
+    });
+
     it("the cluster's CPU sampler agrees with this machine's /proc over the same run", async () => {
         // 10 s of load: the samplers' 0.25 s steps at the run's edges are a small part of it. 5 ms of CPU a request keeps
         // the app at about half a core, far above the 0.05 cores of leeway.

@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Scenario } from "../../components/scenario";
-import { namespaceFor, podCommand, podPaths, preStopCommand } from "../../lib/kubernetes";
+import { loadPodsThatFit, namespaceFor, nodeRooms, podCommand, podPaths, preStopCommand } from "../../lib/kubernetes";
 import { parseCpuQuantities, parseKubeImages } from "../../lib/kubernetesSettings";
 import { flaskAppSpec, ServiceSpec } from "../../lib/services";
 import { podDriverOf } from "../../lib/load/split";
@@ -62,6 +62,29 @@ describe("kubernetes objects (pure)", () => {
         assert.throws(() => parseCpuQuantities("web=1"), /"web=1" is not name=value with a name among driver, upstream/);
         assert.throws(() => parseKubeImages("base=a slow_api=b"), /no image for flask_app, database_app/);
         assert.deepEqual(parseKubeImages(""), {});
+    });
+
+    it("counts the load pods the nodes can take beside the stack's services, by the CPU they request", () => {
+        const node = (name: string, cpu: string, more: object = {}) => ({
+            metadata: { name }, spec: {}, status: { allocatable: { cpu, pods: "110" }, conditions: [{ type: "Ready", status: "True" }] }, ...more,
+        });
+        const pod = (namespace: string, nodeName: string, cpu: string | undefined, phase = "Running") =>
+            ({ metadata: { namespace }, spec: { nodeName, containers: [{ resources: cpu ? { requests: { cpu } } : {} }] }, status: { phase } });
+        // The project's cluster: one 2-core node; the stack's own pods from its last up, and finished pods, don't count.
+        const rooms = nodeRooms([node("n1", "2")], [pod("fgl-a", "n1", "1"), pod("kube-system", "n1", "250m"), pod("x", "n1", "1", "Succeeded")], "fgl-a");
+        assert.deepEqual(rooms, [{ name: "n1", cpuCores: 1.75, pods: 109 }]);
+        // Three services at 100m leave 1.45 cores: 14 load pods of 100m, not 15.
+        assert.deepEqual(loadPodsThatFit(rooms, [0.1, 0.1, 0.1], 0.1, 40), { services: true, load: 14 });
+        assert.deepEqual(loadPodsThatFit(rooms, [0.1, 0.1, 0.1], 0.1, 2), { services: true, load: 2 });
+        assert.deepEqual(loadPodsThatFit(rooms, [1, 1], 0.1, 2), { services: false, load: 0 });
+        // Pod slots count too; a pod is never split over nodes: two nodes with 0.6 cores free each take no 1-core pod.
+        assert.deepEqual(loadPodsThatFit([{ name: "n1", cpuCores: 8, pods: 3 }], [0], 0, 5), { services: true, load: 2 });
+        assert.deepEqual(loadPodsThatFit([{ name: "a", cpuCores: 0.6, pods: 9 }, { name: "b", cpuCores: 0.6, pods: 9 }], [], 1, 1), { services: true, load: 0 });
+        // A node cordoned, tainted against the load's pods or not Ready takes none.
+        const off = nodeRooms([node("c", "4", { spec: { unschedulable: true } }), node("t", "4", { spec: { taints: [{ effect: "NoSchedule" }] } }),
+            node("r", "4", { status: { allocatable: { cpu: "4", pods: "110" }, conditions: [{ type: "Ready", status: "False" }] } }),
+            node("p", "4", { spec: { taints: [{ effect: "PreferNoSchedule" }] } })], [], "fgl-a");
+        assert.deepEqual(off.map((r) => r.name), ["p"]);
     });
 
     it("names a stack's namespace as a DNS label", () => {
