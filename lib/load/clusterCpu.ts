@@ -61,7 +61,7 @@ def container(pid, key):
 
 def sample():
     started = time.time()
-    containers, threads = {}, {}
+    containers, threads, seen = {}, {}, set()
     for pid in os.listdir(proc):
         if not pid.isdigit():
             continue
@@ -74,11 +74,15 @@ def sample():
         if rest[0] == "Z":
             continue
         key = "%s:%s" % (pid, rest[19])
+        seen.add(key)
         cid = container(pid, key)
         if cid is None:
             continue
         containers.setdefault(cid, {})[key] = (int(rest[11]) + int(rest[12])) / tck
         threads[cid] = threads.get(cid, 0) + int(rest[17])
+    # Forget the processes that ended: a server forking one per connection (PostgreSQL) would grow it without end.
+    for gone in container_of.keys() - seen:
+        del container_of[gone]
     with open("%s/stat" % proc) as f:
         v = [int(x) for x in f.readline().split()[1:9]]
     v += [0] * (8 - len(v))
