@@ -80,12 +80,13 @@ const K6_SCRIPT = path.join(PROJECT_ROOT, "k6", "load.js");
 
 /**
  * The longest a load resource may take: every run and the warm-up at their limit, the runs with slow clients at theirs and
- * the drain after them as long again, and a search of at most 16 probes.
+ * the drain after them as long again, and a search of at most 16 rates, the misses among them (one on the ramp, a handful
+ * in the bisection) probed again: 22 probes.
  */
 function loadSeconds(load: { repeats: number; warmupSeconds: number; timeoutSeconds: number; requests: number; concurrency: number; slowClients: number },
     search?: CapacitySettings): number {
     const { repeats, warmupSeconds, timeoutSeconds } = load;
-    const probes = search ? 16 * (search.probeSeconds + 2 * timeoutSeconds) : 0;
+    const probes = search ? 22 * (search.probeSeconds + 2 * timeoutSeconds) : 0;
     const slow = load.slowClients ? 2 * repeats * (starvedRunSeconds(load.requests, load.concurrency, timeoutSeconds) + 30) : 0;
     return (repeats + 1) * (timeoutSeconds + 30) + slow + warmupSeconds + probes + 120;
 }

@@ -294,14 +294,33 @@ export interface NodeRoom {
 
 interface NodeObject {
     metadata: { name: string };
-    spec?: { unschedulable?: boolean; taints?: { effect: string }[] };
+    spec?: { unschedulable?: boolean; taints?: { key?: string; effect: string }[] };
     status?: { allocatable?: Record<string, string>; conditions?: { type: string; status: string }[] };
 }
 
+type ContainerObject = { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } };
+
 interface PodObject {
     metadata: { namespace: string };
-    spec: { nodeName?: string; containers: { resources?: { requests?: Record<string, string> } }[] };
+    spec: { nodeName?: string; containers: ContainerObject[]; initContainers?: ContainerObject[] };
     status?: { phase?: string };
+}
+
+/** The CPU a pod takes from its node as the scheduler counts it: its containers', or its largest init container's if more. */
+function podRequest(pod: PodObject): number {
+    // A limit without a request is the request too. (A quantity this can't read counts as none: the scheduler has the last word.)
+    const request = (c: ContainerObject) => cpuCores(c.resources?.requests?.cpu ?? c.resources?.limits?.cpu ?? "0") || 0;
+    const containers = pod.spec.containers.reduce((sum, c) => sum + request(c), 0);
+    return Math.max(containers, ...(pod.spec.initContainers ?? []).map(request));
+}
+
+/** Why a node takes none of the stack's pods; null where it takes them. */
+export function nodeRefusal(node: NodeObject): string | null {
+    if (node.spec?.unschedulable) return "cordoned";
+    const taint = (node.spec?.taints ?? []).find((t) => t.effect === "NoSchedule" || t.effect === "NoExecute");
+    if (taint) return `tainted ${taint.key ?? ""}:${taint.effect}`;
+    if (!node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")) return "not Ready";
+    return null;
 }
 
 /**
@@ -309,14 +328,10 @@ interface PodObject {
  * the running pods outside `namespace` leave of it: the stack's own pods are replaced or kept by its next up.
  */
 export function nodeRooms(nodes: NodeObject[], pods: PodObject[], namespace: string): NodeRoom[] {
-    const usable = nodes.filter((n) => !n.spec?.unschedulable
-        && !(n.spec?.taints ?? []).some((t) => t.effect === "NoSchedule" || t.effect === "NoExecute")
-        && n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
-    return usable.map((node) => {
+    return nodes.filter((n) => nodeRefusal(n) === null).map((node) => {
         const running = pods.filter((p) => p.spec.nodeName === node.metadata.name && p.metadata.namespace !== namespace
             && p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed");
-        // (A quantity this can't read counts as none: the scheduler, not this check, has the last word.)
-        const requested = running.flatMap((p) => p.spec.containers).reduce((sum, c) => sum + (cpuCores(c.resources?.requests?.cpu ?? "0") || 0), 0);
+        const requested = running.reduce((sum, p) => sum + podRequest(p), 0);
         const allocatable = node.status?.allocatable ?? {};
         return {
             name: node.metadata.name,

@@ -13,14 +13,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { cacheDir } from "../lib/cache";
 import { codeHash } from "../lib/codeHash";
 import {
-    configMapManifest, deploymentManifest, imageOf, jobManifest, KubeContext, loadPodsThatFit, namespaceFor, nodeRooms, NodeRoom, podPaths, resourcesOf, roleMarker,
-    serviceManifest,
+    configMapManifest, deploymentManifest, imageOf, jobManifest, KubeContext, loadPodsThatFit, namespaceFor, nodeRefusal, nodeRooms, NodeRoom, podPaths,
+    resourcesOf, roleMarker, serviceManifest,
 } from "../lib/kubernetes";
 import { cpuSamplerArgv } from "../lib/load/clusterCpu";
 import { cpuCores, CpuQuantities, KubeImages } from "../lib/kubernetesSettings";
 import { CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
-import { loadPodArgv, loadPodSeconds, podBarrierSeconds, PodDriver, splitCeilingRps, splitLoad } from "../lib/load/split";
+import { loadPodArgv, loadPodSeconds, podBarrierSeconds, POD_DRIVERS, PodDriver, splitCeilingRps, splitLoad } from "../lib/load/split";
 import { ProcessProbe } from "../lib/probes";
 import { cpuLimitRps } from "../lib/serverModes";
 import { PlatformPaths, ServiceRole, ServiceSpec } from "../lib/services";
@@ -98,7 +98,8 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         this.bundles = cluster.bundles;
         const ownImages = !args.images || Object.keys(args.images).length === 0;
         this.loadDriver = args.loadDriver ?? "ab";
-        const drivers = this.loadDriver === "oha" ? (["oha"] as const) : [];
+        const image = POD_DRIVERS[this.loadDriver].image;
+        const drivers = image === "base" ? [] : [image];
         const named = drivers.map((d) => ` ${d}=<ref>`).join("");
         if (ownImages && !cluster.own) {
             throw new Error(`kubeImages: another cluster can't run the images loaded into the project's own; build them (scripts/cluster.sh images${drivers.map((d) => ` ${d}`).join("")}), ` +
@@ -190,7 +191,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         const job = pulumi.all([this.images, this.namespace, load.url, load.target, load.expectBody, load.runId, load.keepAlive])
             .apply(([images, namespace, url, target, expectBody, runId, keepAlive]) =>
             jobManifest({
-                stack: this.ctx.stack, namespace, image: imageOf(driver === "oha" ? "oha" : "base", images), imagePullPolicy: this.ctx.imagePullPolicy,
+                stack: this.ctx.stack, namespace, image: imageOf(POD_DRIVERS[driver].image, images), imagePullPolicy: this.ctx.imagePullPolicy,
                 parts: shares.length,
                 command: loadPodArgv({
                     driver, url, expectBody, requests: load.requests, concurrency: load.concurrency,
@@ -220,8 +221,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             cpuSampler: this.clusterSampled
                 ? this.images.apply((images) => ({ image: imageOf("base", images), imagePullPolicy: this.ctx.imagePullPolicy, command: cpuSamplerArgv(SAMPLE_MS) }))
                 : null,
-            // ab is one single-threaded process per pod; oha's threads use what its pod may.
-            roleProcessCores: pulumi.output(load.roleProcessCores).apply((cores) => ({ ...(driver === "ab" ? { driver: 1 } : {}), ...cores })),
+            roleProcessCores: pulumi.output(load.roleProcessCores).apply((cores) => ({ driver: POD_DRIVERS[driver].processCores, ...cores })),
             roleCores: this.roleCores({ ...this.pods, driver: shares.length }),
         }, opts);
         return run.result;
@@ -274,31 +274,39 @@ export function checkCluster(kube: Pick<KubeSettings, "kubeconfig" | "context">)
 }
 
 /**
- * Refuses, before anything is declared, a load of more pods than the cluster's nodes can schedule beside the
- * stack's services (`servicePods`: pods per role), by the CPU they request: the load's Job would wait for
- * pods that never start. A cluster that won't list its nodes and pods to this kubeconfig is not checked.
+ * Refuses, before anything is declared, a load of more pods than the project's cluster can schedule beside the
+ * stack's services (`servicePods`: pods per role), by the CPU they request: the load's Job would wait for pods
+ * that never start. On another cluster (which may add nodes while pods wait) it warns instead; one that won't
+ * list its nodes and pods to this kubeconfig is not checked.
  */
 export function checkSchedulable(kube: KubeSettings, namespace: string, servicePods: Partial<Record<CpuRole, number>>): void {
-    const { kubeconfig, kubectl } = resolveCluster(kube.kubeconfig);
+    const { kubeconfig, kubectl, own } = resolveCluster(kube.kubeconfig);
+    let nodes: Parameters<typeof nodeRooms>[0];
     let rooms: NodeRoom[];
     try {
         const items = (what: string[]) => JSON.parse(execFileSync(kubectl, ["--kubeconfig", kubeconfig, ...(kube.context ? ["--context", kube.context] : []),
             "get", ...what, "-o", "json"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 30_000, maxBuffer: 256 * 2 ** 20 })).items;
-        rooms = nodeRooms(items(["nodes"]), items(["pods", "--all-namespaces"]), namespace);
+        nodes = items(["nodes"]);
+        rooms = nodeRooms(nodes, items(["pods", "--all-namespaces"]), namespace);
     } catch {
         return;
     }
-    const request = (role: CpuRole) => cpuCores(kube.cpuRequests[role] ?? "0");
+    // A limit without a request is the request too.
+    const request = (role: CpuRole) => cpuCores(kube.cpuRequests[role] ?? kube.cpuLimits[role] ?? "0");
     const services = (Object.entries(servicePods) as [CpuRole, number][]).flatMap(([role, pods]) => Array<number>(pods).fill(request(role)));
     const fit = loadPodsThatFit(rooms, services, request("driver"), kube.loadParallelism);
     if (fit.services && fit.load === kube.loadParallelism) return;
     const cores = (n: number) => `${Math.round(n * 1000) / 1000}`;
-    const free = `its ${rooms.length} node(s) have ${cores(rooms.reduce((s, r) => s + Math.max(0, r.cpuCores), 0))} cores that other pods don't request`;
+    const free = `its ${rooms.length} usable node(s) have ${cores(rooms.reduce((s, r) => s + Math.max(0, r.cpuCores), 0))} cores that other pods don't request`;
     const servicesNeed = `the stack's services request ${cores(services.reduce((a, b) => a + b, 0))}`;
-    if (!fit.services) {
-        throw new Error(`kubeCpuRequests: ${servicesNeed} cores, and ${free}: they can't all be scheduled (fix: lower kubeCpuRequests, or free the cluster)`);
-    }
-    throw new Error(`loadParallelism ${kube.loadParallelism}: the cluster can schedule ${fit.load} load pod(s) beside the stack's services (${free}; ` +
-        `${servicesNeed}, each load pod ${kube.cpuRequests.driver ?? "nothing"}) (fix: pulumi config set loadParallelism ${fit.load}, ` +
-        `or lower the load pods' request: kubeCpuRequests' driver)`);
+    const problem = !rooms.length
+        ? `the cluster has no node its pods can run on (${nodes.map((n) => `${n.metadata.name}: ${nodeRefusal(n)}`).join("; ") || "no nodes"}) ` +
+            `(fix: uncordon a node, or remove its taint)`
+        : !fit.services
+            ? `kubeCpuRequests: ${servicesNeed} cores, and ${free}: they can't all be scheduled (fix: lower kubeCpuRequests, or free the cluster)`
+            : `loadParallelism ${kube.loadParallelism}: the cluster can schedule ${fit.load} load pod(s) beside the stack's services (${free}; ` +
+                `${servicesNeed}, each load pod ${cores(request("driver"))}) (fix: ${fit.load ? `pulumi config set loadParallelism ${fit.load}, or ` : ""}` +
+                `lower the load pods' request, kubeCpuRequests' driver${fit.load ? "" : ", or free the cluster"})`;
+    if (own) throw new Error(problem);
+    pulumi.log.warn(`${problem}; not refused: this cluster may add nodes while the pods wait`);
 }

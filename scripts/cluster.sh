@@ -696,6 +696,7 @@ oha_image() {  # <base> <tag>: the base with the pinned oha built on this machin
 }
 
 images() {  # [oha]
+    [ $# = 0 ] || { [ $# = 1 ] && [ "$1" = oha ]; } || die "usage: scripts/cluster.sh images [oha]"
     need_containerd
     local base app tag refs=() key
     # The base's tag is keyed by its recipe (scripts/base-image.sh); the apps' by

@@ -73,8 +73,8 @@ const READ: Record<PodDriver, {
     },
 };
 
-/** Times in a pod's unit, in ms: ab's whole ms as they are, oha's µs to the 0.1 ms its own figures have. */
-const IN_MS: Record<"ms" | "us", (time: number) => number> = { ms: (t) => t, us: (t) => round(t / 1000, 1) };
+/** Times in a pod's unit, in ms: ab's whole ms, oha's tenths of a ms (its own figures' rounding). */
+const IN_MS: Record<"ms" | "0.1ms", (time: number) => number> = { ms: (t) => t, "0.1ms": (t) => t / 10 };
 
 /** The value at 0-based `rank` of the times that `sorted` counts. */
 function atRank(sorted: [number, number][], rank: number): number {

@@ -48,8 +48,12 @@ export const POD_RESULT_FORMAT = "load-pod/2";
 /** The drivers a load pod runs: ab (the project's base image holds it) or oha (an image of its own: the base and oha). */
 export const POD_DRIVERS = {
     ab: {
-        /** Where it is in the project's image. */
+        /** The project's image it runs in (lib/kubernetesSettings.ts). */
+        image: "base",
+        /** Where it is in that image. */
         path: "/usr/bin/ab",
+        /** The most cores one of its pods' driver processes can use: ab is one single-threaded process; none for one whose threads use what its pod may. */
+        processCores: 1,
         versionArgs: ["-V"],
         /** Its per-request file (in each run's folder, run-<i>, of the pod's work folder) and the unit of the times the pod prints from it. */
         // ab -g: whole ms, the values of ab's own percentile table.
@@ -59,16 +63,18 @@ export const POD_DRIVERS = {
         ceilingRps: abCeilingRps,
     },
     oha: {
+        image: "oha",
         path: "/usr/local/bin/oha",
+        processCores: undefined,
         versionArgs: ["--version"],
-        // oha --db-url: each answered request's duration, in seconds; printed in whole µs (oha's own figures are to 0.1 ms).
-        recording: { file: "requests.db", unit: "us" },
+        // oha --db-url: each answered request's duration, in seconds; printed in 0.1 ms, as oha's own figures are.
+        recording: { file: "requests.db", unit: "0.1ms" },
         argv: ohaRecordingArgv,
         warmupArgv: ohaWarmupArgv,
         ceilingRps: allClientsCeilingRps,
     },
 } as const satisfies Record<string, {
-    path: string; versionArgs: string[]; recording: { file: string; unit: string };
+    image: "base" | "oha"; path: string; processCores: number | undefined; versionArgs: string[]; recording: { file: string; unit: string };
     argv: (path: string, load: LoadRequest, file: string) => string[];
     warmupArgv: (path: string, load: Omit<LoadRequest, "requests">, seconds: number) => string[];
     ceilingRps: (requests: number, concurrency: number, delaySeconds: number) => number | null;
@@ -78,7 +84,7 @@ export type PodDriver = keyof typeof POD_DRIVERS;
 /** The pods' driver for a load driver's name: "auto" is ab, as on a machine without k6; null for one no pod runs (k6). */
 export function podDriverOf(name: string): PodDriver | null {
     if (name === "auto") return "ab";
-    return name in POD_DRIVERS ? (name as PodDriver) : null;
+    return Object.prototype.hasOwnProperty.call(POD_DRIVERS, name) ? (name as PodDriver) : null;
 }
 
 export interface LoadPodSpec {
@@ -168,7 +174,7 @@ export function loadPodSeconds(spec: Pick<LoadPodSpec, "repeats" | "warmupSecond
 // times: [[time, count], ...] by time, one count per timed request (ab: ttime
 // of ab -g, every request; oha: the duration of each answered one).
 const POD_SCRIPT = String.raw`
-import collections, json, os, re, socket, sqlite3, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import collections, json, os, re, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
 
 cfg = json.loads(sys.argv[1])
 line = {"fgl": cfg["format"], "index": None, "driver": cfg["driver"],
@@ -239,9 +245,10 @@ def recorded(work):
     times = collections.Counter()
     path = os.path.join(work, cfg["record"])
     if cfg["driver"] == "oha":
+        import sqlite3  # python3's own; only oha's pods read a database
         with sqlite3.connect(path) as db:
             for (duration,) in db.execute("SELECT duration FROM oha"):
-                times[round(duration * 1e6)] += 1
+                times[round(duration * 1e4)] += 1
         return times
     with open(path) as rows:
         next(rows)  # starttime seconds ctime dtime ttime wait
@@ -275,6 +282,8 @@ def released(run):
 
 def measure(index, run, work):
     os.makedirs(work, exist_ok=True)  # a folder per run: each keeps its own per-request file
+    if os.path.exists(os.path.join(work, cfg["record"])):
+        os.remove(os.path.join(work, cfg["record"]))  # oha adds to its database: a folder used before keeps the last one's
     if cfg["barrier"]:
         released(run)
     start = time.time()

@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Scenario } from "../../components/scenario";
-import { loadPodsThatFit, namespaceFor, nodeRooms, podCommand, podPaths, preStopCommand } from "../../lib/kubernetes";
+import { loadPodsThatFit, namespaceFor, nodeRefusal, nodeRooms, podCommand, podPaths, preStopCommand } from "../../lib/kubernetes";
 import { parseCpuQuantities, parseKubeImages } from "../../lib/kubernetesSettings";
 import { flaskAppSpec, ServiceSpec } from "../../lib/services";
 import { podDriverOf } from "../../lib/load/split";
@@ -85,6 +85,13 @@ describe("kubernetes objects (pure)", () => {
             node("r", "4", { status: { allocatable: { cpu: "4", pods: "110" }, conditions: [{ type: "Ready", status: "False" }] } }),
             node("p", "4", { spec: { taints: [{ effect: "PreferNoSchedule" }] } })], [], "fgl-a");
         assert.deepEqual(off.map((r) => r.name), ["p"]);
+        assert.equal(nodeRefusal(node("t", "4", { spec: { taints: [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }] } })),
+            "tainted node-role.kubernetes.io/control-plane:NoSchedule");
+        // A limit without a request is the request; an init container larger than the others sets the pod's.
+        const limited = { metadata: { namespace: "x" }, spec: { nodeName: "n1", containers: [{ resources: { limits: { cpu: "500m" } } }] }, status: { phase: "Running" } };
+        const init = { metadata: { namespace: "x" }, spec: { nodeName: "n1", containers: [{ resources: { requests: { cpu: "100m" } } }],
+            initContainers: [{ resources: { requests: { cpu: "1" } } }] }, status: { phase: "Pending" } };
+        assert.deepEqual(nodeRooms([node("n1", "4")], [limited, init], "fgl-a"), [{ name: "n1", cpuCores: 2.5, pods: 108 }]);
     });
 
     it("names a stack's namespace as a DNS label", () => {
