@@ -38,7 +38,8 @@ const tools = userError(() => findLocalTools({
     nginx: local && settings.ingress === "nginx",
     docker: settings.platform === "docker",
     driver: kube ? undefined : settings.load.driver,
-    rateDriver: settings.capacity !== null,
+    // On a cluster the probes run in the load pods, whose image gets its own oha.
+    rateDriver: settings.capacity !== null && !kube,
 }));
 if (kube) {
     userError(() => checkCluster(settings.kube));

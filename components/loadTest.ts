@@ -6,7 +6,7 @@ import { LoadResult } from "../lib/load/result";
 import { slowClientsProblem, starvedRunSeconds } from "../lib/load/slowClients";
 import { checkParallelism, podDriverOf } from "../lib/load/split";
 import { ProcessProbe } from "../lib/probes";
-import { CAPACITY_PRECISION, defaultSearch, searchProblems } from "../lib/load/capacity";
+import { CAPACITY_PRECISION, defaultSearch, MOST_PROBES, searchProblems } from "../lib/load/capacity";
 import { CapacitySettings, LoadDriverChoice } from "../lib/settings";
 import { findDriver, LoadDriver } from "../platforms/localTools";
 import { defaultRunDir, Platform, PROJECT_ROOT } from "../platforms/platform";
@@ -80,13 +80,12 @@ const K6_SCRIPT = path.join(PROJECT_ROOT, "k6", "load.js");
 
 /**
  * The longest a load resource may take: every run and the warm-up at their limit, the runs with slow clients at theirs and
- * the drain after them as long again, and a search of at most 16 rates, the misses among them (one on the ramp, a handful
- * in the bisection) probed again: 22 probes.
+ * the drain after them as long again, and a search's probes.
  */
 function loadSeconds(load: { repeats: number; warmupSeconds: number; timeoutSeconds: number; requests: number; concurrency: number; slowClients: number },
     search?: CapacitySettings): number {
     const { repeats, warmupSeconds, timeoutSeconds } = load;
-    const probes = search ? 22 * (search.probeSeconds + 2 * timeoutSeconds) : 0;
+    const probes = search ? MOST_PROBES * (search.probeSeconds + 2 * timeoutSeconds) : 0;
     const slow = load.slowClients ? 2 * repeats * (starvedRunSeconds(load.requests, load.concurrency, timeoutSeconds) + 30) : 0;
     return (repeats + 1) * (timeoutSeconds + 30) + slow + warmupSeconds + probes + 120;
 }
@@ -130,7 +129,7 @@ export class LoadTest extends pulumi.ComponentResource {
         const driverName = typeof args.driver === "object" ? args.driver.name : args.driver ?? "auto";
         if (args.platform?.runLoad) {
             if (!podDriverOf(driverName)) problems.push(`driver: ${driverName} does not run in ${args.platform.kind}'s load pods, which run ab or oha`);
-            if (search) problems.push(`capacitySearch: probes run oha on this machine, not in ${args.platform.kind}'s load pods`);
+            if (search && podDriverOf(driverName) !== "oha") problems.push(`capacitySearch: in ${args.platform.kind}'s load pods its probes run oha: use driver "oha"`);
             if (slowClients) problems.push(`slowClients: they are held from this machine, to its loopback only; ${args.platform.kind}'s load runs in its pods`);
         } else if (parallelism > 1) {
             problems.push(`parallelism: ${parallelism} needs a platform that runs loads itself (KubernetesPlatform)`);
@@ -144,6 +143,7 @@ export class LoadTest extends pulumi.ComponentResource {
                 driver: podDriverOf(driverName)!, url, expectBody, requests, concurrency, delaySeconds, timeoutSeconds, repeats, warmupSeconds, capacity, appCpuMs, appProcesses, keepAlive, parallelism,
                 maxFailedRequests: args.maxFailedRequests ?? -1, resultsDir, target: args.target ?? "", runId: args.runId ?? "",
                 threads: args.threads ?? { kind: "none" }, roles: args.roles ?? {}, roleProcessCores: args.roleProcessCores ?? {},
+                ...(search ? { capacitySearch: { ...search, precision: CAPACITY_PRECISION } } : {}),
             }, { parent: this });
             this.registerOutputs({ result: this.result });
             return;

@@ -434,8 +434,9 @@ function capacitySettings(
         problems.push(`capacitySearch: probes run oha at constant arrival rates; loadDriver k6 runs closed loads here ` +
             `(fix: pulumi config set loadDriver oha, or ab, or pulumi config rm capacitySearch)`);
     }
-    if (target.platform === "kubernetes") {
-        problems.push(`capacitySearch: probes run oha on this machine, not in the cluster's load pods (fix: pulumi config rm capacitySearch)`);
+    if (target.platform === "kubernetes" && target.driver !== "oha" && target.driver !== "k6") {
+        problems.push(`capacitySearch: on Kubernetes its probes run oha in the load pods, each at its share of the rate ` +
+            `(fix: pulumi config set loadDriver oha, or pulumi config rm capacitySearch)`);
     }
     return search;
 }

@@ -18,6 +18,7 @@ import {
 } from "../lib/kubernetes";
 import { cpuSamplerArgv } from "../lib/load/clusterCpu";
 import { cpuCores, CpuQuantities, KubeImages } from "../lib/kubernetesSettings";
+import { probeLoad } from "../lib/load/capacity";
 import { CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
 import { loadPodArgv, loadPodSeconds, podBarrierSeconds, POD_DRIVERS, PodDriver, splitCeilingRps, splitLoad } from "../lib/load/split";
@@ -188,6 +189,8 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         const shares = splitLoad(load.requests, load.concurrency, load.parallelism);
         // Every pod waits before each run until its KubeLoadRun releases them together.
         const barrierSeconds = podBarrierSeconds(load);
+        const search = load.capacitySearch;
+        const probes = search ? { seconds: search.probeSeconds, timeoutSeconds: probeLoad(search.sloP99Ms, 0).timeoutSeconds } : undefined;
         const job = pulumi.all([this.images, this.namespace, load.url, load.target, load.expectBody, load.runId, load.keepAlive])
             .apply(([images, namespace, url, target, expectBody, runId, keepAlive]) =>
             jobManifest({
@@ -196,12 +199,12 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                 command: loadPodArgv({
                     driver, url, expectBody, requests: load.requests, concurrency: load.concurrency,
                     parts: shares.length, timeoutSeconds: load.timeoutSeconds, repeats: load.repeats, warmupSeconds: load.warmupSeconds, keepAlive,
-                    barrierSeconds,
+                    barrierSeconds, probes,
                 }),
                 resources: resourcesOf("driver", this.ctx),
                 // A new target or run id changes the pod template, which a Job can't change: it is replaced, so run again.
                 annotations: { "flask-gevent-lab/target": target, "flask-gevent-lab/run-id": runId },
-                activeDeadlineSeconds: loadPodSeconds({ ...load, barrierSeconds }) + 120,
+                activeDeadlineSeconds: loadPodSeconds({ ...load, barrierSeconds, probes }) + 120,
             }));
         const jobResource = new k8s.batch.v1.Job(`${name}-job`, job, { ...opts, provider: this.provider });
         const run = new KubeLoadRun(`${name}-run`, {
@@ -209,7 +212,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             namespace: this.namespace, job: jobResource.metadata.name, jobUid: jobResource.metadata.uid,
             url: load.url, requests: load.requests, concurrency: load.concurrency, delaySeconds: load.delaySeconds,
             driver, parts: shares.length, timeoutSeconds: load.timeoutSeconds, repeats: load.repeats, warmupSeconds: load.warmupSeconds,
-            barrierSeconds, ceilingRps: splitCeilingRps(driver, shares, load.delaySeconds) ?? -1,
+            barrierSeconds, ceilingRps: splitCeilingRps(driver, shares, load.delaySeconds) ?? -1, capacitySearch: search ?? null, probes,
             capacity: Number.isFinite(load.capacity) ? load.capacity : -1,
             appCpuMs: load.appCpuMs, keepAlive: load.keepAlive,
             // The app's pods share its CPU limit where one is set, else the node's cores (this machine's, on the project's cluster).

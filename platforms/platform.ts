@@ -3,6 +3,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { PACKAGE_ROOT } from "../lib/packageRoot";
+import { CapacitySearch } from "../lib/load/capacity";
 import { CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
 import { PodDriver } from "../lib/load/split";
@@ -75,6 +76,8 @@ export interface PlatformLoad {
     roles: pulumi.Input<Partial<Record<Exclude<CpuRole, "driver">, pulumi.Input<ProcessProbe>>>>;
     /** The most cores one process of each role can keep busy (1 for GIL-bound Python). */
     roleProcessCores: pulumi.Input<Partial<Record<CpuRole, number>>>;
+    /** A capacity search after the runs, by the load's own pods; absent: none. */
+    capacitySearch?: CapacitySearch;
 }
 
 export interface Platform {

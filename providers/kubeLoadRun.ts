@@ -19,9 +19,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { CPU_SAMPLER_LABEL, cpuSamplerManifest, CpuSamplerParams, ROLE_MARKER } from "../lib/kubernetes";
 import { ClusterCpu, clusterCpu, containerRoles, parseSamplerLog, PodContainers, samplerNote } from "../lib/load/clusterCpu";
 import { CpuRole, CpuSnapshot, CpuUsage, RoleLimit, snapshotsSpanning, summarizeCpu, unseenUnreadable } from "../lib/load/cpu";
+import { capacityOf, CapacityResult, CapacitySearch, nextRate, Probe, probeLoad, probeOf } from "../lib/load/capacity";
 import { mergePodResults } from "../lib/load/merge";
 import { loadResult, representativeRun } from "../lib/load/repeats";
-import { loadPodSeconds, POD_BARRIER, PodDriver } from "../lib/load/split";
+import { LoadPodSpec, loadPodSeconds, POD_BARRIER, PodDriver } from "../lib/load/split";
 import { judgeRun, LoadResult, PodRun } from "../lib/load/result";
 import { countThreads, ProcessProbe } from "../lib/probes";
 import { startSampling } from "../lib/sampling";
@@ -76,6 +77,10 @@ export interface KubeLoadRunInputs {
     cpuRoles: CpuRole[];
     /** What the CPU sampler's pods run (lib/load/clusterCpu.ts); null: no sampler in the cluster. */
     cpuSampler: Pick<CpuSamplerParams, "image" | "imagePullPolicy" | "command"> | null;
+    /** A capacity search in the pods after the runs (oha); null: none. */
+    capacitySearch: CapacitySearch | null;
+    /** Its probes as the pods run them (for the deadline); absent: none. */
+    probes?: LoadPodSpec["probes"];
 }
 
 /** Epoch seconds on this machine's sampler's clock (performance.now). */
@@ -268,28 +273,70 @@ async function barrierFile(inputs: KubeLoadRunInputs, pod: string, file: string)
     }
 }
 
+/** Writes `text` as each pod's go file (lib/load/split.ts, POD_BARRIER). A pod this can't reach is never released: it fails on its own, and the Job with it. */
+async function tellPods(inputs: KubeLoadRunInputs, pods: string[], text: string): Promise<void> {
+    const go = `${POD_BARRIER.dir}/${POD_BARRIER.go}`;
+    await Promise.allSettled(pods.map((pod) => kubectl(inputs, ["exec", pod, "--", "sh", "-c", `echo ${text} > ${go}.tmp && mv ${go}.tmp ${go}`])));
+}
+
 /**
- * Releases the Job's pods together before each measured run (lib/load/split.ts, barrierSeconds): waits until
- * every pod says it is ready for the run, then gives each the same start time, far enough ahead for every
- * kubectl exec to arrive before it. Fails, with the pods' state, when the Job fails or a pod is not ready in time.
+ * Releases the Job's pods together for one step (lib/load/split.ts, barrierSeconds): waits until every pod says
+ * it is ready for `step`, then gives each the same start time, far enough ahead for every kubectl exec to arrive
+ * before it, and `values`. Fails, with the pods' state, when the Job fails or a pod is not ready in time. The
+ * pods' names, by completion index.
  */
-async function releasePods(inputs: KubeLoadRunInputs, deadline: { at: number; seconds: number }): Promise<void> {
-    for (let run = 0; run < inputs.repeats; run++) {
-        let pods: string[] = [];
-        let slowestSeconds = 0;
-        await pollUntil(inputs, deadline, 500, `was not ready for run ${run + 1} of ${inputs.repeats}`, async (_, all) => {
-            pods = all.map((p) => p.metadata.name);
-            const asked = Date.now();
-            const ready = await Promise.all(pods.map((pod) => barrierFile(inputs, pod, POD_BARRIER.ready)));
-            slowestSeconds = (Date.now() - asked) / 1000;
-            return pods.length === inputs.parts && ready.every((r) => r === String(run));
+async function releaseStep(inputs: KubeLoadRunInputs, deadline: { at: number; seconds: number }, step: string, what: string, values: string[] = []): Promise<string[]> {
+    let pods: Pod[] = [];
+    let slowestSeconds = 0;
+    await pollUntil(inputs, deadline, 500, `was not ready for ${what}`, async (_, all) => {
+        pods = all;
+        const asked = Date.now();
+        const ready = await Promise.all(pods.map((pod) => barrierFile(inputs, pod.metadata.name, POD_BARRIER.ready)));
+        slowestSeconds = (Date.now() - asked) / 1000;
+        return pods.length === inputs.parts && ready.every((r) => r === step);
+    });
+    // As far ahead as a round of kubectl exec took, three times over, and at least a second.
+    const at = Date.now() / 1000 + Math.min(10, Math.max(1, 3 * slowestSeconds));
+    const names = pods.map((p) => p.metadata.name);
+    await tellPods(inputs, names, [step, at.toFixed(3), ...values].join(" "));
+    return [...pods].sort((a, b) => completionIndex(a) - completionIndex(b)).map((p) => p.metadata.name);
+}
+
+/** Releases the Job's pods together before each measured run. */
+async function releaseRuns(inputs: KubeLoadRunInputs, deadline: { at: number; seconds: number }): Promise<void> {
+    for (let run = 0; run < inputs.repeats; run++) await releaseStep(inputs, deadline, String(run), `run ${run + 1} of ${inputs.repeats}`);
+}
+
+/**
+ * The capacity search in the pods, after their runs: each probe's rate and connections split over the pods,
+ * released together; their results merged exactly, as a run's are, and judged with the CPU the cluster's
+ * sampler (or this machine's) read over it; then the pods are told to stop.
+ */
+async function searchInPods(inputs: KubeLoadRunInputs, search: CapacitySearch, deadline: { at: number; seconds: number },
+    cpuSeries: () => Promise<CpuSeries | null>): Promise<CapacityResult> {
+    const probes: Probe[] = [];
+    let pods: string[] = [];
+    let step = 0;
+    for (let rate = nextRate(search, probes); rate !== null; rate = nextRate(search, probes), step++) {
+        const token = `p${step}`;
+        const { connections } = probeLoad(search.sloP99Ms, rate);
+        pods = await releaseStep(inputs, deadline, token, `probe ${step + 1} (${rate} req/s)`,
+            [String(rate / inputs.parts), String(Math.ceil(connections / inputs.parts))]);
+        let results: string[] = [];
+        await pollUntil(inputs, deadline, 500, `did not finish probe ${step + 1} (${rate} req/s)`, async () => {
+            results = await Promise.all(pods.map((pod) => barrierFile(inputs, pod, POD_BARRIER.probe).then((r) => r ?? "")));
+            return results.every((r) => r.includes(`"token":"${token}"`));
         });
-        // As far ahead as a round of kubectl exec took, three times over, and at least a second.
-        const at = Date.now() / 1000 + Math.min(10, Math.max(1, 3 * slowestSeconds));
-        const go = `${POD_BARRIER.dir}/${POD_BARRIER.go}`;
-        // A pod this can't reach is never released: it fails on its own, and the Job with it.
-        await Promise.allSettled(pods.map((pod) => kubectl(inputs, ["exec", pod, "--", "sh", "-c", `echo ${run} ${at.toFixed(3)} > ${go}.tmp && mv ${go}.tmp ${go}`])));
+        const [merged] = mergePodResults(results, { driver: inputs.driver, parts: inputs.parts, repeats: 1 }).runs;
+        const series = await cpuSeries();
+        probes.push(probeOf(rate, search.probeSeconds, search.sloP99Ms, merged, {
+            cpu: series && cpuOfRun(inputs, series, merged.pods), held: null, listen: null, upstream: null,
+            capacity: inputs.capacity < 0 ? Infinity : inputs.capacity, delaySeconds: inputs.delaySeconds,
+            startedAt: merged.pods.map((p) => p.startedAt).sort()[0],
+        }));
     }
+    await tellPods(inputs, pods.length ? pods : (await jobPods(inputs)).map((p) => p.metadata.name), `p${step} stop`);
+    return capacityOf(search, probes);
 }
 
 const NOT_FOUND = /NotFound|not found/;
@@ -319,12 +366,16 @@ interface Pod {
     status?: { containerStatuses?: { state?: { waiting?: { reason?: string; message?: string } } }[] };
 }
 
+function completionIndex(pod: Pod): number {
+    return Number(pod.metadata.annotations?.["batch.kubernetes.io/job-completion-index"]);
+}
+
 /** Each pod's log, by completion index ("" for an index without a pod). */
 async function collect(inputs: KubeLoadRunInputs): Promise<string[]> {
     const pods = await jobPods(inputs);
     const logs = Array.from({ length: inputs.parts }, () => "");
     for (const pod of pods) {
-        const index = Number(pod.metadata.annotations?.["batch.kubernetes.io/job-completion-index"]);
+        const index = completionIndex(pod);
         if (index >= 0 && index < inputs.parts) logs[index] = await kubectl(inputs, ["logs", pod.metadata.name]);
     }
     return logs;
@@ -339,8 +390,19 @@ export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult>
     // Started while the pods warm up, running on every node before they are released.
     const started = inputs.cpuSampler ? await startCpuSampler(inputs) : null;
     let samples: ClusterCpu | { reason: string } | null = started && "reason" in started ? started : null;
+    const local: CpuSeries = { snapshots: sampling.snapshots, clock: onLocalClock, cores: os.cpus().length };
+    let capacity: CapacityResult | undefined;
     try {
-        await releasePods(inputs, deadline);
+        await releaseRuns(inputs, deadline);
+        if (inputs.capacitySearch) {
+            capacity = await searchInPods(inputs, inputs.capacitySearch, deadline, async () => {
+                if (!started || !("name" in started)) return local;
+                // A quarter second more: the sample after the probe's end.
+                await new Promise((r) => setTimeout(r, 600));
+                const read = await readCpuSampler(inputs, started);
+                return "snapshots" in read ? { snapshots: read.snapshots, clock: (t: number) => t, cores: read.cores } : null;
+            });
+        }
         await waitForJob(inputs, deadline);
         if (started && "name" in started) samples = await readCpuSampler(inputs, started);
     } finally {
@@ -348,7 +410,6 @@ export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult>
         if (started && "name" in started) await deleteCpuSampler(inputs, started);
     }
     const cluster = samples && "snapshots" in samples ? samples : null;
-    const local: CpuSeries = { snapshots: sampling.snapshots, clock: onLocalClock, cores: os.cpus().length };
     const series = cluster ? { snapshots: cluster.snapshots, clock: (t: number) => t, cores: cluster.cores } : local;
     const appThreads = cluster?.appThreads.filter((t) => t > 0) ?? [];
     const threadsBefore = cluster ? appThreads[0] ?? null : localThreadsBefore;
@@ -371,6 +432,7 @@ export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult>
             platform: "kubernetes", pods: representative.pods,
             podsStartSkewSeconds: Math.max(...merged.runs.map((r) => r.podsStartSkewSeconds)),
             cpuSampler: samplerNote(samples, Object.keys(inputs.roles).length > 0, cluster ? cpuOfRun(inputs, local, representative.pods) : null),
+            ...(capacity ? { capacity } : {}),
         });
 }
 

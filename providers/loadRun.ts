@@ -21,17 +21,16 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { abArgv, abCeilingRps, abWarmupArgv, parseAbCounts, parseAbOutput } from "../lib/load/ab";
-import { capacityOf, CapacityResult, CapacitySearch, judgeProbe, nextRate, Probe } from "../lib/load/capacity";
+import { capacityOf, CapacityResult, CapacitySearch, nextRate, Probe, probeLoad, probeOf } from "../lib/load/capacity";
 import { CpuAffinity, cpuList, CpuRole, CpuSnapshot, RoleLimit, summarizeCpu } from "../lib/load/cpu";
 import { k6Argv, k6WarmupArgv, parseK6Summary } from "../lib/load/k6";
 import { ohaArgv, ohaRateArgv, ohaWarmupArgv, parseOhaOutput } from "../lib/load/oha";
 import { loadResult } from "../lib/load/repeats";
 import {
-    allClientsCeilingRps, checkFailures, DriverFigures, DriverName, judgeRun, LoadResult, round, RunMeasurements, RunResult, Warmup,
+    allClientsCeilingRps, DriverFigures, DriverName, judgeRun, LoadResult, RunMeasurements, RunResult, Warmup,
 } from "../lib/load/result";
 import { between, heldOfSamples } from "../lib/load/slowApi";
 import { slowClientsEffect, starvedRunSeconds } from "../lib/load/slowClients";
-import { verdictOf } from "../lib/load/verdict";
 import { withCpuAffinity, withRaisedFileLimit } from "../lib/launch";
 import { countThreads, ProcessProbe, readCpuSnapshot, readListenCounters } from "../lib/probes";
 import { isAlive, localTargets } from "../lib/procfs";
@@ -245,35 +244,17 @@ async function warmUp(inputs: LoadRunInputs, argv: string[], warmed: (output: st
     return { seconds: inputs.warmupSeconds, requests };
 }
 
-const DEADLINE_ABORT = "aborted due to deadline";
-
 /** One probe of the capacity search: `rate` req/s for probeSeconds, judged against the objective and explained. */
 async function probe(inputs: LoadRunInputs, search: CapacitySearchInputs, rate: number): Promise<Probe> {
-    const slo = search.sloP99Ms / 1000;
-    // Enough connections that the rate sets the load until latency is twice the objective: beyond that it has missed anyway.
-    const connections = Math.max(4, Math.ceil(2 * rate * slo));
-    const timeoutSeconds = Math.max(5, Math.ceil(4 * slo));
+    const { connections, timeoutSeconds } = probeLoad(search.sloP99Ms, rate);
     const argv = ohaRateArgv(search.ohaPath, { url: inputs.url, rate, seconds: search.probeSeconds, connections, timeoutSeconds });
     const m = await measureRun(inputs, argv, parseOhaOutput, search.probeSeconds + timeoutSeconds + 30);
-    // oha counts a connection still idle at the deadline as a request "aborted due to deadline": none was sent.
-    const idle = m.figures.errors?.[DEADLINE_ABORT] ?? 0;
-    const sent = { ...m.figures, complete: m.figures.complete - idle, failed: m.figures.failed - idle };
-    const figures = {
-        askedRps: rate, reachedRps: round(sent.complete / search.probeSeconds, 2), requests: sent.complete,
-        failed: sent.failed + checkFailures(sent, m.upstream).unseenByDriver,
-        latencyMs: { p50: m.figures.latencyMs.p50, p90: m.figures.latencyMs.p90, p99: m.figures.latencyMs.p99, max: m.figures.latencyMs.max },
-    };
     // What it left queued in the server would slow the next probe.
     await drain(inputs);
-    return {
-        ...figures, ...judgeProbe(figures, search.sloP99Ms),
+    return probeOf(rate, search.probeSeconds, search.sloP99Ms, m.figures, {
         cpu: m.cpu, held: m.held, listen: m.listen, upstream: m.upstream,
-        bottleneck: verdictOf({
-            reached: null, cpu: m.cpu, offered: rate * inputs.delaySeconds, capacity: inputs.capacity < 0 ? Infinity : inputs.capacity, requestsPerSecond: figures.reachedRps,
-            delaySeconds: inputs.delaySeconds, held: m.held, listen: m.listen, requests: figures.requests,
-        }),
-        startedAt: m.startedAt,
-    };
+        capacity: inputs.capacity < 0 ? Infinity : inputs.capacity, delaySeconds: inputs.delaySeconds, startedAt: m.startedAt,
+    });
 }
 
 /** Probes until nextRate says the search is done. */

@@ -6,8 +6,9 @@
 // most often a stall of the machine, not the server's limit. Which rate to try
 // next, and what the probes say, are decided here. Pure.
 import { CpuUsage } from "./cpu";
+import { checkFailures, DriverFigures, round } from "./result";
 import { UpstreamCount } from "./slowApi";
-import { Bottleneck, Concurrency, ListenQueue } from "./verdict";
+import { Bottleneck, Concurrency, ListenQueue, verdictOf } from "./verdict";
 
 /** What the search looks for, and how hard it looks. */
 export interface CapacitySearch {
@@ -21,6 +22,18 @@ export interface CapacitySearch {
     maxRps: number;
     /** The search stops when the highest passing and the lowest failing rate are this share apart. */
     precision: number;
+}
+
+/** The most probes a search runs: at most 16 rates, the misses among them (one on the ramp, a handful in the bisection) probed again. */
+export const MOST_PROBES = 22;
+
+/**
+ * The connections and per-request timeout of a probe at `rate`: enough connections that the rate sets the load
+ * until latency is twice the objective (beyond that it has missed anyway), and a timeout of 4 x the objective.
+ */
+export function probeLoad(sloP99Ms: number, rate: number): { connections: number; timeoutSeconds: number } {
+    const slo = sloP99Ms / 1000;
+    return { connections: Math.max(4, Math.ceil(2 * rate * slo)), timeoutSeconds: Math.max(5, Math.ceil(4 * slo)) };
 }
 
 /** The bracket the search closes, as a share of the lower end. */
@@ -114,6 +127,41 @@ export function judgeProbe(p: Pick<Probe, "askedRps" | "reachedRps" | "failed" |
     return misses.length
         ? { passed: false, why: `missed: ${misses.join("; ")}` }
         : { passed: true, why: `met: p99 ${Math.round(p.latencyMs.p99!)} ms <= ${sloP99Ms} ms, none failed, ${p.reachedRps} of ${p.askedRps} req/s` };
+}
+
+/** What was seen around a probe: the roles' CPU, what the server held, and the target's shape. */
+export interface ProbeSeen {
+    cpu: CpuUsage | null;
+    held: Concurrency | null;
+    listen: ListenQueue | null;
+    upstream: UpstreamCount | null;
+    /** Requests the target holds at once (Infinity: no limit). */
+    capacity: number;
+    delaySeconds: number;
+    startedAt: string;
+}
+
+/** oha counts a connection still idle at its deadline as a request "aborted due to deadline": none was sent. */
+const DEADLINE_ABORT = "aborted due to deadline";
+
+/** One probe of `seconds` at `rate` from oha's figures: judged against the objective and explained by what was seen. */
+export function probeOf(rate: number, seconds: number, sloP99Ms: number, oha: DriverFigures, seen: ProbeSeen): Probe {
+    const idle = oha.errors?.[DEADLINE_ABORT] ?? 0;
+    const sent = { ...oha, complete: oha.complete - idle, failed: oha.failed - idle };
+    const figures = {
+        askedRps: rate, reachedRps: round(sent.complete / seconds, 2), requests: sent.complete,
+        failed: sent.failed + checkFailures(sent, seen.upstream).unseenByDriver,
+        latencyMs: { p50: oha.latencyMs.p50, p90: oha.latencyMs.p90, p99: oha.latencyMs.p99, max: oha.latencyMs.max },
+    };
+    return {
+        ...figures, ...judgeProbe(figures, sloP99Ms),
+        cpu: seen.cpu, held: seen.held, listen: seen.listen, upstream: seen.upstream,
+        bottleneck: verdictOf({
+            reached: null, cpu: seen.cpu, offered: rate * seen.delaySeconds, capacity: seen.capacity, requestsPerSecond: figures.reachedRps,
+            delaySeconds: seen.delaySeconds, held: seen.held, listen: seen.listen, requests: figures.requests,
+        }),
+        startedAt: seen.startedAt,
+    };
 }
 
 const roundRate = (v: number) => (v >= 10 ? Math.round(v) : Math.round(v * 100) / 100);

@@ -21,10 +21,14 @@ export function ohaArgv(ohaPath: string, load: LoadRequest): string[] {
         "-n", String(load.requests), "-c", String(load.concurrency), load.url];
 }
 
-/** ohaArgv, each answered request also written to an SQLite file (table oha: its duration in seconds, its status). */
+/** An oha command line that also writes each answered request to an SQLite file (table oha: its duration in seconds, its status). */
+export function withDatabase(argv: string[], dbPath: string): string[] {
+    return [...argv.slice(0, -1), "--db-url", dbPath, argv[argv.length - 1]];
+}
+
+/** ohaArgv, each answered request also written to an SQLite file. */
 export function ohaRecordingArgv(ohaPath: string, load: LoadRequest, dbPath: string): string[] {
-    const argv = ohaArgv(ohaPath, load);
-    return [...argv.slice(0, -1), "--db-url", dbPath, load.url];
+    return withDatabase(ohaArgv(ohaPath, load), dbPath);
 }
 
 /** oha at the load's clients for `seconds`, abandoning what is in flight then (a warm-up, not measured). */

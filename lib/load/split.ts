@@ -4,7 +4,8 @@
 // share of every measured run. lib/load/merge.ts reads back the one JSON line
 // each pod prints.
 import { abCeilingRps, abRecordingArgv, abWarmupArgv, LoadRequest } from "./ab";
-import { ohaRecordingArgv, ohaWarmupArgv } from "./oha";
+import { MOST_PROBES } from "./capacity";
+import { ohaRateArgv, ohaRecordingArgv, ohaWarmupArgv, withDatabase } from "./oha";
 import { allClientsCeilingRps } from "./result";
 
 export interface LoadShare {
@@ -112,6 +113,11 @@ export interface LoadPodSpec {
      * providers/kubeLoadRun.ts); absent: each run starts at once.
      */
     barrierSeconds?: number;
+    /**
+     * A capacity search's probes after the runs (oha, with barrierSeconds): each released with this pod's rate and
+     * connections (providers/kubeLoadRun.ts), its result left in POD_BARRIER's probe file; absent: none.
+     */
+    probes?: { seconds: number; timeoutSeconds: number };
 }
 
 /**
@@ -122,8 +128,12 @@ export function podBarrierSeconds(spec: Pick<LoadPodSpec, "warmupSeconds" | "tim
     return spec.warmupSeconds + spec.timeoutSeconds + 120;
 }
 
-/** Where a pod says it is ready for a run, and where it is released: files its releaser reads and writes with kubectl exec. */
-export const POD_BARRIER = { dir: "/tmp/fgl-barrier", ready: "ready", go: "go" } as const;
+/**
+ * Where a pod says it is ready for a step (a run's number, a probe's p<k>), where it is released ("<step> <epoch
+ * seconds> [its rate and connections]", or "<step> stop"), and where it leaves a probe's result (a result line
+ * of one run, with its step as "token"): files its releaser reads and writes with kubectl exec.
+ */
+export const POD_BARRIER = { dir: "/tmp/fgl-barrier", ready: "ready", go: "go", probe: "probe" } as const;
 
 /**
  * The command of every pod of the load's Indexed Job (python3 and the driver
@@ -152,18 +162,29 @@ export function loadPodArgv(spec: LoadPodSpec): string[] {
             : null,
         argvs: shares.map((share) => driver.argv(driverPath, load(share), file)),
         barrier: spec.barrierSeconds ? { ...POD_BARRIER, seconds: spec.barrierSeconds } : null,
+        probe: spec.probes ? { argv: probeArgv(spec, driverPath), result: POD_BARRIER.probe } : null,
     };
     return ["python3", "-c", POD_SCRIPT, JSON.stringify(config)];
 }
 
+/** A probe's oha: the rate and connections (-q, -c) are placeholders each pod replaces with those it is released with. */
+function probeArgv(spec: LoadPodSpec, driverPath: string): string[] {
+    if (spec.driver !== "oha" || !spec.barrierSeconds) throw new Error("a capacity search's probes run oha in pods released together (barrierSeconds)");
+    const argv = ohaRateArgv(driverPath, { url: spec.url, rate: 1, seconds: spec.probes!.seconds, connections: 1, timeoutSeconds: spec.probes!.timeoutSeconds });
+    return withDatabase(argv, POD_DRIVERS.oha.recording.file);
+}
+
 /**
  * The longest the pods' program may take: the warm-up and the check that
- * waits behind it, then each measured run, each of those at most timeoutSeconds.
+ * waits behind it, then each measured run, each of those at most timeoutSeconds,
+ * and each probe of a search.
  */
-export function loadPodSeconds(spec: Pick<LoadPodSpec, "repeats" | "warmupSeconds" | "timeoutSeconds" | "barrierSeconds">): number {
+export function loadPodSeconds(spec: Pick<LoadPodSpec, "repeats" | "warmupSeconds" | "timeoutSeconds" | "barrierSeconds" | "probes">): number {
     const warmup = spec.warmupSeconds > 0 ? spec.warmupSeconds + spec.timeoutSeconds : 0;
+    // A probe waits for its release while the last one is merged: seconds, not a run's time.
+    const probes = spec.probes ? MOST_PROBES * (spec.probes.seconds + spec.probes.timeoutSeconds + 30) : 0;
     // Released runs: a pod waits for the others mostly while they run, counted already; once at most, for a pod that started late.
-    return warmup + spec.repeats * spec.timeoutSeconds + (spec.barrierSeconds ?? 0);
+    return warmup + spec.repeats * spec.timeoutSeconds + probes + (spec.barrierSeconds ?? 0);
 }
 
 // The pod's program. Its line: fgl, index, driver, host (the pod's name), node,
@@ -174,7 +195,7 @@ export function loadPodSeconds(spec: Pick<LoadPodSpec, "repeats" | "warmupSecond
 // times: [[time, count], ...] by time, one count per timed request (ab: ttime
 // of ab -g, every request; oha: the duration of each answered one).
 const POD_SCRIPT = String.raw`
-import collections, json, os, re, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import collections, itertools, json, os, re, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
 
 cfg = json.loads(sys.argv[1])
 line = {"fgl": cfg["format"], "index": None, "driver": cfg["driver"],
@@ -257,40 +278,76 @@ def recorded(work):
     return times
 
 
-def released(run):
-    barrier = cfg["barrier"]
-    folder = os.environ.get("FGL_BARRIER_DIR") or barrier["dir"]
+def barrier_dir():
+    folder = os.environ.get("FGL_BARRIER_DIR") or cfg["barrier"]["dir"]
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "ready.tmp"), "w") as ready:
-        ready.write(str(run))
-    os.replace(os.path.join(folder, "ready.tmp"), os.path.join(folder, barrier["ready"]))
+    return folder
+
+
+def write(folder, name, text):
+    with open(os.path.join(folder, name + ".tmp"), "w") as f:
+        f.write(text)
+    os.replace(os.path.join(folder, name + ".tmp"), os.path.join(folder, name))
+
+
+def released(token, what):
+    """Says it is ready for step token, waits for "<token> <at> [values...]" (or "<token> stop"), starts at <at>; the values, or None to stop."""
+    barrier, folder = cfg["barrier"], barrier_dir()
+    write(folder, barrier["ready"], token)
     deadline = time.time() + barrier["seconds"]
     while True:
         try:
             with open(os.path.join(folder, barrier["go"])) as go:
-                given, at = go.read().split()
-            if int(given) == run:
+                given = go.read().split()
+            if len(given) >= 2 and given[0] == token:
                 break
-        except (OSError, ValueError):
-            pass  # not yet written, or half-written
+        except OSError:
+            pass  # not yet written
         if time.time() > deadline:
-            raise Failure("run %d of %d: not released within %d s (its load resource releases the pods together once every one is ready)"
-                          % (run + 1, cfg["repeats"], barrier["seconds"]))
+            raise Failure("%s: not released within %d s (its load resource releases the pods together once every one is ready)"
+                          % (what, barrier["seconds"]))
         time.sleep(0.01)
-    time.sleep(max(0.0, float(at) - time.time()))
+    if given[1] == "stop":
+        return None
+    time.sleep(max(0.0, float(given[1]) - time.time()))
+    return given[2:]
 
 
-def measure(index, run, work):
-    os.makedirs(work, exist_ok=True)  # a folder per run: each keeps its own per-request file
-    if os.path.exists(os.path.join(work, cfg["record"])):
-        os.remove(os.path.join(work, cfg["record"]))  # oha adds to its database: a folder used before keeps the last one's
-    if cfg["barrier"]:
-        released(run)
+def recorded_run(what, argv, work):
     start = time.time()
-    out = drive("run %d of %d" % (run + 1, cfg["repeats"]), cfg["argvs"][index], work)
+    out = drive(what, argv, work)
     end = time.time()
     times = recorded(work)
     return {"start": start, "end": end, "report": out, "unit": cfg["unit"], "times": sorted([t, n] for t, n in times.items())}
+
+
+def fresh(work):
+    os.makedirs(work, exist_ok=True)  # a folder per run: each keeps its own per-request file
+    if os.path.exists(os.path.join(work, cfg["record"])):
+        os.remove(os.path.join(work, cfg["record"]))  # oha adds to its database: a folder used before keeps the last one's
+    return work
+
+
+def measure(index, run, work):
+    what = "run %d of %d" % (run + 1, cfg["repeats"])
+    fresh(work)
+    if cfg["barrier"]:
+        released(str(run), what)
+    return recorded_run(what, cfg["argvs"][index], work)
+
+
+def probe_all(index, work, driver_version):
+    """The capacity search's probes: each released with this pod's rate and connections, its result left in the barrier's folder."""
+    for k in itertools.count():
+        token, what = "p%d" % k, "probe %d" % (k + 1)
+        values = released(token, what)
+        if values is None:
+            return k
+        argv = list(cfg["probe"]["argv"])
+        argv[argv.index("-q") + 1], argv[argv.index("-c") + 1] = values
+        result = recorded_run(what, argv, fresh(os.path.join(work, "probe-%d" % k)))
+        done = dict(line, index=index, token=token, version=driver_version, warmup=None, runs=[result])
+        write(barrier_dir(), cfg["probe"]["result"], json.dumps(done, separators=(",", ":")))
 
 
 def run(index):
@@ -300,7 +357,8 @@ def run(index):
     os.makedirs(work, exist_ok=True)
     warmup = warm_up(index, work) if cfg["warmup"] else None
     runs = [measure(index, i, os.path.join(work, "run-%d" % i)) for i in range(cfg["repeats"])]
-    return {"version": driver_version, "warmup": warmup, "runs": runs}
+    probes = probe_all(index, work, driver_version) if cfg["probe"] else 0
+    return {"version": driver_version, "warmup": warmup, "runs": runs, "probes": probes}
 
 
 try:

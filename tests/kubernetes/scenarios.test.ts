@@ -145,6 +145,32 @@ describe("kubernetes: the project's cluster, the real provider", function () {
         }
     });
 
+    it("a capacity search in the load pods: a pool of 2 x 5 threads carries no more than 10 / delay at any constant rate", async () => {
+        const stack = await kubeStack("gunicorn-sync", {
+            workers: "2", threads: "5", loadDriver: "oha", loadRequests: "20", loadConcurrency: "4", loadDelay: "0.1", loadWarmupSeconds: "0",
+            capacitySearch: "true", capacityProbeSeconds: "3", capacityStartRps: "40",
+        });
+        try {
+            const out = await upOutputs(stack);
+            const c = out.result.capacity;
+            console.log(`      gunicorn-sync in 2 load pods: capacity ${c.capacityRps} req/s (${c.bound}); probes ` +
+                `${c.probes.map((p: { askedRps: number; passed: boolean }) => `${p.askedRps}${p.passed ? "+" : "-"}`).join(" ")}; knee: ${c.knee?.why}; ${c.knee?.bottleneck.words}`);
+            assert.equal(out.capacityRps, c.capacityRps, "exported as a stack output");
+            assert.equal(c.bound, "found");
+            // 10 threads, 0.1 s each: 100 req/s at most, whatever splits the rate.
+            assert.ok(c.capacityRps <= 110 && c.capacityRps >= 30, `capacity ${c.capacityRps} for a pool limit of 100`);
+            assert.ok(c.knee.askedRps > c.capacityRps, "the knee is above the capacity");
+            // Each probe: both pods' requests, at about the rate asked where it passed, with the CPU the cluster's sampler read.
+            for (const p of c.probes.filter((p: { passed: boolean }) => p.passed)) {
+                assert.ok(p.requests >= 0.9 * p.askedRps * 3, `${p.requests} requests at ${p.askedRps} req/s for 3 s`);
+                assert.ok(p.cpu && p.cpu.roles.app, `the app's CPU at ${p.askedRps} req/s`);
+            }
+            assert.equal(kubectl("get", "daemonsets", "-n", "fgl-k8s-gunicorn-sync", "-o", "name").trim(), "", "the load's CPU sampler is left");
+        } finally {
+            await removeStack(stack);
+        }
+    });
+
     it("more load pods than the cluster can schedule: refused before anything starts, with the number that fits", async () => {
         // 40 pods of 100m each on one 2-core node, beside three services of 100m: about 17 fit.
         const stack = await kubeStack("uwsgi-gevent", { loadParallelism: "40" });

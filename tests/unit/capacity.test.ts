@@ -111,7 +111,8 @@ describe("capacity search", () => {
         assert.match(problems({ capacitySearch: "true", sloP99Ms: "900" }), /sloP99Ms: 900 ms is not above the 1000 ms .*fix: pulumi config set sloP99Ms 1500/);
         assert.match(problems({ capacitySearch: "true", capacityMaxRps: "100000" }), /capacityMaxRps: 100000 req\/s is more than oha sends on this machine/);
         assert.match(problems({ capacitySearch: "true", loadDriver: "k6" }), /capacitySearch: probes run oha .*fix: pulumi config set loadDriver oha/);
-        assert.match(problems({ capacitySearch: "true", platform: "kubernetes" }), /capacitySearch: probes run oha on this machine/);
+        assert.match(problems({ capacitySearch: "true", platform: "kubernetes" }), /capacitySearch: on Kubernetes its probes run oha in the load pods.*fix: pulumi config set loadDriver oha/);
+        assert.equal(problems({ capacitySearch: "true", platform: "kubernetes", loadDriver: "oha" }), "");
         assert.match(problems({ sloP99Ms: "1500" }), /sloP99Ms: set, but there is no capacity search/);
         assert.equal(problems({ capacitySearch: "true" }), "");
         assert.deepEqual(resolveSettings((k) => ({ capacitySearch: "true", serverMode: "gunicorn-sync" } as Record<string, string>)[k]).capacity,

@@ -272,6 +272,15 @@ describe("scenario stacks on kubernetes (Pulumi mocks)", () => {
         // over 100 clients each, 10 rounds of the 1 s delay, where ab's first client starts a round alone.
         assert.deepEqual([run(ab).roleProcessCores.driver, run(oha).roleProcessCores.driver], [1, undefined]);
         assert.deepEqual([run(ab).ceilingRps, run(oha).ceilingRps], [2000 / 11, 2000 / 10]);
+        // A capacity search: its probes in the same pods, after the runs, and time for them in the Job's deadline.
+        const searched = await declare("uwsgi-gevent", { serverMode: "uwsgi-gevent", loadDriver: "oha", capacitySearch: "true", capacityProbeSeconds: "3" });
+        const probe = JSON.parse(job(searched).command[3]).probe;
+        assert.deepEqual(probe.argv.slice(probe.argv.indexOf("-q"), probe.argv.indexOf("-q") + 6), ["-q", "1", "--latency-correction", "-z", "3s", "-w"]);
+        assert.ok(probe.argv.includes("--db-url"));
+        assert.deepEqual([run(searched).capacitySearch.probeSeconds, run(searched).probes], [3, { seconds: 3, timeoutSeconds: 6 }]);
+        assert.equal(JSON.parse(job(oha).command[3]).probe, null);
+        const deadline = (d: Awaited<ReturnType<typeof declare>>) => d.of("batch/v1:Job").find((j) => j.name.includes("-load-"))!.inputs.spec.activeDeadlineSeconds;
+        assert.ok(deadline(searched) >= deadline(oha) + 22 * 3, `${deadline(searched)} s for the search, ${deadline(oha)} without`);
         const kubeconfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-")), "config");
         await assert.rejects(declare("uwsgi-gevent", { serverMode: "uwsgi-gevent", loadDriver: "oha", kubeImages: IMAGES, kubeconfig }),
             /kubeImages: loadDriver oha runs the load pods in an image with oha, and none is named.*scripts\/cluster\.sh images oha.*oha=<ref>/);

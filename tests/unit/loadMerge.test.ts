@@ -367,6 +367,33 @@ function runPod(argv: string[], index: string | undefined, dir?: string, barrier
     });
 }
 
+/**
+ * A stand-in with oha's interface, in `dir`: -n requests (5 without), one of them an error, the others answered
+ * after 10, 20, ... ms; each call's arguments appended to calls.txt beside it.
+ */
+function fakeOha(dir: string): string {
+    const fake = path.join(dir, "oha");
+    fs.writeFileSync(fake, `#!/usr/bin/env python3
+import json, os, sqlite3, sys
+args = sys.argv[1:]
+if args == ["--version"]:
+    sys.exit(print("oha 1.16.0"))
+with open(os.path.join(os.path.dirname(sys.argv[0]), "calls.txt"), "a") as calls:
+    calls.write(" ".join(args) + "\\n")
+n = int(args[args.index("-n") + 1]) if "-n" in args else 5
+times = [0.01 * (i + 1) for i in range(n - 1)]
+if "--db-url" in args:
+    db = sqlite3.connect(args[args.index("--db-url") + 1])
+    db.execute("CREATE TABLE IF NOT EXISTS oha (url TEXT, start REAL, start_latency_correction REAL, end REAL, duration REAL, status INTEGER, len_bytes INTEGER, run INTEGER)")
+    db.executemany("INSERT INTO oha VALUES ('u', 0, NULL, 0, ?, 200, 1, 0)", [(t,) for t in times])
+    db.commit()
+print(json.dumps({"summary": {"total": 0.5, "requestsPerSec": n / 0.5, "slowest": max(times)}, "latencyPercentiles": {},
+                  "statusCodeDistribution": {"200": n - 1}, "errorDistribution": {"connection closed": 1}}))
+print("Storing results to requests.db")
+`, { mode: 0o755 });
+    return fake;
+}
+
 describe("load pods' command, run here against a loopback server", () => {
     let work: string;
     beforeEach(() => (work = fs.mkdtempSync(path.join(os.tmpdir(), "load-pods-"))));
@@ -406,24 +433,7 @@ describe("load pods' command, run here against a loopback server", () => {
     });
 
     it("oha: reads each answered request's time from oha's SQLite file, and counts its warm-up's answers and errors", async () => {
-        // A stand-in with oha's interface: -n requests, one of them an error, the others answered after 10, 20, ... ms.
-        const fake = path.join(work, "oha");
-        fs.writeFileSync(fake, `#!/usr/bin/env python3
-import json, sqlite3, sys
-args = sys.argv[1:]
-if args == ["--version"]:
-    sys.exit(print("oha 1.16.0"))
-n = int(args[args.index("-n") + 1]) if "-n" in args else 5
-times = [0.01 * (i + 1) for i in range(n - 1)]
-if "--db-url" in args:
-    db = sqlite3.connect(args[args.index("--db-url") + 1])
-    db.execute("CREATE TABLE IF NOT EXISTS oha (url TEXT, start REAL, start_latency_correction REAL, end REAL, duration REAL, status INTEGER, len_bytes INTEGER, run INTEGER)")
-    db.executemany("INSERT INTO oha VALUES ('u', 0, NULL, 0, ?, 200, 1, 0)", [(t,) for t in times])
-    db.commit()
-print(json.dumps({"summary": {"total": 0.5, "requestsPerSec": n / 0.5, "slowest": max(times)}, "latencyPercentiles": {},
-                  "statusCodeDistribution": {"200": n - 1}, "errorDistribution": {"connection closed": 1}}))
-print("Storing results to requests.db")
-`, { mode: 0o755 });
+        const fake = fakeOha(work);
         await withServer(async (url) => {
             const argv = loadPodArgv(spec(url, { driver: "oha", driverPath: fake, requests: 22, concurrency: 4 }));
             const pods = await Promise.all(["0", "1"].map((i) => runPod(argv, i, path.join(work, i))));
@@ -437,6 +447,40 @@ print("Storing results to requests.db")
                 assert.deepEqual([run.complete, run.failed, run.statusCodes, run.errors], [22, 2, { 200: 20 }, { "connection closed": 2 }]);
                 assert.deepEqual([run.latencyMs.p50, run.latencyMs.p999, run.latencyMs.max], [60, 100, 100]);
             }
+        });
+    });
+
+    it("oha with a search: after the runs, each probe released with the pod's rate and connections, its result left beside the barrier, until told to stop", async () => {
+        const fake = fakeOha(work);
+        await withServer(async (url) => {
+            const argv = loadPodArgv(spec(url, { driver: "oha", driverPath: fake, requests: 22, concurrency: 4, repeats: 1, warmupSeconds: 0,
+                barrierSeconds: 20, probes: { seconds: 3, timeoutSeconds: 5 } }));
+            const barrier = path.join(work, "barrier");
+            const pod = runPod(argv, "0", path.join(work, "0"), barrier);
+            const ready = () => { try { return fs.readFileSync(path.join(barrier, "ready"), "utf8"); } catch { return ""; } };
+            const release = async (step: string, rest: string) => {
+                while (ready() !== step) await new Promise((r) => setTimeout(r, 20));
+                fs.writeFileSync(path.join(barrier, "go"), `${step} ${rest}`);
+            };
+            await release("0", String(Date.now() / 1000));
+            const results: string[] = [];
+            for (const [k, rate] of [[0, "12.5"], [1, "25"]] as const) {
+                await release(`p${k}`, `${Date.now() / 1000} ${rate} 7`);
+                const probe = path.join(barrier, "probe");
+                while (!(fs.existsSync(probe) && fs.readFileSync(probe, "utf8").includes(`"token":"p${k}"`))) await new Promise((r) => setTimeout(r, 20));
+                results.push(fs.readFileSync(probe, "utf8"));
+            }
+            await release("p2", "stop");
+            const done = await pod;
+            assert.equal(done.code, 0, done.stdout);
+            assert.equal(line(done.stdout).probes, 2);
+            // Each probe's oha at the rate and connections it was released with, timed from when each request was due.
+            const calls = fs.readFileSync(path.join(work, "calls.txt"), "utf8").trim().split("\n").filter((c) => c.includes(" -q "));
+            assert.deepEqual(calls.map((c) => [c.split(" -q ")[1].split(" ")[0], c.split(" -c ")[1].split(" ")[0], c.includes("--latency-correction -z 3s -w")]),
+                [["12.5", "7", true], ["25", "7", true]]);
+            // A probe's result is a pod's result line of one run: merged as a run is.
+            const [probe] = mergePodResults([results[1]], { driver: "oha", parts: 1, repeats: 1 }).runs;
+            assert.deepEqual([probe.complete, probe.failed, probe.latencyMs.max], [5, 1, 40]);
         });
     });
 
