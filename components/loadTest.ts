@@ -6,7 +6,7 @@ import { LoadResult } from "../lib/load/result";
 import { slowClientsProblem, starvedRunSeconds } from "../lib/load/slowClients";
 import { checkParallelism, podDriverOf } from "../lib/load/split";
 import { ProcessProbe } from "../lib/probes";
-import { CAPACITY_PRECISION, defaultSearch, MOST_PROBES, searchProblems } from "../lib/load/capacity";
+import { CAPACITY_PRECISION, defaultSearch, mostProbes, searchProblems } from "../lib/load/capacity";
 import { CapacitySettings, LoadDriverChoice } from "../lib/settings";
 import { findDriver, LoadDriver } from "../platforms/localTools";
 import { defaultRunDir, Platform, PROJECT_ROOT } from "../platforms/platform";
@@ -85,7 +85,7 @@ const K6_SCRIPT = path.join(PROJECT_ROOT, "k6", "load.js");
 function loadSeconds(load: { repeats: number; warmupSeconds: number; timeoutSeconds: number; requests: number; concurrency: number; slowClients: number },
     search?: CapacitySettings): number {
     const { repeats, warmupSeconds, timeoutSeconds } = load;
-    const probes = search ? MOST_PROBES * (search.probeSeconds + 2 * timeoutSeconds) : 0;
+    const probes = search ? mostProbes({ ...search, precision: CAPACITY_PRECISION }) * (search.probeSeconds + 2 * timeoutSeconds) : 0;
     const slow = load.slowClients ? 2 * repeats * (starvedRunSeconds(load.requests, load.concurrency, timeoutSeconds) + 30) : 0;
     return (repeats + 1) * (timeoutSeconds + 30) + slow + warmupSeconds + probes + 120;
 }

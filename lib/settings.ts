@@ -432,7 +432,7 @@ function capacitySettings(
     }
     if (target.driver === "k6") {
         problems.push(`capacitySearch: probes run oha at constant arrival rates; loadDriver k6 runs closed loads here ` +
-            `(fix: pulumi config set loadDriver oha, or ab, or pulumi config rm capacitySearch)`);
+            `(fix: pulumi config set loadDriver oha${target.platform === "kubernetes" ? "" : ", or ab"}, or pulumi config rm capacitySearch)`);
     }
     if (target.platform === "kubernetes" && target.driver !== "oha" && target.driver !== "k6") {
         problems.push(`capacitySearch: on Kubernetes its probes run oha in the load pods, each at its share of the rate ` +

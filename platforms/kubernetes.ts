@@ -18,7 +18,7 @@ import {
 } from "../lib/kubernetes";
 import { cpuSamplerArgv } from "../lib/load/clusterCpu";
 import { cpuCores, CpuQuantities, KubeImages } from "../lib/kubernetesSettings";
-import { probeLoad } from "../lib/load/capacity";
+import { mostProbes, probeTimeoutSeconds } from "../lib/load/capacity";
 import { CpuRole } from "../lib/load/cpu";
 import { LoadResult } from "../lib/load/result";
 import { loadPodArgv, loadPodSeconds, podBarrierSeconds, POD_DRIVERS, PodDriver, splitCeilingRps, splitLoad } from "../lib/load/split";
@@ -190,7 +190,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         // Every pod waits before each run until its KubeLoadRun releases them together.
         const barrierSeconds = podBarrierSeconds(load);
         const search = load.capacitySearch;
-        const probes = search ? { seconds: search.probeSeconds, timeoutSeconds: probeLoad(search.sloP99Ms, 0).timeoutSeconds } : undefined;
+        const probes = search ? { seconds: search.probeSeconds, timeoutSeconds: probeTimeoutSeconds(search.sloP99Ms), most: mostProbes(search) } : undefined;
         const job = pulumi.all([this.images, this.namespace, load.url, load.target, load.expectBody, load.runId, load.keepAlive])
             .apply(([images, namespace, url, target, expectBody, runId, keepAlive]) =>
             jobManifest({
@@ -203,7 +203,8 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                 }),
                 resources: resourcesOf("driver", this.ctx),
                 // A new target or run id changes the pod template, which a Job can't change: it is replaced, so run again.
-                annotations: { "flask-gevent-lab/target": target, "flask-gevent-lab/run-id": runId },
+                // So is a new search: its probes run in the pods.
+                annotations: { "flask-gevent-lab/target": target, "flask-gevent-lab/run-id": runId, "flask-gevent-lab/capacity-search": JSON.stringify(search ?? null) },
                 activeDeadlineSeconds: loadPodSeconds({ ...load, barrierSeconds, probes }) + 120,
             }));
         const jobResource = new k8s.batch.v1.Job(`${name}-job`, job, { ...opts, provider: this.provider });

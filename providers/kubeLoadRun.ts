@@ -3,8 +3,10 @@
 // wait), reads each pod's one-line result from its log (its warm-up, then each
 // measured run of its share), merges each run across the pods exactly, judges
 // each run and combines them into one normalized result (medians, spread, as
-// on this machine), appends it under results/<stack>/, and fails the up if
-// more requests failed than allowed. A new Job (a new target, a new run
+// on this machine), runs a capacity search's probes in the same pods where
+// asked (each released together, read back and judged before the next),
+// appends it under results/<stack>/, and fails the up if more requests failed
+// than allowed. A new Job (a new target, a new run
 // id) is a new result; a result over the failure threshold deletes its Job, so
 // the next up (after a refresh) measures again as on the other platforms. Each
 // role's CPU and the app's threads are sampled while the Job runs, so the result
@@ -19,13 +21,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { CPU_SAMPLER_LABEL, cpuSamplerManifest, CpuSamplerParams, ROLE_MARKER } from "../lib/kubernetes";
 import { ClusterCpu, clusterCpu, containerRoles, parseSamplerLog, PodContainers, samplerNote } from "../lib/load/clusterCpu";
 import { CpuRole, CpuSnapshot, CpuUsage, RoleLimit, snapshotsSpanning, summarizeCpu, unseenUnreadable } from "../lib/load/cpu";
-import { capacityOf, CapacityResult, CapacitySearch, nextRate, Probe, probeLoad, probeOf } from "../lib/load/capacity";
+import { capacityOf, CapacityResult, CapacitySearch, nextRate, Probe, probeConnections, probeOf } from "../lib/load/capacity";
 import { mergePodResults } from "../lib/load/merge";
 import { loadResult, representativeRun } from "../lib/load/repeats";
-import { LoadPodSpec, loadPodSeconds, POD_BARRIER, PodDriver } from "../lib/load/split";
+import { LoadPodSpec, loadPodSeconds, POD_BARRIER, PodDriver, probeShare } from "../lib/load/split";
 import { judgeRun, LoadResult, PodRun } from "../lib/load/result";
 import { countThreads, ProcessProbe } from "../lib/probes";
-import { startSampling } from "../lib/sampling";
+import { SAMPLE_MS, startSampling } from "../lib/sampling";
 import { keepResult, replaceOnChange } from "./results";
 
 export interface KubeLoadRunInputs {
@@ -273,10 +275,14 @@ async function barrierFile(inputs: KubeLoadRunInputs, pod: string, file: string)
     }
 }
 
-/** Writes `text` as each pod's go file (lib/load/split.ts, POD_BARRIER). A pod this can't reach is never released: it fails on its own, and the Job with it. */
+/**
+ * Writes `text` as each pod's go file (lib/load/split.ts, POD_BARRIER), trying a pod twice. A pod this can't
+ * reach is never released: it fails on its own, and the Job with it.
+ */
 async function tellPods(inputs: KubeLoadRunInputs, pods: string[], text: string): Promise<void> {
     const go = `${POD_BARRIER.dir}/${POD_BARRIER.go}`;
-    await Promise.allSettled(pods.map((pod) => kubectl(inputs, ["exec", pod, "--", "sh", "-c", `echo ${text} > ${go}.tmp && mv ${go}.tmp ${go}`])));
+    const tell = (pod: string) => kubectl(inputs, ["exec", pod, "--", "sh", "-c", `echo ${text} > ${go}.tmp && mv ${go}.tmp ${go}`]);
+    await Promise.allSettled(pods.map((pod) => tell(pod).catch(() => tell(pod))));
 }
 
 /**
@@ -285,7 +291,8 @@ async function tellPods(inputs: KubeLoadRunInputs, pods: string[], text: string)
  * before it, and `values`. Fails, with the pods' state, when the Job fails or a pod is not ready in time. The
  * pods' names, by completion index.
  */
-async function releaseStep(inputs: KubeLoadRunInputs, deadline: { at: number; seconds: number }, step: string, what: string, values: string[] = []): Promise<string[]> {
+async function releaseStep(inputs: KubeLoadRunInputs, deadline: { at: number; seconds: number }, step: string, what: string,
+    values: string[] = []): Promise<{ pods: string[]; at: number }> {
     let pods: Pod[] = [];
     let slowestSeconds = 0;
     await pollUntil(inputs, deadline, 500, `was not ready for ${what}`, async (_, all) => {
@@ -299,7 +306,7 @@ async function releaseStep(inputs: KubeLoadRunInputs, deadline: { at: number; se
     const at = Date.now() / 1000 + Math.min(10, Math.max(1, 3 * slowestSeconds));
     const names = pods.map((p) => p.metadata.name);
     await tellPods(inputs, names, [step, at.toFixed(3), ...values].join(" "));
-    return [...pods].sort((a, b) => completionIndex(a) - completionIndex(b)).map((p) => p.metadata.name);
+    return { pods: [...pods].sort((a, b) => completionIndex(a) - completionIndex(b)).map((p) => p.metadata.name), at };
 }
 
 /** Releases the Job's pods together before each measured run. */
@@ -319,9 +326,11 @@ async function searchInPods(inputs: KubeLoadRunInputs, search: CapacitySearch, d
     let step = 0;
     for (let rate = nextRate(search, probes); rate !== null; rate = nextRate(search, probes), step++) {
         const token = `p${step}`;
-        const { connections } = probeLoad(search.sloP99Ms, rate);
-        pods = await releaseStep(inputs, deadline, token, `probe ${step + 1} (${rate} req/s)`,
-            [String(rate / inputs.parts), String(Math.ceil(connections / inputs.parts))]);
+        const share = probeShare(rate, probeConnections(search.sloP99Ms, rate), inputs.parts);
+        const released = await releaseStep(inputs, deadline, token, `probe ${step + 1} (${rate} req/s)`, [String(share.rate), String(share.connections)]);
+        pods = released.pods;
+        // Not read while it runs: each read is a kubectl exec on the machine under load.
+        await new Promise((r) => setTimeout(r, Math.max(0, (released.at + search.probeSeconds) * 1000 - Date.now())));
         let results: string[] = [];
         await pollUntil(inputs, deadline, 500, `did not finish probe ${step + 1} (${rate} req/s)`, async () => {
             results = await Promise.all(pods.map((pod) => barrierFile(inputs, pod, POD_BARRIER.probe).then((r) => r ?? "")));
@@ -383,24 +392,31 @@ async function collect(inputs: KubeLoadRunInputs): Promise<string[]> {
 
 export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult> {
     // A Job that is gone fails here, at once, rather than after its sampler's wait.
-    await pollJob(inputs);
+    const first = await pollJob(inputs);
+    // One that ran already (a setting of this resource alone changed, or an up was stopped as it read it): its pods'
+    // lines are still there to read, but nothing is left to release or sample, nor its search's probes.
+    const ran = "status" in first && (first.status.succeeded ?? 0) >= inputs.parts;
+    if (ran && inputs.capacitySearch) {
+        throw new Error(`load job ${inputs.namespace}/${inputs.job} ran before this load resource read it, and its search's probes can't be read ` +
+            "again: `pulumi config set loadRunId <anything new>` runs it again");
+    }
     const localThreadsBefore = countThreads(inputs.threads);
     const sampling = startSampling(inputs.roles, inputs.threads);
     const deadline = jobDeadline(inputs);
     // Started while the pods warm up, running on every node before they are released.
-    const started = inputs.cpuSampler ? await startCpuSampler(inputs) : null;
+    const started = inputs.cpuSampler && !ran ? await startCpuSampler(inputs) : null;
     let samples: ClusterCpu | { reason: string } | null = started && "reason" in started ? started : null;
     const local: CpuSeries = { snapshots: sampling.snapshots, clock: onLocalClock, cores: os.cpus().length };
     let capacity: CapacityResult | undefined;
     try {
-        await releaseRuns(inputs, deadline);
+        if (!ran) await releaseRuns(inputs, deadline);
         if (inputs.capacitySearch) {
             capacity = await searchInPods(inputs, inputs.capacitySearch, deadline, async () => {
                 if (!started || !("name" in started)) return local;
-                // A quarter second more: the sample after the probe's end.
-                await new Promise((r) => setTimeout(r, 600));
+                // The sample after the probe's end, at most two sampling periods on.
+                await new Promise((r) => setTimeout(r, 2 * SAMPLE_MS + 100));
                 const read = await readCpuSampler(inputs, started);
-                return "snapshots" in read ? { snapshots: read.snapshots, clock: (t: number) => t, cores: read.cores } : null;
+                return "snapshots" in read ? { snapshots: read.snapshots, clock: (t: number) => t, cores: read.cores } : local;
             });
         }
         await waitForJob(inputs, deadline);

@@ -21,7 +21,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { abArgv, abCeilingRps, abWarmupArgv, parseAbCounts, parseAbOutput } from "../lib/load/ab";
-import { capacityOf, CapacityResult, CapacitySearch, nextRate, Probe, probeLoad, probeOf } from "../lib/load/capacity";
+import { capacityOf, CapacityResult, CapacitySearch, nextRate, Probe, probeConnections, probeOf, probeTimeoutSeconds } from "../lib/load/capacity";
 import { CpuAffinity, cpuList, CpuRole, CpuSnapshot, RoleLimit, summarizeCpu } from "../lib/load/cpu";
 import { k6Argv, k6WarmupArgv, parseK6Summary } from "../lib/load/k6";
 import { ohaArgv, ohaRateArgv, ohaWarmupArgv, parseOhaOutput } from "../lib/load/oha";
@@ -246,7 +246,8 @@ async function warmUp(inputs: LoadRunInputs, argv: string[], warmed: (output: st
 
 /** One probe of the capacity search: `rate` req/s for probeSeconds, judged against the objective and explained. */
 async function probe(inputs: LoadRunInputs, search: CapacitySearchInputs, rate: number): Promise<Probe> {
-    const { connections, timeoutSeconds } = probeLoad(search.sloP99Ms, rate);
+    const connections = probeConnections(search.sloP99Ms, rate);
+    const timeoutSeconds = probeTimeoutSeconds(search.sloP99Ms);
     const argv = ohaRateArgv(search.ohaPath, { url: inputs.url, rate, seconds: search.probeSeconds, connections, timeoutSeconds });
     const m = await measureRun(inputs, argv, parseOhaOutput, search.probeSeconds + timeoutSeconds + 30);
     // What it left queued in the server would slow the next probe.

@@ -24,16 +24,24 @@ export interface CapacitySearch {
     precision: number;
 }
 
-/** The most probes a search runs: at most 16 rates, the misses among them (one on the ramp, a handful in the bisection) probed again. */
-export const MOST_PROBES = 22;
-
 /**
- * The connections and per-request timeout of a probe at `rate`: enough connections that the rate sets the load
- * until latency is twice the objective (beyond that it has missed anyway), and a timeout of 4 x the objective.
+ * The most probes a search runs: the ramp's rates (doubling from startRps to maxRps), the bisection's (halving
+ * the bracket to the precision), and each miss among them probed again (one on the ramp, any in the bisection).
  */
-export function probeLoad(sloP99Ms: number, rate: number): { connections: number; timeoutSeconds: number } {
-    const slo = sloP99Ms / 1000;
-    return { connections: Math.max(4, Math.ceil(2 * rate * slo)), timeoutSeconds: Math.max(5, Math.ceil(4 * slo)) };
+export function mostProbes(search: Pick<CapacitySearch, "startRps" | "maxRps" | "precision">): number {
+    const ramp = Math.ceil(Math.log2(Math.max(1, search.maxRps / search.startRps))) + 1;
+    const bisection = Math.ceil(Math.log2(1 / search.precision)) + 1;
+    return ramp + 2 * bisection + 1;
+}
+
+/** A probe's per-request timeout: 4 x the objective, at least 5 s. */
+export function probeTimeoutSeconds(sloP99Ms: number): number {
+    return Math.max(5, Math.ceil((4 * sloP99Ms) / 1000));
+}
+
+/** A probe's connections at `rate`: enough that the rate sets the load until latency is twice the objective (beyond that it has missed anyway). */
+export function probeConnections(sloP99Ms: number, rate: number): number {
+    return Math.max(4, Math.ceil((2 * rate * sloP99Ms) / 1000));
 }
 
 /** The bracket the search closes, as a share of the lower end. */

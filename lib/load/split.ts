@@ -1,10 +1,10 @@
 // A load split over the N pods of a Kubernetes Indexed Job: each pod's share
 // of the requests and clients, and the command every pod runs (one template
 // for all: a pod finds its share by JOB_COMPLETION_INDEX): a warm-up, then its
-// share of every measured run. lib/load/merge.ts reads back the one JSON line
-// each pod prints.
+// share of every measured run, then, with a capacity search, its share of each
+// probe. lib/load/merge.ts reads back the one JSON line each pod prints, and
+// each probe's line the pod leaves beside its barrier.
 import { abCeilingRps, abRecordingArgv, abWarmupArgv, LoadRequest } from "./ab";
-import { MOST_PROBES } from "./capacity";
 import { ohaRateArgv, ohaRecordingArgv, ohaWarmupArgv, withDatabase } from "./oha";
 import { allClientsCeilingRps } from "./result";
 
@@ -109,15 +109,24 @@ export interface LoadPodSpec {
     /** Default: POD_DRIVERS' path. */
     driverPath?: string;
     /**
-     * Seconds a pod waits, before each measured run, to be released with the others (releasePods in
+     * Seconds a pod waits, before each measured run, to be released with the others (releaseStep in
      * providers/kubeLoadRun.ts); absent: each run starts at once.
      */
     barrierSeconds?: number;
     /**
      * A capacity search's probes after the runs (oha, with barrierSeconds): each released with this pod's rate and
-     * connections (providers/kubeLoadRun.ts), its result left in POD_BARRIER's probe file; absent: none.
+     * connections (probeShare), its result left in POD_BARRIER's probe file; at most `most` of them; absent: none.
      */
-    probes?: { seconds: number; timeoutSeconds: number };
+    probes?: { seconds: number; timeoutSeconds: number; most: number };
+}
+
+/**
+ * Each pod's part of a probe at `rate` with `connections` over `parts` pods: the rate split evenly (oha takes a
+ * fraction), at least the connections in all. Each pod offsets its start by its index / rate, so that the pods'
+ * requests interleave rather than arrive in bursts of `parts`.
+ */
+export function probeShare(rate: number, connections: number, parts: number): { rate: number; connections: number } {
+    return { rate: rate / parts, connections: Math.ceil(connections / parts) };
 }
 
 /**
@@ -182,7 +191,7 @@ function probeArgv(spec: LoadPodSpec, driverPath: string): string[] {
 export function loadPodSeconds(spec: Pick<LoadPodSpec, "repeats" | "warmupSeconds" | "timeoutSeconds" | "barrierSeconds" | "probes">): number {
     const warmup = spec.warmupSeconds > 0 ? spec.warmupSeconds + spec.timeoutSeconds : 0;
     // A probe waits for its release while the last one is merged: seconds, not a run's time.
-    const probes = spec.probes ? MOST_PROBES * (spec.probes.seconds + spec.probes.timeoutSeconds + 30) : 0;
+    const probes = spec.probes ? spec.probes.most * (spec.probes.seconds + spec.probes.timeoutSeconds + 30) : 0;
     // Released runs: a pod waits for the others mostly while they run, counted already; once at most, for a pod that started late.
     return warmup + spec.repeats * spec.timeoutSeconds + probes + (spec.barrierSeconds ?? 0);
 }
@@ -291,7 +300,7 @@ def write(folder, name, text):
 
 
 def released(token, what):
-    """Says it is ready for step token, waits for "<token> <at> [values...]" (or "<token> stop"), starts at <at>; the values, or None to stop."""
+    """Says it is ready for step token, waits for "<token> <at> [values...]" (or "<token> stop"): at and the values, or None to stop."""
     barrier, folder = cfg["barrier"], barrier_dir()
     write(folder, barrier["ready"], token)
     deadline = time.time() + barrier["seconds"]
@@ -309,8 +318,11 @@ def released(token, what):
         time.sleep(0.01)
     if given[1] == "stop":
         return None
-    time.sleep(max(0.0, float(given[1]) - time.time()))
-    return given[2:]
+    return float(given[1]), given[2:]
+
+
+def wait_until(at):
+    time.sleep(max(0.0, at - time.time()))
 
 
 def recorded_run(what, argv, work):
@@ -332,7 +344,7 @@ def measure(index, run, work):
     what = "run %d of %d" % (run + 1, cfg["repeats"])
     fresh(work)
     if cfg["barrier"]:
-        released(str(run), what)
+        wait_until(released(str(run), what)[0])
     return recorded_run(what, cfg["argvs"][index], work)
 
 
@@ -340,12 +352,16 @@ def probe_all(index, work, driver_version):
     """The capacity search's probes: each released with this pod's rate and connections, its result left in the barrier's folder."""
     for k in itertools.count():
         token, what = "p%d" % k, "probe %d" % (k + 1)
-        values = released(token, what)
-        if values is None:
-            return k
+        given = released(token, what)
+        if given is None:
+            return
+        at, (rate, connections) = given
         argv = list(cfg["probe"]["argv"])
-        argv[argv.index("-q") + 1], argv[argv.index("-c") + 1] = values
+        argv[argv.index("-q") + 1], argv[argv.index("-c") + 1] = rate, connections
+        # Offset by index / the whole rate: the pods' requests interleave.
+        wait_until(at + index / (float(rate) * len(cfg["argvs"])))
         result = recorded_run(what, argv, fresh(os.path.join(work, "probe-%d" % k)))
+        check()  # waits behind what the probe left queued in the server, as the next probe would
         done = dict(line, index=index, token=token, version=driver_version, warmup=None, runs=[result])
         write(barrier_dir(), cfg["probe"]["result"], json.dumps(done, separators=(",", ":")))
 
@@ -357,8 +373,9 @@ def run(index):
     os.makedirs(work, exist_ok=True)
     warmup = warm_up(index, work) if cfg["warmup"] else None
     runs = [measure(index, i, os.path.join(work, "run-%d" % i)) for i in range(cfg["repeats"])]
-    probes = probe_all(index, work, driver_version) if cfg["probe"] else 0
-    return {"version": driver_version, "warmup": warmup, "runs": runs, "probes": probes}
+    if cfg["probe"]:
+        probe_all(index, work, driver_version)
+    return {"version": driver_version, "warmup": warmup, "runs": runs}
 
 
 try:

@@ -162,7 +162,8 @@ describe("kubernetes: the project's cluster, the real provider", function () {
             assert.ok(c.knee.askedRps > c.capacityRps, "the knee is above the capacity");
             // Each probe: both pods' requests, at about the rate asked where it passed, with the CPU the cluster's sampler read.
             for (const p of c.probes.filter((p: { passed: boolean }) => p.passed)) {
-                assert.ok(p.requests >= 0.9 * p.askedRps * 3, `${p.requests} requests at ${p.askedRps} req/s for 3 s`);
+                // Split over the pods, not sent by each: a probe's requests are its rate x 3 s, not twice that.
+                assert.ok(p.requests >= 0.9 * p.askedRps * 3 && p.requests <= 1.1 * p.askedRps * 3, `${p.requests} requests at ${p.askedRps} req/s for 3 s`);
                 assert.ok(p.cpu && p.cpu.roles.app, `the app's CPU at ${p.askedRps} req/s`);
             }
             assert.equal(kubectl("get", "daemonsets", "-n", "fgl-k8s-gunicorn-sync", "-o", "name").trim(), "", "the load's CPU sampler is left");

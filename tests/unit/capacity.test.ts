@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { CapacitySearch, capacityOf, defaultSearch, judgeProbe, nextRate, OHA_MAX_RPS, Probe, probedAgain, searchProblems } from "../../lib/load/capacity";
+import { CapacitySearch, capacityOf, defaultSearch, judgeProbe, mostProbes, nextRate, OHA_MAX_RPS, Probe, probedAgain, searchProblems } from "../../lib/load/capacity";
 import { ConfigError, resolveSettings } from "../../lib/settings";
 
 /**
@@ -64,6 +64,20 @@ describe("capacity search", () => {
         assert.equal(new Set(clean.probes.map((p) => p.askedRps)).size, clean.probes.length);
         const twice = searchModel(search, server(200, 1), [1, 2]);
         assert.deepEqual([twice.probes.slice(0, 4).map((p) => p.askedRps), twice.knee!.askedRps], [[50, 100, 100, 75], 100]);
+    });
+
+    it("runs no more probes than mostProbes, every probe missing with nothing to explain it", () => {
+        for (const search of [{ ...defaultSearch(200, 1), precision: 0.05 }, { sloP99Ms: 150, probeSeconds: 3, startRps: 1, maxRps: 16000, precision: 0.05 }]) {
+            // Every probe on the ramp passes but the last rate's; every probe after stalls: each miss is probed again.
+            const stalls = Array.from({ length: 60 }, (_, i) => i);
+            for (const model of [server(10 ** 9, 0.1), server(1, 0.1)]) {
+                const c = searchModel(search, model, stalls);
+                assert.ok(c.probes.length <= mostProbes(search), `${c.probes.length} probes, at most ${mostProbes(search)}`);
+            }
+            const clean = searchModel(search, server(search.maxRps / 3, search.sloP99Ms / 1500));
+            assert.ok(clean.probes.length <= mostProbes(search));
+        }
+        assert.equal(mostProbes({ startRps: 50, maxRps: 400, precision: 0.05 }), 4 + 2 * 6 + 1);
     });
 
     it("reports a first probe that already misses as capacity below it, with that probe, not as 0 or an error", () => {

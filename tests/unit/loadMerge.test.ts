@@ -9,7 +9,7 @@ import { parseAbOutput } from "../../lib/load/ab";
 import { parseOhaOutput } from "../../lib/load/oha";
 import { mergePodResults } from "../../lib/load/merge";
 import { Warmup } from "../../lib/load/result";
-import { loadPodArgv, loadPodSeconds, LoadPodSpec, splitCeilingRps, splitLoad } from "../../lib/load/split";
+import { loadPodArgv, loadPodSeconds, LoadPodSpec, probeShare, splitCeilingRps, splitLoad } from "../../lib/load/split";
 import { which } from "../../platforms/localTools";
 
 const FIXTURES = path.join(__dirname, "fixtures", "load-pods");
@@ -111,6 +111,9 @@ describe("load split over pods", () => {
         // 2000 requests, 200 clients, 3 pods: 667 over 67 clients twice (1 + 10 rounds), and the slowest, 666 over 66 (1 + 11 rounds).
         near(splitCeilingRps("ab", splitLoad(2000, 200, 3), 1), 2000 / 12);
         assert.equal(splitCeilingRps("ab", splitLoad(10, 2, 2), 0), null);
+        // A probe's rate split evenly (oha takes a fraction), its connections rounded up.
+        assert.deepEqual(probeShare(25, 7, 2), { rate: 12.5, connections: 4 });
+        assert.deepEqual(probeShare(100, 8, 3), { rate: 100 / 3, connections: 3 });
         // oha opens all its clients at once: ceil(n / c) rounds; 6 requests over 3 clients and 5 over 3, 2 rounds each.
         near(splitCeilingRps("oha", splitLoad(11, 6, 2), 0.5), 11 / (2 * 0.5));
     });
@@ -454,13 +457,15 @@ describe("load pods' command, run here against a loopback server", () => {
         const fake = fakeOha(work);
         await withServer(async (url) => {
             const argv = loadPodArgv(spec(url, { driver: "oha", driverPath: fake, requests: 22, concurrency: 4, repeats: 1, warmupSeconds: 0,
-                barrierSeconds: 20, probes: { seconds: 3, timeoutSeconds: 5 } }));
+                barrierSeconds: 20, probes: { seconds: 3, timeoutSeconds: 5, most: 4 } }));
             const barrier = path.join(work, "barrier");
             const pod = runPod(argv, "0", path.join(work, "0"), barrier);
             const ready = () => { try { return fs.readFileSync(path.join(barrier, "ready"), "utf8"); } catch { return ""; } };
             const release = async (step: string, rest: string) => {
                 while (ready() !== step) await new Promise((r) => setTimeout(r, 20));
-                fs.writeFileSync(path.join(barrier, "go"), `${step} ${rest}`);
+                // As the load resource does: whole, never half-written.
+                fs.writeFileSync(path.join(barrier, "go.tmp"), `${step} ${rest}`);
+                fs.renameSync(path.join(barrier, "go.tmp"), path.join(barrier, "go"));
             };
             await release("0", String(Date.now() / 1000));
             const results: string[] = [];
@@ -473,7 +478,7 @@ describe("load pods' command, run here against a loopback server", () => {
             await release("p2", "stop");
             const done = await pod;
             assert.equal(done.code, 0, done.stdout);
-            assert.equal(line(done.stdout).probes, 2);
+            assert.equal(line(done.stdout).runs.length, 1);
             // Each probe's oha at the rate and connections it was released with, timed from when each request was due.
             const calls = fs.readFileSync(path.join(work, "calls.txt"), "utf8").trim().split("\n").filter((c) => c.includes(" -q "));
             assert.deepEqual(calls.map((c) => [c.split(" -q ")[1].split(" ")[0], c.split(" -c ")[1].split(" ")[0], c.includes("--latency-correction -z 3s -w")]),
