@@ -7,6 +7,7 @@ import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import { Stack } from "@pulumi/pulumi/automation";
 import { httpGet } from "../httpGet";
+import * as fs from "fs";
 import * as path from "path";
 import { removeStack, ROOT, testStack, upOutputs } from "../local/stack";
 import { clusterTraces, kubectl, startCluster, stopCluster } from "./cluster";
@@ -29,6 +30,28 @@ function kubeStack(scenario: string, overrides: Record<string, string> = {}): Pr
 /** The iptables rules kube-proxy keeps for a namespace's Services (their comments name namespace/service). */
 function serviceRules(namespace: string): string[] {
     return execFileSync("iptables-save", ["-t", "nat"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(`${namespace}/`));
+}
+
+/** SIGKILLs, from this machine (the cluster's node), every process of the app-named pod's container; how many. */
+function killContainer(namespace: string, app: string): number {
+    const id = kubectl("get", "pods", "-n", namespace, "-l", `app.kubernetes.io/name=${app}`, "-o", "jsonpath={.items[0].status.containerStatuses[0].containerID}")
+        .replace(/^\w+:\/\//, "").trim();
+    assert.ok(id, `no running container for ${namespace}/${app}`);
+    const inContainer = fs.readdirSync("/proc").filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
+        try {
+            return fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").includes(id);
+        } catch {
+            return false; // ended meanwhile
+        }
+    });
+    for (const pid of inContainer) {
+        try {
+            process.kill(Number(pid), "SIGKILL");
+        } catch {
+            // ended meanwhile
+        }
+    }
+    return inContainer.length;
 }
 
 describe("kubernetes: the project's cluster, the real provider", function () {
@@ -241,10 +264,11 @@ describe("kubernetes: the project's cluster, the real provider", function () {
     });
 
     it("a load over maxFailedRequests fails the up, and the next up measures again rather than re-reading it", async () => {
-        // 6 clients for 10 s; 3 s into the measured run the slow API's Service stops selecting its pod: kube-proxy then
-        // refuses its connections, and the app answers 500. (Deleting the pod instead loses requests sent to its address
-        // before kube-proxy forgets it: one hangs, and ab abandons its whole run at its timeout, counting nothing.)
-        // No warm-up: the Service is cut off while the measured run goes on.
+        // 6 clients for 10 s; 3 s into the measured run the slow API's processes are killed from the node (this machine):
+        // its pod keeps its network while the container restarts, so the app's calls are refused at once and it answers
+        // 500. (Cutting the Service off instead raced kube-proxy's rules: a call sent in between hung, and ab abandoned its
+        // whole run at its timeout, counting nothing; deleting the pod loses the requests sent to its address likewise.)
+        // No warm-up: the slow API is killed while the measured run goes on.
         const stack = await kubeStack("uwsgi-gevent", {
             loadRequests: "60", loadConcurrency: "6", loadDelay: "1", maxFailedRequests: "0", loadWarmupSeconds: "0",
         });
@@ -267,13 +291,12 @@ describe("kubernetes: the project's cluster, the real provider", function () {
             };
             await until(() => releasedAt() !== null, 5 * 60_000, "the load's pods to be released");
             await new Promise((r) => setTimeout(r, Math.max(0, (releasedAt()! + 3) * 1000 - Date.now())));
-            const selector = (name: string) => JSON.stringify({ spec: { selector: { "app.kubernetes.io/name": name } } });
-            kubectl("patch", "service", "-n", namespace, "slow-api", "-p", selector("nothing"));
+            const killed = killContainer(namespace, "slow-api");
+            assert.ok(killed > 0, "no process of the slow API's container was found on this machine");
             await assert.rejects(up, (e: Error) => {
                 console.log(`      ${/load test: .*? failed/.exec(e.message)?.[0]}`);
                 return /requests failed \(maxFailedRequests is 0\).*its Job is deleted/s.test(e.message);
             });
-            kubectl("patch", "service", "-n", namespace, "slow-api", "-p", selector("slow-api"));
             assert.equal(kubectl("get", "jobs", "-n", namespace, "-o", "name").trim(), "", "the failed load's Job is left");
             // Without a refresh the engine still believes in the Job: the up says what to do, at once.
             let started = Date.now();
