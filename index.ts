@@ -41,13 +41,14 @@ const tools = userError(() => findLocalTools({
     // On a cluster the probes run in the load pods, whose image gets its own oha.
     rateDriver: settings.capacity !== null && !kube,
 }));
-if (kube) {
-    userError(() => checkCluster(settings.kube));
-    // The pods the stack's services run: its components' (components/scenario.ts), one each but the app's replicas.
-    userError(() => checkSchedulable(settings.kube, settings.kube.namespace || namespaceFor(stack), {
+if (kube) userError(() => checkCluster(settings.kube));
+// The nodes the stack's pods can use, where the cluster tells. The pods its services run: its components'
+// (components/scenario.ts), one each but the app's replicas.
+const nodes = kube
+    ? userError(() => checkSchedulable(settings.kube, settings.kube.namespace || namespaceFor(stack), {
         upstream: 1, app: settings.kube.replicas, ...(settings.ingress === "nginx" ? { ingress: 1 } : {}), ...(settings.database ? { postgres: 1 } : {}),
-    }));
-}
+    }))
+    : undefined;
 const runDir = path.join(PROJECT_ROOT, ".lab", stack);
 const platform: Platform = local
     ? new LocalPlatform(stack, { runDir, tools, readyTimeoutSeconds: settings.readyTimeoutSeconds })
@@ -56,7 +57,7 @@ const platform: Platform = local
             kubeconfig: settings.kube.kubeconfig, context: settings.kube.context, namespace: settings.kube.namespace,
             images: settings.kube.images, cpuRequests: settings.kube.cpuRequests, cpuLimits: settings.kube.cpuLimits,
             readyTimeoutSeconds: settings.readyTimeoutSeconds, cpuSampler: settings.kube.cpuSampler,
-            loadDriver: podDriverOf(settings.load.driver) ?? undefined,
+            loadDriver: podDriverOf(settings.load.driver) ?? undefined, nodes,
         }))
         : new DockerPlatform(stack, {
             network: settings.dockerNetwork, pythonImage: settings.pythonImage, nginxImage: settings.nginxImage,

@@ -6,7 +6,7 @@ import { changeText, compareRuns, comparisonNotes, loadOf, variantOf } from "./d
 import { probedAgain } from "./load/capacity";
 import { CPU_ROLES } from "./load/cpu";
 import { LoadResult } from "./load/result";
-import { COLUMNS, MatrixResults, MatrixRow, measuredRows, outcomesOf, SWEEP_COLUMNS, sweepRows, tableRows, whatToPick } from "./report";
+import { COLUMNS, MatrixResults, MatrixRow, measuredRows, outcomesOf, SWEEP_COLUMNS, sweepRows, tableRows, verdicts, whatToPick } from "./report";
 import { Run } from "./runs";
 import { spreadOf } from "./stats";
 import { atTutorialLoad } from "./tutorial";
@@ -370,14 +370,14 @@ function header(run: Run): string {
 function runHtml(run: Run, relativeJson: string): string {
     const r = run.results;
     const failed = r.rows.filter((row) => row.status === "failed");
-    const verdicts = measuredRows(r).map(({ scenario, result }) => `<li><strong>${esc(scenario)}</strong>: ${esc(result.bottleneck.words)}. ${esc(result.bottleneck.rule)}</li>`);
+    const verdictItems = verdicts(r).map((v) => `<li><strong>${esc(v.what)}</strong>: ${esc(v.bottleneck.words)}. ${esc(v.bottleneck.rule)}</li>`);
     return [
         `<section id="run"><h2>${esc(run.name)}</h2>${header(run)}<p>The raw figures: <a href="${esc(relativeJson)}">${esc(relativeJson)}</a>.</p></section>`,
         r.rows.length ? `<section id="pick"><h2>What to pick</h2>${markdownLines(whatToPick(r))}</section>` : "",
         `<section id="charts"><h2>Figures</h2>${runCharts(r).map(chartHtml).join("\n")}</section>`,
         r.rows.length ? `<section id="scenarios"><h2>Every scenario</h2>${table(COLUMNS, tableRows(r))}</section>` : "",
         failed.length ? `<section id="failures"><h2>Failures</h2>${failed.map((row) => `<h3>${esc(row.scenario)}: FAILED</h3><pre>${esc(row.error ?? "")}</pre>`).join("")}</section>` : "",
-        verdicts.length ? `<section id="verdicts"><h2>Who ran out first</h2><ul>${verdicts.join("")}</ul></section>` : "",
+        verdictItems.length ? `<section id="verdicts"><h2>Who ran out first</h2><ul>${verdictItems.join("")}</ul></section>` : "",
     ].join("\n");
 }
 

@@ -82,6 +82,34 @@ export interface KubeContext {
     cpuRequests: CpuQuantities;
     cpuLimits: CpuQuantities;
     readyTimeoutSeconds: number;
+    /** The cluster has more than one node: the measured side's pods and what measures them must land apart. */
+    apart: boolean;
+}
+
+/** The pod label telling the measured side (app, ingress, database) from what measures it (upstream, drivers). */
+export const SIDE_LABEL = "flask-gevent-lab/side";
+const MEASURED_ROLES: readonly CpuRole[] = ["app", "ingress", "postgres"];
+
+export function sideOf(role: CpuRole): "measured" | "measuring" {
+    return MEASURED_ROLES.includes(role) ? "measured" : "measuring";
+}
+
+/**
+ * Where a pod of `role` may go: the upstream's and the drivers' pods keep off the nodes of the measured side's
+ * (required where the cluster has several nodes, as on separate machines: the scheduler honours it both ways, so
+ * the app also keeps off the upstream's node; preferred on one node, where it can't hold).
+ */
+export function affinityOf(role: CpuRole, ctx: Pick<KubeContext, "stack" | "apart">) {
+    if (sideOf(role) === "measured") return undefined;
+    const term = {
+        topologyKey: "kubernetes.io/hostname",
+        labelSelector: { matchLabels: { "app.kubernetes.io/instance": ctx.stack, [SIDE_LABEL]: "measured" } },
+    };
+    return {
+        podAntiAffinity: ctx.apart
+            ? { requiredDuringSchedulingIgnoredDuringExecution: [term] }
+            : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] },
+    };
 }
 
 export function labelsOf(service: string, stack: string): Record<string, string> {
@@ -112,8 +140,12 @@ export function deploymentManifest(spec: ServiceSpec, role: CpuRole, image: stri
             selector: { matchLabels: selectorOf(spec.name) },
             template: {
                 // The files' hash: a changed config rolls the pods (a mounted ConfigMap alone would not restart them).
-                metadata: { labels: labelsOf(spec.name, ctx.stack), annotations: { "flask-gevent-lab/files": filesHash(spec.files) } },
+                metadata: {
+                    labels: { ...labelsOf(spec.name, ctx.stack), [SIDE_LABEL]: sideOf(role) },
+                    annotations: { "flask-gevent-lab/files": filesHash(spec.files) },
+                },
                 spec: {
+                    affinity: affinityOf(role, ctx),
                     automountServiceAccountToken: false,
                     enableServiceLinks: false,
                     terminationGracePeriodSeconds: 10,
@@ -179,9 +211,11 @@ export interface LoadJobParams {
     annotations: Record<string, string>;
     /** The Job fails after this long. */
     activeDeadlineSeconds: number;
+    /** As KubeContext's: the drivers' pods must keep off the measured side's nodes. */
+    apart: boolean;
 }
 
-/** The labels of a load's pods (not a service: the anti-affinity keeps them off the services' nodes). */
+/** The labels of a load's pods (not a service's). */
 export function loadLabels(stack: string): Record<string, string> {
     return { "app.kubernetes.io/name": "load", "app.kubernetes.io/instance": stack, "app.kubernetes.io/part-of": "flask-gevent-lab" };
 }
@@ -204,8 +238,8 @@ export const CPU_SAMPLER_LABEL = "flask-gevent-lab/cpu-sampler";
 
 /**
  * A DaemonSet sampling every node's CPU while a load runs (lib/load/clusterCpu.ts): its pods see the host's processes
- * (hostPID) and nothing else of it, on every node, tainted ones too. Not of the stack's instance: the load's pods keep
- * off the nodes of its services, not of its sampler.
+ * (hostPID) and nothing else of it, on every node, tainted ones too. Of neither side (affinityOf): it keeps no pod
+ * off a node.
  */
 export function cpuSamplerManifest(p: CpuSamplerParams) {
     const labels = { "app.kubernetes.io/name": "cpu-sampler", "app.kubernetes.io/part-of": "flask-gevent-lab", [CPU_SAMPLER_LABEL]: p.name };
@@ -264,21 +298,7 @@ export function jobManifest(p: LoadJobParams) {
                         // Recorded with the pod's result: where each share ran.
                         env: [{ name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }, markerEnv(p.namespace, "driver")],
                     }],
-                    // With several nodes, the drivers keep off the nodes of the services they measure.
-                    affinity: {
-                        podAntiAffinity: {
-                            preferredDuringSchedulingIgnoredDuringExecution: [{
-                                weight: 100,
-                                podAffinityTerm: {
-                                    topologyKey: "kubernetes.io/hostname",
-                                    labelSelector: {
-                                        matchLabels: { "app.kubernetes.io/instance": p.stack },
-                                        matchExpressions: [{ key: "app.kubernetes.io/name", operator: "NotIn", values: ["load"] }],
-                                    },
-                                },
-                            }],
-                        },
-                    },
+                    affinity: affinityOf("driver", p),
                 },
             },
         },
@@ -290,6 +310,8 @@ export interface NodeRoom {
     name: string;
     cpuCores: number;
     pods: number;
+    /** Its allocatable CPU, before any pod's request. */
+    allocatableCores: number;
 }
 
 interface NodeObject {
@@ -337,26 +359,41 @@ export function nodeRooms(nodes: NodeObject[], pods: PodObject[], namespace: str
             name: node.metadata.name,
             cpuCores: cpuCores(allocatable.cpu ?? "0") - requested,
             pods: Number(allocatable.pods ?? 0) - running.length,
+            allocatableCores: cpuCores(allocatable.cpu ?? "0"),
         };
     });
 }
 
+/** The CPU each of a stack's service pods requests, by side (see affinityOf). */
+export interface ServicePods {
+    measured: number[];
+    measuring: number[];
+}
+
 /**
- * How many of `wanted` load pods (`loadPodCores` requested each) the nodes take once the stack's service pods
- * (`servicePods`, the cores each requests) are placed, each pod on the node with the most CPU left, as the
- * scheduler spreads them; services false where the services alone don't fit.
+ * How many of `wanted` load pods (`loadPodCores` requested each) the nodes take once the stack's service pods are
+ * placed, each pod on the node with the most CPU left, as the scheduler spreads them; services false where the
+ * services alone don't fit. `apart` (affinityOf's): the upstream first, the measured side only where no measuring pod
+ * is, and the load only where no measured pod is; an estimate (the services' pods are created at once, in any order:
+ * on nodes alike it comes to the same).
  */
-export function loadPodsThatFit(rooms: NodeRoom[], servicePods: number[], loadPodCores: number, wanted: number): { services: boolean; load: number } {
-    const left = rooms.map((r) => ({ ...r }));
-    const place = (cores: number) => {
-        const node = left.filter((r) => r.pods >= 1 && r.cpuCores >= cores - 1e-9).sort((a, b) => b.cpuCores - a.cpuCores)[0];
+export function loadPodsThatFit(rooms: NodeRoom[], pods: ServicePods, loadPodCores: number, wanted: number, apart: boolean): { services: boolean; load: number } {
+    const left = rooms.map((r) => ({ ...r, sides: new Set<string>() }));
+    const place = (side: "measured" | "measuring", avoid?: string) => (cores: number) => {
+        const node = left.filter((r) => r.pods >= 1 && r.cpuCores >= cores - 1e-9 && !(apart && avoid && r.sides.has(avoid)))
+            .sort((a, b) => b.cpuCores - a.cpuCores)[0];
         if (!node) return false;
         node.cpuCores -= cores;
         node.pods -= 1;
+        node.sides.add(side);
         return true;
     };
-    if (![...servicePods].sort((a, b) => b - a).every(place)) return { services: false, load: 0 };
+    const biggestFirst = (cores: number[]) => [...cores].sort((a, b) => b - a);
+    const services = apart
+        ? biggestFirst(pods.measuring).every(place("measuring")) && biggestFirst(pods.measured).every(place("measured", "measuring"))
+        : biggestFirst([...pods.measured, ...pods.measuring]).every(place("measured"));
+    if (!services) return { services: false, load: 0 };
     let load = 0;
-    while (load < wanted && place(loadPodCores)) load++;
+    while (load < wanted && place("measuring", "measured")(loadPodCores)) load++;
     return { services: true, load };
 }

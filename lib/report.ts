@@ -151,12 +151,12 @@ export function sweepRows(results: MatrixResults): string[][] {
 export const SWEEP_COLUMNS = ["scenario", "cpu split", "driver", "clients", "requests", "req/s", "limit", "efficiency", "failed", "p95 (ms)",
     "threads before/peak", "harness baseline", "bottleneck", "peak CPU (cores)", "cause of failure"];
 
-/** Each run's verdict in words, with the rule and figures that gave it. */
-function verdicts(results: MatrixResults): string[] {
-    const line = (what: string, r: LoadResult | null) => (r?.bottleneck ? [`- ${what}: **${r.bottleneck.words}**. ${r.bottleneck.rule}`] : []);
+/** Each run's verdict: what ran, and the verdict in words with the rule and figures that gave it (for report.md and the page). */
+export function verdicts(results: MatrixResults): { what: string; bottleneck: Bottleneck }[] {
+    const entry = (what: string, r: LoadResult | null) => (r?.bottleneck ? [{ what, bottleneck: r.bottleneck }] : []);
     return [
-        ...results.rows.flatMap((row) => line(row.scenario, row.result)),
-        ...results.sweep.flatMap((p) => line(`sweep ${p.scenario}, ${p.concurrency} clients${p.split ? `, split ${p.split}` : ""}`, p.result)),
+        ...results.rows.flatMap((row) => entry(row.scenario, row.result)),
+        ...results.sweep.flatMap((p) => entry(`sweep ${p.scenario}, ${p.concurrency} clients${p.split ? `, split ${p.split}` : ""}`, p.result)),
     ];
 }
 
@@ -299,7 +299,9 @@ export function renderReport(results: MatrixResults): string {
             "A level the client or the server could not hold shows FAILED with its cause.", "",
             markdownTable(SWEEP_COLUMNS, sweepRows(results)), "",
         ] : []),
-        ...(verdicts(results).length ? ["## Who ran out first", "", ...verdicts(results), ""] : []),
+        ...(verdicts(results).length
+            ? ["## Who ran out first", "", ...verdicts(results).map((v) => `- ${v.what}: **${v.bottleneck.words}**. ${v.bottleneck.rule}`), ""]
+            : []),
         "## Time per scenario", "",
         markdownTable(["scenario", "deploy (s)", "load (s)", "destroy (s)"], timings),
         "",

@@ -14,7 +14,7 @@ import { cacheDir } from "../lib/cache";
 import { codeHash } from "../lib/codeHash";
 import {
     configMapManifest, deploymentManifest, imageOf, jobManifest, KubeContext, loadPodsThatFit, namespaceFor, nodeRefusal, nodeRooms, NodeRoom, podPaths,
-    resourcesOf, roleMarker, serviceManifest,
+    resourcesOf, roleMarker, serviceManifest, ServicePods, sideOf,
 } from "../lib/kubernetes";
 import { cpuSamplerArgv } from "../lib/load/clusterCpu";
 import { cpuCores, CpuQuantities, KubeImages } from "../lib/kubernetesSettings";
@@ -53,6 +53,14 @@ export interface KubernetesPlatformArgs {
     cpuSampler?: KubeCpuSampler;
     /** The driver its load pods run: ab (in the base image) or oha (in an image of its own, built only for it); default ab. */
     loadDriver?: PodDriver;
+    /** The nodes the stack's pods can use (checkSchedulable's): above 1, the measured side and what measures it land apart; default 1 node. */
+    nodes?: ClusterNodes;
+}
+
+/** The nodes a stack's pods can use: how many, and the most CPU one of them has. */
+export interface ClusterNodes {
+    count: number;
+    mostCores: number;
 }
 
 /** Every service a Deployment + Service; loads run as Jobs in the cluster. */
@@ -65,6 +73,8 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
     readonly provider: k8s.Provider;
     readonly namespace: pulumi.Output<string>;
     private readonly ctx: KubeContext;
+    /** The most CPU one of the nodes has, where the cluster told. */
+    private readonly nodeCores: number | undefined;
     private readonly images: pulumi.Output<KubeImages>;
     private readonly kubectl: string;
     private readonly kubeconfig: string;
@@ -135,7 +145,9 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             cpuRequests: args.cpuRequests ?? {},
             cpuLimits: args.cpuLimits ?? {},
             readyTimeoutSeconds: args.readyTimeoutSeconds ?? 30,
+            apart: (args.nodes?.count ?? 1) > 1,
         };
+        this.nodeCores = args.nodes?.mostCores || undefined;
         this.registerOutputs({ namespace: this.namespace });
     }
 
@@ -206,6 +218,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                 // So is a new search: its probes run in the pods.
                 annotations: { "flask-gevent-lab/target": target, "flask-gevent-lab/run-id": runId, "flask-gevent-lab/capacity-search": JSON.stringify(search ?? null) },
                 activeDeadlineSeconds: loadPodSeconds({ ...load, barrierSeconds, probes }) + 120,
+                apart: this.ctx.apart,
             }));
         const jobResource = new k8s.batch.v1.Job(`${name}-job`, job, { ...opts, provider: this.provider });
         const run = new KubeLoadRun(`${name}-run`, {
@@ -216,8 +229,10 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             barrierSeconds, ceilingRps: splitCeilingRps(driver, shares, load.delaySeconds) ?? -1, capacitySearch: search ?? null, probes,
             capacity: Number.isFinite(load.capacity) ? load.capacity : -1,
             appCpuMs: load.appCpuMs, keepAlive: load.keepAlive,
-            // The app's pods share its CPU limit where one is set, else the node's cores (this machine's, on the project's cluster).
-            cpuLimitRps: load.appCpuMs > 0 ? cpuLimitRps(load.appCpuMs, load.appProcesses, this.roleCores(this.pods).app ?? os.cpus().length) : -1,
+            // The app's pods share its CPU limit where one is set, else a node's cores (the largest: they land on one where
+            // they keep apart), else this machine's.
+            cpuLimitRps: load.appCpuMs > 0
+                ? cpuLimitRps(load.appCpuMs, load.appProcesses, this.roleCores(this.pods).app ?? this.nodeCores ?? os.cpus().length) : -1,
             maxFailedRequests: load.maxFailedRequests, resultsDir: load.resultsDir,
             threads: load.threads,
             roles: this.sampled ? pulumi.all([load.roles, this.probe("driver")]).apply(([roles, driver]) => ({ ...roles, driver })) : {},
@@ -281,9 +296,9 @@ export function checkCluster(kube: Pick<KubeSettings, "kubeconfig" | "context">)
  * Refuses, before anything is declared, a load of more pods than the project's cluster can schedule beside the
  * stack's services (`servicePods`: pods per role), by the CPU they request: the load's Job would wait for pods
  * that never start. On another cluster (which may add nodes while pods wait) it warns instead; one that won't
- * list its nodes and pods to this kubeconfig is not checked.
+ * list its nodes and pods to this kubeconfig is not checked. The nodes the pods can use; undefined where unchecked.
  */
-export function checkSchedulable(kube: KubeSettings, namespace: string, servicePods: Partial<Record<CpuRole, number>>): void {
+export function checkSchedulable(kube: KubeSettings, namespace: string, servicePods: Partial<Record<CpuRole, number>>): ClusterNodes | undefined {
     const { kubeconfig, kubectl, own } = resolveCluster(kube.kubeconfig);
     let nodes: Parameters<typeof nodeRooms>[0];
     let rooms: NodeRoom[];
@@ -293,16 +308,21 @@ export function checkSchedulable(kube: KubeSettings, namespace: string, serviceP
         nodes = items(["nodes"]);
         rooms = nodeRooms(nodes, items(["pods", "--all-namespaces"]), namespace);
     } catch {
-        return;
+        return undefined;
     }
     // A limit without a request is the request too.
     const request = (role: CpuRole) => cpuCores(kube.cpuRequests[role] ?? kube.cpuLimits[role] ?? "0");
-    const services = (Object.entries(servicePods) as [CpuRole, number][]).flatMap(([role, pods]) => Array<number>(pods).fill(request(role)));
-    const fit = loadPodsThatFit(rooms, services, request("driver"), kube.loadParallelism);
-    if (fit.services && fit.load === kube.loadParallelism) return;
+    const pods: ServicePods = { measured: [], measuring: [] };
+    for (const [role, count] of Object.entries(servicePods) as [CpuRole, number][]) pods[sideOf(role)].push(...Array<number>(count).fill(request(role)));
+    const services = [...pods.measured, ...pods.measuring];
+    const apart = rooms.length > 1;
+    const fit = loadPodsThatFit(rooms, pods, request("driver"), kube.loadParallelism, apart);
+    const usable: ClusterNodes = { count: rooms.length, mostCores: Math.max(0, ...rooms.map((r) => r.allocatableCores)) };
+    if (fit.services && fit.load === kube.loadParallelism) return usable;
     const cores = (n: number) => `${Math.round(n * 1000) / 1000}`;
     const free = `its ${rooms.length} usable node(s) have ${cores(rooms.reduce((s, r) => s + Math.max(0, r.cpuCores), 0))} cores that other pods don't request`;
-    const servicesNeed = `the stack's services request ${cores(services.reduce((a, b) => a + b, 0))}`;
+    const servicesNeed = `the stack's services request ${cores(services.reduce((a, b) => a + b, 0))}` +
+        (apart ? ` (with several nodes the load's pods and the upstream keep off the nodes of the app, its ingress and database)` : "");
     const problem = !rooms.length
         ? `the cluster has no node its pods can run on (${nodes.map((n) => `${n.metadata.name}: ${nodeRefusal(n)}`).join("; ") || "no nodes"}) ` +
             `(fix: uncordon a node, or remove its taint)`
@@ -313,4 +333,5 @@ export function checkSchedulable(kube: KubeSettings, namespace: string, serviceP
                 `lower the load pods' request, kubeCpuRequests' driver${fit.load ? "" : ", or free the cluster"})`;
     if (own) throw new Error(problem);
     pulumi.log.warn(`${problem}; not refused: this cluster may add nodes while the pods wait`);
+    return usable;
 }

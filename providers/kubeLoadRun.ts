@@ -95,6 +95,8 @@ interface CpuSeries {
     snapshots: CpuSnapshot[];
     clock: (epochSeconds: number) => number;
     cores: number;
+    /** Per role, the cores of the nodes it ran on, where the cluster's sampler tells (ClusterCpu's). */
+    roleCores?: Partial<Record<CpuRole, number>>;
 }
 
 /**
@@ -109,8 +111,18 @@ function cpuOfRun(inputs: KubeLoadRunInputs, series: CpuSeries, pods: PodRun[]):
     // Samples lost at an edge (a sampler's log rotated, its pod restarted) would pass part of the run off as all of it.
     if (spanning[0].at > series.clock(start) || spanning[spanning.length - 1].at < series.clock(end)) return null;
     const limits = Object.fromEntries((Object.keys(spanning[0].roles) as CpuRole[]).map((role) =>
-        [role, { cores: inputs.roleCores[role], processCores: inputs.roleProcessCores[role] }])) as Partial<Record<CpuRole, RoleLimit>>;
+        [role, { cores: lowest(inputs.roleCores[role], series.roleCores?.[role]), processCores: inputs.roleProcessCores[role] }])) as Partial<Record<CpuRole, RoleLimit>>;
     return summarizeCpu(spanning, series.cores, limits);
+}
+
+/** A limit passed through the engine as -1 where there is none (it can't hold Infinity). */
+function unbounded(limit: number): number {
+    return limit < 0 ? Infinity : limit;
+}
+
+/** The lower of two caps, either missing. */
+function lowest(a: number | undefined, b: number | undefined): number | undefined {
+    return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }
 
 /** How long the sampler's pods may take to run on every node; the load then goes on without them. */
@@ -340,7 +352,7 @@ async function searchInPods(inputs: KubeLoadRunInputs, search: CapacitySearch, d
         const series = await cpuSeries();
         probes.push(probeOf(rate, search.probeSeconds, search.sloP99Ms, merged, {
             cpu: series && cpuOfRun(inputs, series, merged.pods), held: null, listen: null, upstream: null,
-            capacity: inputs.capacity < 0 ? Infinity : inputs.capacity, delaySeconds: inputs.delaySeconds,
+            capacity: unbounded(inputs.capacity), delaySeconds: inputs.delaySeconds,
             startedAt: merged.pods.map((p) => p.startedAt).sort()[0],
         }));
     }
@@ -416,7 +428,7 @@ export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult>
                 // The sample after the probe's end, at most two sampling periods on.
                 await new Promise((r) => setTimeout(r, 2 * SAMPLE_MS + 100));
                 const read = await readCpuSampler(inputs, started);
-                return "snapshots" in read ? { snapshots: read.snapshots, clock: (t: number) => t, cores: read.cores } : local;
+                return "snapshots" in read ? { ...read, clock: (t: number) => t } : local;
             });
         }
         await waitForJob(inputs, deadline);
@@ -426,15 +438,15 @@ export async function measureJob(inputs: KubeLoadRunInputs): Promise<LoadResult>
         if (started && "name" in started) await deleteCpuSampler(inputs, started);
     }
     const cluster = samples && "snapshots" in samples ? samples : null;
-    const series = cluster ? { snapshots: cluster.snapshots, clock: (t: number) => t, cores: cluster.cores } : local;
+    const series = cluster ? { ...cluster, clock: (t: number) => t } : local;
     const appThreads = cluster?.appThreads.filter((t) => t > 0) ?? [];
     const threadsBefore = cluster ? appThreads[0] ?? null : localThreadsBefore;
     const threadsPeak = cluster ? (appThreads.length ? Math.max(...appThreads) : null) : sampling.threadsPeak();
     const merged = mergePodResults(await collect(inputs), { driver: inputs.driver, parts: inputs.parts, repeats: inputs.repeats });
     const runs = merged.runs.map(({ pods, podsStartSkewSeconds, ...figures }) => judgeRun(figures, {
         requests: inputs.requests, concurrency: inputs.concurrency, delaySeconds: inputs.delaySeconds,
-        capacity: inputs.capacity < 0 ? Infinity : inputs.capacity, ceilingRps: inputs.ceilingRps < 0 ? null : inputs.ceilingRps,
-        appCpuMs: inputs.appCpuMs, cpuLimitRps: inputs.cpuLimitRps < 0 ? Infinity : inputs.cpuLimitRps,
+        capacity: unbounded(inputs.capacity), ceilingRps: inputs.ceilingRps < 0 ? null : inputs.ceilingRps,
+        appCpuMs: inputs.appCpuMs, cpuLimitRps: unbounded(inputs.cpuLimitRps),
         // The sampler keeps one peak for the whole Job (warm-up included): every run gets it.
         threadsBefore, threadsPeak, cpu: cpuOfRun(inputs, series, pods),
         // The Job runs on its own: the slow API's count and the listen queue can't be read at its edges from here.

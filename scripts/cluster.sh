@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The project's own single-node Kubernetes (v1.34.4, built from source by
-# scripts/kubernetes.sh), machine-wide, its files under $CACHE/cluster/. Root only.
+# The project's own Kubernetes (v1.34.4, built from source by scripts/kubernetes.sh),
+# machine-wide, its files under $CACHE/cluster/. Root only.
 #
-#   scripts/cluster.sh up        start it (idempotent); stdout: the admin kubeconfig path,
-#                                once the node is Ready and the default ServiceAccount exists
+#   scripts/cluster.sh up [--nodes N] [--node-cpus "<node 1's CPUs>;<node 2's>;..."]
+#                                start it (idempotent); stdout: the admin kubeconfig path,
+#                                once every node is Ready and the default ServiceAccount exists.
+#                                N nodes (default 1): the first is this machine's network, the
+#                                others each in a network namespace of its own (cluster/nodes.sh);
+#                                --node-cpus pins each node's pods to its CPUs (e.g. "0;1")
 #   scripts/cluster.sh status    exit 0 iff healthy; a short summary
 #   scripts/cluster.sh down      stop everything; leaves no process, mount, iptables rule,
 #                                interface, cgroup or changed sysctl behind
@@ -13,20 +17,23 @@
 #   scripts/cluster.sh image <docker image ref>...   import images from the Docker engine
 #   scripts/cluster.sh kubectl <args>...             kubectl with the admin kubeconfig
 #
-# Every `up` is a fresh cluster: etcd's data, the kubelet's and containerd's
+# Every `up` is a fresh cluster: etcd's data, the kubelets' and containerds'
 # state are dropped by `down` (no stale objects from an earlier run); the
-# certificates, the kubeconfig and the imported images stay.
+# certificates, the kubeconfig and the imported images (in every node's
+# containerd) stay. `images` imports into every node's containerd.
 #
 # Ports, none a default, so a user's own cluster and services keep theirs:
-#   16443  kube-apiserver (all addresses; a guard rule lets only loopback and the pod bridge in)
+#   16443  kube-apiserver (all addresses; a guard rule lets only loopback, the pod bridge and the nodes in)
 #   16379  etcd clients (127.0.0.1, TLS)      16380  etcd peers (127.0.0.1)
 #   16250  kubelet API (node IP, guarded)     16248  kubelet healthz (127.0.0.1)
 #   16256  kube-proxy healthz (127.0.0.1)     16249  kube-proxy metrics (127.0.0.1)
+#   (a further node's kubelet and kube-proxy: the same ports in its own network namespace)
 #   16257  kube-controller-manager (127.0.0.1) 16259 kube-scheduler (127.0.0.1)
 #   containerd's streaming server: 127.0.0.1, a port the kernel picks
-# Addresses: pods 10.213.0.0/24 on the bridge fgl0 (gateway .1), Services
-# 10.214.0.0/24 (`kubernetes` is 10.214.0.1). Neither ever leaves the VM (guard
-# rules). No cluster DNS: services reach each other by ClusterIP.
+# Addresses: the first node's pods 10.213.0.0/24 on the bridge fgl0 (gateway .1),
+# node k's 10.213.<k-1>.0/24 on a bridge fgl0 in its namespace, its own address
+# 10.212.<k>.2; Services 10.214.0.0/24 (`kubernetes` is 10.214.0.1). None ever leaves
+# the VM (guard rules). No cluster DNS: services reach each other by ClusterIP.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,10 +51,16 @@ PROXY_METRICS_PORT=16249
 CONTROLLER_MANAGER_PORT=16257
 SCHEDULER_PORT=16259
 POD_CIDR=10.213.0.0/24
+# Every node's pods (one /24 each).
+CLUSTER_CIDR=10.213.0.0/16
 SERVICE_CIDR=10.214.0.0/24
 KUBERNETES_SERVICE_IP=10.214.0.1
 BRIDGE=fgl0
 NODE_NAME=flask-gevent-lab
+# What differs per node (cluster/nodes.sh's node_env sets them for the others): the first node's.
+SUFFIX=""
+CGROUP_ROOT=/
+KUBELET_CERT=kubelet
 
 # Kept across up/down: certificates, kubeconfigs, rendered configs, images, logs.
 PKI="$CLUSTER/pki"
@@ -67,6 +80,8 @@ CNI_DATA_DIR="$STATE/cni"
 ETCD_DATA="$STATE/etcd"
 # Pid files ("<pid> <start time>"), the binaries' folder, what down puts back (save_machine).
 RUN="$CLUSTER/run"
+KUBELET_KUBECONFIG="$KUBECONFIGS/kubelet.kubeconfig"
+PROXY_KUBECONFIG="$KUBECONFIGS/kube-proxy.kubeconfig"
 
 CNI_BIN_DIR=/usr/lib/cni
 CNI_CONF_DIR="$ETC/cni"
@@ -77,12 +92,16 @@ SYSCTLS=(net.ipv4.ip_forward vm.overcommit_memory vm.panic_on_oom kernel.panic k
     net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables)
 # Folders outside ours that the components create if missing (children first); down removes
 # them again if empty. Not configurable: the kubelet's device-plugin socket and container log
-# links, and the CNI library's result cache (containerd 1.6 sets no folder of its own).
+# links, and the CNI library's result cache (containerd 1.6 sets no folder of its own). Every
+# node's kubelet shares the device-plugin folder, each replacing the socket there: no device
+# plugin runs here.
 SYSTEM_DIRS=(/var/lib/kubelet/device-plugins /var/lib/kubelet /var/log/containers /var/log/pods
     /var/lib/cni/results /var/lib/cni /run/containerd/s /run/containerd /run/netns)
 
 # The image builds' progress (images).
 source "$ROOT/scripts/progress.sh" cluster-images
+# shellcheck source=cluster/nodes.sh
+source "$HERE/nodes.sh"
 say() { progress_stop; echo "cluster: $*" >&2; }
 die() { say "$*"; exit 1; }
 
@@ -210,12 +229,15 @@ preflight() {
         taken=$(awk -v p=":$port" 'substr($4, length($4) - length(p) + 1) == p' <<<"$listening")
         [ -z "$taken" ] || die "port $port, which the cluster uses, is taken: $taken"
     done
-    for cidr in $POD_CIDR $SERVICE_CIDR; do
-        route=$(ip -4 route show root "$cidr" | grep -v " dev $BRIDGE " || true)
-        route+=$(ip -4 route show match "$cidr" | grep -v -e '^default' -e " dev $BRIDGE " || true)
+    for cidr in $CLUSTER_CIDR $SERVICE_CIDR $([ "$NODES" = 1 ] || echo $NODE_NET); do
+        route=$(ip -4 route show root "$cidr" | grep -v " dev fgl" || true)
+        route+=$(ip -4 route show match "$cidr" | grep -v -e '^default' -e " dev fgl" || true)
         [ -z "$route" ] || die "the cluster's range $cidr overlaps a route of this machine: $route"
     done
-    [ ${#CONTAINERD_SOCKET} -lt 100 ] || die "$CONTAINERD_SOCKET is too long for a socket path: set FGL_CACHE to a shorter folder"
+    # The longest: the last node's.
+    local socket=$CONTAINERD_SOCKET
+    [ "$NODES" = 1 ] || socket=$(node_env "$NODES"; echo "$CONTAINERD_SOCKET")
+    [ ${#socket} -lt 100 ] || die "$socket is too long for a socket path: set FGL_CACHE to a shorter folder"
     # down removes every KUBE-* chain: refuse to share the machine with another kubelet or kube-proxy.
     # Read whole first: grep -q's early exit would fail iptables-save with SIGPIPE, which pipefail turns into "none".
     if grep -q '^:KUBE-' <<<"$({ iptables-save; ip6tables-save; } 2>/dev/null)"; then
@@ -250,14 +272,15 @@ restore_sysctls() {
     rm -f "$RUN/sysctls"
 }
 
-# Guard rules, in chains of our own jumped to first: the pod bridge forwards only
-# to itself (pod -> pod, also through a ClusterIP) and refuses the rest at once, a
+# Guard rules, in chains of our own jumped to first: the pod bridge and the other
+# nodes' veths (fgl+) forward only among themselves (pod -> pod, also through a
+# ClusterIP, and node -> node) and refuse the rest at once, a
 # Service without endpoints too (dropped, a connect waits for minutes and its client
 # past its timeout; a TCP reset, unlike ICMP, is not rate-limited); no packet to or from the pod
 # or Service ranges leaves by another interface (checked after routing and DNAT,
 # in mangle POSTROUTING: filter OUTPUT's -o is the route before kube-proxy's
 # DNAT); and the two cluster ports that listen beyond loopback answer only
-# loopback and pods.
+# loopback, pods and the further nodes.
 GUARDS=(filter:INPUT filter:FORWARD filter:OUTPUT mangle:POSTROUTING)
 guards_on() {
     local ipt g
@@ -267,19 +290,22 @@ guards_on() {
     ip6tables -w -N FGL-INPUT 2>/dev/null || ip6tables -w -F FGL-INPUT
     for ipt in iptables ip6tables; do
         $ipt -w -A FGL-INPUT -i lo -j RETURN
-        [ $ipt = ip6tables ] || $ipt -w -A FGL-INPUT -i $BRIDGE -j RETURN
+        [ $ipt = ip6tables ] || $ipt -w -A FGL-INPUT -i fgl+ -j RETURN
         $ipt -w -A FGL-INPUT -p tcp -m multiport --dports $APISERVER_PORT,$KUBELET_PORT -j DROP
     done
-    iptables -w -A FGL-FORWARD -i $BRIDGE -o $BRIDGE -j ACCEPT
-    iptables -w -A FGL-FORWARD -i $BRIDGE -p tcp -j REJECT --reject-with tcp-reset
-    iptables -w -A FGL-FORWARD -i $BRIDGE -j REJECT
-    iptables -w -A FGL-FORWARD -o $BRIDGE -j DROP
+    iptables -w -A FGL-FORWARD -i fgl+ -o fgl+ -j ACCEPT
+    iptables -w -A FGL-FORWARD -i fgl+ -p tcp -j REJECT --reject-with tcp-reset
+    iptables -w -A FGL-FORWARD -i fgl+ -j REJECT
+    iptables -w -A FGL-FORWARD -o fgl+ -j DROP
     # After kube-proxy's DNAT a Service address is gone: one still here has no rule (yet).
     iptables -w -A FGL-OUTPUT -d $SERVICE_CIDR -j REJECT
     iptables -w -t mangle -A FGL-POSTROUTING -o lo -j RETURN
     iptables -w -t mangle -A FGL-POSTROUTING -d $SERVICE_CIDR -j DROP
-    iptables -w -t mangle -A FGL-POSTROUTING -d $POD_CIDR ! -o $BRIDGE -j DROP
-    iptables -w -t mangle -A FGL-POSTROUTING -s $POD_CIDR ! -o $BRIDGE -j DROP
+    local range
+    for range in $CLUSTER_CIDR $NODE_NET; do
+        iptables -w -t mangle -A FGL-POSTROUTING -d $range ! -o fgl+ -j DROP
+        iptables -w -t mangle -A FGL-POSTROUTING -s $range ! -o fgl+ -j DROP
+    done
     guards_first
 }
 
@@ -371,6 +397,7 @@ configure() {
     PAUSE_IMAGE="flask-gevent-lab/pause:$(sha256sum "$K8S_BIN/pause" | cut -c1-12)"
     render "$HERE/containerd.toml" "$ETC/containerd.toml"
     render "$HERE/cni.conflist" "$CNI_CONF_DIR/10-flask-gevent-lab.conflist"
+    pinning "$(node_cpus_of 1)"
     render "$HERE/kubelet.yaml" "$ETC/kubelet.yaml"
     render "$HERE/kube-proxy.yaml" "$ETC/kube-proxy.yaml"
 }
@@ -408,12 +435,14 @@ node_ready() {
 }
 default_sa() { kc -n default get serviceaccount default; }
 
-# Healthy: every component runs and answers, and the node is Ready.
+# Healthy: every component runs and answers, and every node is Ready.
 healthy() {
     local c
     for c in "${COMPONENTS[@]}"; do alive "$c" || return 1; done
     etcd_healthy && apiserver_ready && plain_healthz $KUBELET_HEALTHZ_PORT && plain_healthz $PROXY_HEALTHZ_PORT &&
-        secure_healthz $CONTROLLER_MANAGER_PORT && secure_healthz $SCHEDULER_PORT && node_ready
+        secure_healthz $CONTROLLER_MANAGER_PORT && secure_healthz $SCHEDULER_PORT && node_ready || return 1
+    local k
+    for ((k = 2; k <= $(node_count); k++)); do (extra_node_healthy $k) || return 1; done
 }
 
 # ---- up ----
@@ -421,12 +450,15 @@ healthy() {
 start_containerd() {
     launch containerd /usr/bin/containerd --config "$ETC/containerd.toml"
     wait_for containerd 30 "answer on $CONTAINERD_SOCKET" ctr_ version
-    if ! has_image "$PAUSE_IMAGE"; then
-        local tar="$CLUSTER/images/pause-${PAUSE_IMAGE##*:}.tar"
-        mkdir -p "$CLUSTER/images"
-        [ -f "$tar" ] || "$HERE/pause-image.sh" "$K8S_BIN/pause" "$PAUSE_IMAGE" "$tar"
-        ctr_ images import "$tar" >/dev/null || { log_tail containerd; die "could not import the sandbox image $tar"; }
-    fi
+    import_pause containerd
+}
+
+import_pause() {  # <containerd component>
+    has_image "$PAUSE_IMAGE" && return 0
+    local tar="$CLUSTER/images/pause-${PAUSE_IMAGE##*:}.tar"
+    mkdir -p "$CLUSTER/images"
+    [ -f "$tar" ] || "$HERE/pause-image.sh" "$K8S_BIN/pause" "$PAUSE_IMAGE" "$tar"
+    ctr_ images import "$tar" >/dev/null || { log_tail "$1"; die "could not import the sandbox image $tar"; }
 }
 
 start_control_plane() {
@@ -472,7 +504,7 @@ start_control_plane() {
 
 start_node() {
     launch kube-proxy "$K8S_BIN/kube-proxy" --config "$ETC/kube-proxy.yaml"
-    launch kubelet "$K8S_BIN/kubelet" --config "$ETC/kubelet.yaml" --kubeconfig "$KUBECONFIGS/kubelet.kubeconfig" \
+    launch kubelet "$K8S_BIN/kubelet" --config "$ETC/kubelet.yaml" --kubeconfig "$KUBELET_KUBECONFIG" \
         --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --root-dir "$KUBELET_ROOT"
     wait_for kube-controller-manager 60 "/healthz" secure_healthz $CONTROLLER_MANAGER_PORT
     wait_for kube-scheduler 60 "/healthz" secure_healthz $SCHEDULER_PORT
@@ -483,9 +515,16 @@ start_node() {
 }
 
 up() {
+    nodes_args "$@"
+    alive kube-apiserver || nodes_memory
     os_packages
     kubernetes_bin
     if healthy; then
+        # A running cluster as it is, unless another shape is asked for.
+        local running cpus
+        running=$(node_count) cpus=$(cat "$RUN/node-cpus" 2>/dev/null | paste -sd';' || true)
+        [ "$SHAPE_GIVEN" = 0 ] || { [ "$running" = "$NODES" ] && [ "$cpus" = "$(IFS=';'; echo "${NODE_CPUS[*]}")" ]; } ||
+            die "the cluster runs $running node(s)${cpus:+ on CPUs \"$cpus\"}, not the $NODES$([ ${#NODE_CPUS[@]} = 0 ] || echo " on CPUs \"$(IFS=';'; echo "${NODE_CPUS[*]}")\"") asked for: ./lab cluster down first (it stops every stack's pods on it), then up again"
         echo "$ADMIN_KUBECONFIG"; return 0
     fi
     if [ -e "$STATE" ]; then
@@ -494,12 +533,14 @@ up() {
     fi
     node_ip
     preflight
-    say "starting the cluster (node $NODE_NAME at $NODE_IP)"
-    local start=$SECONDS
+    say "starting the cluster (node $NODE_NAME at $NODE_IP$([ "$NODES" = 1 ] || echo ", and $((NODES - 1)) more"))"
+    local start=$SECONDS k
     trap up_failed EXIT
     mkdir -p "$RUN"
-    # down and status use the binaries the cluster runs, without building anything.
+    # down and status use the binaries the cluster runs, and know its nodes, without building anything.
     echo "$K8S_BIN" >"$RUN/k8s-bin"
+    echo "$NODES" >"$RUN/nodes"
+    printf '%s\n' "${NODE_CPUS[@]}" | grep . >"$RUN/node-cpus" || rm -f "$RUN/node-cpus"
     save_machine
     configure
     guards_on
@@ -507,6 +548,7 @@ up() {
     start_containerd
     start_control_plane
     start_node
+    for ((k = 2; k <= NODES; k++)); do (start_extra_node $k); done
     guards_first
     trap - EXIT
     say "up in $((SECONDS - start)) s; KUBECONFIG=$ADMIN_KUBECONFIG"
@@ -526,15 +568,22 @@ stop_workloads() {
     kc delete pods --all -A --grace-period=1 --wait=false >/dev/null 2>&1 || true
     local deadline=$((SECONDS + 30))
     while [ $SECONDS -lt $deadline ]; do
-        [ -z "$(kc get pods -A -o name 2>/dev/null)" ] && [ -z "$(ctr_ tasks ls -q 2>/dev/null)" ] && return 0
+        [ -z "$(kc get pods -A -o name 2>/dev/null)" ] && [ -z "$(all_tasks)" ] && return 0
         sleep 0.5
     done
     say "pods still there after 30 s: killing their containers"
 }
 
+# Every node's containerd's tasks.
+all_tasks() {
+    ctr_ tasks ls -q 2>/dev/null || true
+    local k
+    for ((k = 2; k <= $(node_count); k++)); do (node_env $k; ctr_ tasks ls -q 2>/dev/null || true); done
+}
+
 # What the kubelet did not stop: tasks killed, containers (not images) removed.
 stop_containers() {
-    alive containerd || return 0
+    alive "containerd$SUFFIX" || return 0
     local id
     for id in $(ctr_ tasks ls -q 2>/dev/null); do
         ctr_ tasks kill --all --signal SIGKILL "$id" >/dev/null 2>&1 || true
@@ -592,6 +641,8 @@ remove_system_dirs() {
     while IFS= read -r d; do
         [ -d "$d" ] || continue
         [ ! -S "$d/kubelet.sock" ] || rm -f "$d/kubelet.sock"
+        # `ip netns add` (further nodes) mounts /run/netns on itself, shared, when it makes it.
+        ! mountpoint -q "$d" || umount "$d" 2>/dev/null || umount -l "$d" 2>/dev/null || true
         rmdir "$d" 2>/dev/null || say "$d is not empty: left in place"
     done <"$RUN/system-dirs"
     rm -f "$RUN/system-dirs"
@@ -601,6 +652,8 @@ teardown() {
     stop_workloads
     stop kube-controller-manager
     stop kube-scheduler
+    local k
+    for ((k = 2; k <= $(node_count); k++)); do (stop_extra_node $k) || say "node $k: not fully stopped"; done
     stop kubelet
     stop kube-proxy
     stop_containers
@@ -613,9 +666,11 @@ teardown() {
     iptables_drop_new_tables
     ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE"
     remove_cgroups
+    remove_node_cgroups
     restore_sysctls
     remove_system_dirs
     rm -rf "$STATE"
+    rm -f "$RUN/nodes" "$RUN/node-cpus"
 }
 
 down() {
@@ -628,13 +683,15 @@ down() {
 
 status() {
     local c line=""
-    for c in "${COMPONENTS[@]}"; do
+    local k nodes
+    nodes=$(node_count)
+    for c in "${COMPONENTS[@]}" $(for ((k = 2; k <= nodes; k++)); do printf "%s-$k " "${NODE_COMPONENTS[@]}"; done); do
         if alive "$c"; then line+=" $c($(pid_of "$c"))"; else line+=" $c(down)"; fi
     done
     echo "components:$line"
     K8S_BIN=$(cat "$RUN/k8s-bin" 2>/dev/null || true)
     if [ -n "$K8S_BIN" ] && healthy; then
-        echo "healthy: node $NODE_NAME Ready, apiserver https://127.0.0.1:$APISERVER_PORT ($(kc get --raw /version | grep -o '"gitVersion": *"[^"]*"' | cut -d'"' -f4))"
+        echo "healthy: $nodes node(s) Ready ($(kc get nodes -o jsonpath='{.items[*].metadata.name}')), apiserver https://127.0.0.1:$APISERVER_PORT ($(kc get --raw /version | grep -o '"gitVersion": *"[^"]*"' | cut -d'"' -f4))"
         echo "pods: $(kc get pods -A --no-headers 2>/dev/null | wc -l), services: $(kc get services -A --no-headers 2>/dev/null | wc -l)"
         echo "KUBECONFIG=$ADMIN_KUBECONFIG"
     else
@@ -668,8 +725,25 @@ need_containerd() {
     alive containerd && ctr_ version >/dev/null 2>&1 || die "the cluster is not up (scripts/cluster.sh up)"
 }
 
-# import_images <docker ref>...: those containerd lacks, in one `docker save` (shared layers once).
+# import_images <docker ref>...: into every node's containerd.
 import_images() {
+    local ref missing=0 k
+    for ref in "$@"; do has_image_everywhere "$ref" || missing=1; done
+    [ $missing = 1 ] || return 0
+    # Started here, not in a node's subshell, whose exit would stop a dockerd it started.
+    docker_up
+    import_into "$@"
+    for ((k = 2; k <= $(node_count); k++)); do (node_env $k; import_into "$@"); done
+}
+
+has_image_everywhere() {  # <ref>
+    has_image "$1" || return 1
+    local k
+    for ((k = 2; k <= $(node_count); k++)); do (node_env $k; has_image "$1") || return 1; done
+}
+
+# import_into <docker ref>...: those this node's containerd lacks, in one `docker save` (shared layers once).
+import_into() {
     local ref missing=()
     for ref in "$@"; do has_image "$ref" || missing+=("$ref"); done
     [ ${#missing[@]} -gt 0 ] || return 0
@@ -712,7 +786,7 @@ images() {  # [oha]
         refs+=("oha=flask-gevent-lab/oha:$( { echo "$base"; cat "$ROOT/scripts/oha.sh"; } | sha256sum | cut -c1-12)")
     fi
     local complete=1 r
-    for r in "${refs[@]}"; do has_image "${r#*=}" || complete=0; done
+    for r in "${refs[@]}"; do has_image_everywhere "${r#*=}" || complete=0; done
     if [ $complete = 0 ]; then
         trap progress_stop EXIT  # docker_up's, when it starts dockerd, stops the progress too
         docker_up
@@ -761,7 +835,7 @@ if [ "$cmd" != status ]; then
     flock -w 900 9 || die "another scripts/cluster.sh holds $CLUSTER/lock"
 fi
 case "$cmd" in
-    up) up ;;
+    up) up "$@" ;;
     down) down ;;
     status) status ;;
     images) images "$@" ;;

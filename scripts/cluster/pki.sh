@@ -88,3 +88,17 @@ pki_make() {
     pki_kubeconfig "$ADMIN_KUBECONFIG" admin "$server"
     echo "$recipe" >"$PKI/recipe"
 }
+
+# pki_node <certificate name> <node name> <node IP> <apiserver IP>: a further node's kubelet
+# certificates (made again when missing, older than the CA or near expiry) and the kubeconfigs
+# that reach the apiserver from its network namespace (not loopback).
+pki_node() {
+    local name=$1 node=$2 ip=$3 server="https://$4:$APISERVER_PORT"
+    if [ ! -f "$PKI/$name-serving.crt" ] || [ "$PKI/ca.crt" -nt "$PKI/$name-serving.crt" ] ||
+        ! openssl x509 -checkend $((30 * 86400)) -noout -in "$PKI/$name-serving.crt" >/dev/null; then
+        pki_cert "$name" "/O=system:nodes/CN=system:node:$node" clientAuth
+        pki_cert "$name-serving" "/CN=$node" serverAuth "IP:$ip,IP:127.0.0.1,DNS:$node"
+    fi
+    pki_kubeconfig "$KUBECONFIGS/$name.kubeconfig" "$name" "$server"
+    pki_kubeconfig "$KUBECONFIGS/kube-proxy-remote.kubeconfig" kube-proxy "$server"
+}

@@ -1,6 +1,7 @@
 // The Kubernetes suite's cluster: the project's own (scripts/cluster.sh),
 // started for the suite unless it already runs, and then stopped again.
 import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
 import * as path from "path";
 import { resolveCluster } from "../../platforms/kubernetes";
 import { ROOT } from "../local/stack";
@@ -29,7 +30,21 @@ export function kubectl(...args: string[]): string {
     return execFileSync(own.kubectl, ["--kubeconfig", own.kubeconfig, ...args], { encoding: "utf8", timeout: 60_000 });
 }
 
-/** What a stopped cluster must not leave behind: its processes, mounts, iptables chains and rules, interfaces. */
+/** The pids on this machine (the cluster's node) of the processes of the first app-named pod's container. */
+export function containerPids(namespace: string, app: string): number[] {
+    const id = kubectl("get", "pods", "-n", namespace, "-l", `app.kubernetes.io/name=${app}`, "-o", "jsonpath={.items[0].status.containerStatuses[0].containerID}")
+        .replace(/^\w+:\/\//, "").trim();
+    if (!id) throw new Error(`no running container for ${namespace}/${app}`);
+    return fs.readdirSync("/proc").filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
+        try {
+            return fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").includes(id);
+        } catch {
+            return false; // ended meanwhile
+        }
+    }).map(Number);
+}
+
+/** What a stopped cluster must not leave behind: its processes, mounts, iptables chains and rules, interfaces, routes, nodes' namespaces and cgroups. */
 export function clusterTraces(): string[] {
     const traces: string[] = [];
     const cache = path.dirname(resolveCluster("").kubeconfig);
@@ -53,7 +68,19 @@ export function clusterTraces(): string[] {
     }
     const links = execFileSync("ip", ["-o", "link"], { encoding: "utf8" });
     for (const line of links.split("\n")) {
-        if (/\bfgl0\b|master fgl0/.test(line)) traces.push(`interface: ${line.split(":").slice(1, 2).join("").trim()}`);
+        if (/\bfgl0\b|master fgl0|\bfgln\d+/.test(line)) traces.push(`interface: ${line.split(":").slice(1, 2).join("").trim()}`);
+    }
+    // The further nodes' routes, network namespaces and cgroups.
+    for (const route of execFileSync("ip", ["-4", "route"], { encoding: "utf8" }).split("\n")) {
+        if (/10\.21[234]\./.test(route)) traces.push(`route: ${route}`);
+    }
+    for (const ns of fs.existsSync("/run/netns") ? fs.readdirSync("/run/netns") : []) {
+        if (ns.startsWith("fgl-node-")) traces.push(`network namespace: ${ns}`);
+    }
+    for (const hierarchy of fs.readdirSync("/sys/fs/cgroup")) {
+        const dir = path.join("/sys/fs/cgroup", hierarchy);
+        if (!fs.statSync(dir).isDirectory()) continue;
+        for (const cgroup of fs.readdirSync(dir).filter((c) => c.startsWith("fgl-node-"))) traces.push(`cgroup: ${path.join(dir, cgroup)}`);
     }
     return traces;
 }

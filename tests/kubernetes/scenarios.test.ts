@@ -1,4 +1,4 @@
-// End to end on a real cluster: the project's own single-node Kubernetes
+// End to end on a real cluster: the project's own Kubernetes, one node
 // (scripts/cluster.sh), the real engine and the real pulumi-kubernetes
 // provider. Scenarios deploy as Deployments + Services in their namespace, the
 // load runs as a 2-pod Indexed Job, the figures come back as outputs; destroy
@@ -7,10 +7,9 @@ import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
 import { Stack } from "@pulumi/pulumi/automation";
 import { httpGet } from "../httpGet";
-import * as fs from "fs";
 import * as path from "path";
 import { removeStack, ROOT, testStack, upOutputs } from "../local/stack";
-import { clusterTraces, kubectl, startCluster, stopCluster } from "./cluster";
+import { clusterTraces, containerPids, kubectl, startCluster, stopCluster } from "./cluster";
 import { POD_BARRIER } from "../../lib/load/split";
 
 /** Small and quick, but enough clients for two pods to share. */
@@ -34,24 +33,15 @@ function serviceRules(namespace: string): string[] {
 
 /** SIGKILLs, from this machine (the cluster's node), every process of the app-named pod's container; how many. */
 function killContainer(namespace: string, app: string): number {
-    const id = kubectl("get", "pods", "-n", namespace, "-l", `app.kubernetes.io/name=${app}`, "-o", "jsonpath={.items[0].status.containerStatuses[0].containerID}")
-        .replace(/^\w+:\/\//, "").trim();
-    assert.ok(id, `no running container for ${namespace}/${app}`);
-    const inContainer = fs.readdirSync("/proc").filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
+    const pids = containerPids(namespace, app);
+    for (const pid of pids) {
         try {
-            return fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").includes(id);
-        } catch {
-            return false; // ended meanwhile
-        }
-    });
-    for (const pid of inContainer) {
-        try {
-            process.kill(Number(pid), "SIGKILL");
+            process.kill(pid, "SIGKILL");
         } catch {
             // ended meanwhile
         }
     }
-    return inContainer.length;
+    return pids.length;
 }
 
 describe("kubernetes: the project's cluster, the real provider", function () {

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { spawn } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -8,10 +8,15 @@ import { clusterCpu, ClusterCpu, cpuSamplerArgv, containerRoles, NodeSample, par
 import { CpuUsage, summarizeCpu } from "../../lib/load/cpu";
 import { clockTicks } from "../../lib/procfs";
 
-/** The sampler's lines over `ms`, run on `proc` (this machine's /proc, or a made one). */
-async function runSampler(ms: number, proc?: string): Promise<NodeSample[]> {
+/**
+ * The sampler's lines over `ms`, run on `proc` (this machine's /proc, or a made one); `before` is given its pid before
+ * it starts (a shell waits for a line, then execs it as the same process).
+ */
+async function runSampler(ms: number, proc?: string, before?: (pid: number) => void): Promise<NodeSample[]> {
     const [cmd, ...args] = cpuSamplerArgv(100, proc);
-    const child = spawn(cmd, args, { env: { ...process.env, NODE_NAME: "node-a" } });
+    const child = spawn("sh", ["-c", 'read go && exec "$@"', "sh", cmd, ...args], { env: { ...process.env, NODE_NAME: "node-a" } });
+    before?.(child.pid!);
+    child.stdin.end("\n");
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     let err = "";
@@ -24,6 +29,30 @@ async function runSampler(ms: number, proc?: string): Promise<NodeSample[]> {
 }
 
 const id = (c: string) => c.repeat(64);
+
+/** The CPUs this process (and the sampler it starts) may run on. */
+const affinity = (): number[] => JSON.parse(execFileSync("python3", ["-c", "import os; print(sorted(os.sched_getaffinity(0)))"], { encoding: "utf8" }));
+
+/** A made /proc in a new folder, and how to write its files. */
+function fakeProc(): { proc: string; write: (file: string, text: string) => void } {
+    const proc = fs.mkdtempSync(path.join(os.tmpdir(), "proc-"));
+    const write = (file: string, text: string) => {
+        fs.mkdirSync(path.dirname(path.join(proc, file)), { recursive: true });
+        fs.writeFileSync(path.join(proc, file), text);
+    };
+    return { proc, write };
+}
+
+// pid, name (spaces and parentheses in it), state, then fields 4-13, utime, stime, 16-19, threads, 21, starttime.
+const stat = (pid: number, state: string, utime: number, stime: number, threads: number, start: number) =>
+    `${pid} (uwsgi (w) 1) ${state} 1 ${pid} ${pid} 0 -1 4194560 100 0 0 0 ${utime} ${stime} 0 0 20 0 ${threads} 0 ${start} 1000 10 0\n`;
+
+/** 11 samples of a node, 0.25 s apart from `start`, its machine's ticks half busy on each of its `cores`. */
+const nodeSamples = (node: string, start: number, cores: number, more: Partial<NodeSample> = {}) =>
+    Array.from({ length: 11 }, (_, i): NodeSample => {
+        const t = start + i * 0.25;
+        return { node, at: 1000 + t, cores, machine: { busy: 50 * cores * t, idle: 50 * cores * t }, containers: {}, threads: {}, ...more };
+    });
 
 /** A pod whose one container carries `marker` and runs as container id `cid` of `runtime`. */
 function pod(marker: string | undefined, cid: string, lastCid?: string, runtime = "containerd"): PodContainers {
@@ -39,7 +68,9 @@ describe("CPU per role on any cluster (lib/load/clusterCpu.ts)", () => {
         const samples = await runSampler(1500);
         // 1.5 s at 0.1 s: far more than a few, however slow python3's start.
         assert.ok(samples.length >= 4, `${samples.length} samples`);
-        assert.ok(samples.every((s) => s.node === "node-a" && s.cores === os.cpus().length));
+        const cpus = affinity();
+        const host = fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+        for (const s of samples) assert.deepEqual([s.node, s.host, s.cpus, s.cores], ["node-a", host, cpus, cpus.length]);
         for (let i = 1; i < samples.length; i++) {
             const [a, b] = [samples[i - 1], samples[i]];
             assert.ok(b.at > a.at, "later samples, later times");
@@ -50,15 +81,9 @@ describe("CPU per role on any cluster (lib/load/clusterCpu.ts)", () => {
 
     it("finds each container's processes by their cgroup, with their CPU seconds and threads, and the machine's ticks", async function () {
         this.timeout(20_000);
-        const proc = fs.mkdtempSync(path.join(os.tmpdir(), "proc-"));
-        const write = (file: string, text: string) => {
-            fs.mkdirSync(path.dirname(path.join(proc, file)), { recursive: true });
-            fs.writeFileSync(path.join(proc, file), text);
-        };
-        // pid, name (spaces and parentheses in it), state, then fields 4-13, utime, stime, 16-19, threads, 21, starttime.
-        const stat = (pid: number, state: string, utime: number, stime: number, threads: number, start: number) =>
-            `${pid} (uwsgi (w) 1) ${state} 1 ${pid} ${pid} 0 -1 4194560 100 0 0 0 ${utime} ${stime} 0 0 20 0 ${threads} 0 ${start} 1000 10 0\n`;
-        write("stat", "cpu  100 5 20 800 30 1 2 3 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n");
+        // No line per CPU, no boot_id, no cgroup of the sampler's own: the aggregate line, no host, every container.
+        const { proc, write } = fakeProc();
+        write("stat", "cpu  100 5 20 800 30 1 2 3 0 0\n");
         write("123/stat", stat(123, "S", 250, 50, 7, 5000));
         write("123/cgroup", `0::/kubepods/besteffort/pod1/cri-containerd-${id("a")}.scope\n`);
         write("124/stat", stat(124, "R", 10, 10, 2, 6000));
@@ -74,6 +99,32 @@ describe("CPU per role on any cluster (lib/load/clusterCpu.ts)", () => {
         assert.deepEqual(first.threads, { [id("a")]: 7, [id("b")]: 2 });
         // busy: user + nice + system + irq + softirq + steal; idle: idle + iowait.
         assert.deepEqual(first.machine, { busy: 100 + 5 + 20 + 1 + 2 + 3, idle: 800 + 30 });
+        assert.deepEqual([first.host, first.cpus], [null, null]);
+    });
+
+    it("on a node beside others on one machine: only its own node's containers, its CPUs' ticks, and the machine's boot_id", async function () {
+        this.timeout(20_000);
+        const { proc, write } = fakeProc();
+        const cpus = affinity();
+        // Each CPU's ticks its own, and one CPU beyond the sampler's and the aggregate line far off: the sums say which were read.
+        const cpuLines = [...cpus, Math.max(...cpus) + 1].map((n) => `cpu${n} ${100 + n} 0 ${n} ${10_000 + n} 1 0 0 0 0 0\n`);
+        write("stat", `cpu  9000000 0 0 9000000 0 0 0 0 0 0\n${cpuLines.join("")}intr 1 2 3\n`);
+        write("sys/kernel/random/boot_id", "2f1e0c3a-0000-4000-8000-000000000001\n");
+        // Node 2's pods under its own root, node 1's under the kubelet's default, a container of no kubelet's; their pids
+        // beyond any real one (pid_max is at most 2^22), so none is the sampler's.
+        write("9000200/stat", stat(9000200, "S", 30, 10, 3, 5000));
+        write("9000200/cgroup", `12:pids:/fgl-node-2/kubepods/besteffort/pod3/${id("c")}\n4:cpu,cpuacct:/fgl-node-2/kubepods/besteffort/pod3/${id("c")}\n`);
+        write("9000201/stat", stat(9000201, "S", 40, 10, 2, 6000));
+        write("9000201/cgroup", `12:pids:/kubepods/burstable/pod4/${id("d")}\n4:cpu,cpuacct:/kubepods/burstable/pod4/${id("d")}\n`);
+        write("9000202/stat", stat(9000202, "S", 50, 10, 1, 7000));
+        write("9000202/cgroup", `4:cpu,cpuacct:/docker/${id("e")}\n`);
+        const [first] = await runSampler(400, proc, (pid) =>
+            write(`${pid}/cgroup`, `12:pids:/fgl-node-2/kubepods/besteffort/pod9/${id("9")}\n4:cpu,cpuacct:/fgl-node-2/kubepods/besteffort/pod9/${id("9")}\n`));
+        assert.deepEqual(first.containers, { [id("c")]: { "9000200:5000": 40 / clockTicks() } });
+        assert.deepEqual(first.threads, { [id("c")]: 3 });
+        const sum = (f: (n: number) => number) => cpus.reduce((total, n) => total + f(n), 0);
+        assert.deepEqual(first.machine, { busy: sum((n) => 100 + 2 * n), idle: sum((n) => 10_001 + n) });
+        assert.deepEqual([first.host, first.cpus, first.cores], ["2f1e0c3a-0000-4000-8000-000000000001", cpus, cpus.length]);
     });
 
     it("reads a sampler's log, skipping other lines and one cut off by the pod's stop", () => {
@@ -118,8 +169,35 @@ describe("CPU per role on any cluster (lib/load/clusterCpu.ts)", () => {
         assert.ok(Math.abs(usage.machine.avgBusyCores - 2) < 0.01, `machine ${usage.machine.avgBusyCores} busy cores`);
     });
 
+    it("nodes on one machine that share its CPUs count them once; the same CPUs of another machine add", () => {
+        // Nodes a and b on host h (b started 0.1 s later, its ticks read then), c on host k: 2 cores each.
+        const a = nodeSamples("a", 0, 2, { host: "h", cpus: [0, 1], containers: { [id("a")]: { "7:1": 1 } } });
+        const b = nodeSamples("b", 0.1, 2, { host: "h", cpus: [0, 1], containers: { [id("b")]: { "7:1": 2 } } });
+        const c = nodeSamples("c", 0, 2, { host: "k", cpus: [0, 1] });
+        const merged = clusterCpu([a, b, c], new Map([[id("a"), "app" as const], [id("b"), "driver" as const]]));
+        assert.equal(merged.cores, 4);
+        // Host h's ticks are a's (the first of its nodes), at or before each of b's samples; k's add.
+        assert.deepEqual(merged.snapshots[4].machine, { busy: 2 * a[4].machine.busy, idle: 2 * a[4].machine.idle });
+        // Both nodes' containers still count.
+        assert.deepEqual(merged.snapshots[4].roles, { app: { "a/7:1": 1 }, driver: { "b/7:1": 2 } });
+        const usage = summarizeCpu(merged.snapshots, merged.cores, {})!;
+        assert.ok(Math.abs(usage.machine.avgBusyCores - 2) < 0.01, `machine ${usage.machine.avgBusyCores} busy cores`);
+    });
+
+    it("nodes on one machine pinned to CPUs of their own add up, those sharing them once; a role can use its nodes' CPUs only", () => {
+        const a = nodeSamples("a", 0, 2, { host: "h", cpus: [0, 1], containers: { [id("a")]: { "7:1": 1 } } });
+        const b = nodeSamples("b", 0, 1, { host: "h", cpus: [2], containers: { [id("b")]: { "8:1": 1 }, [id("c")]: { "9:1": 1 } } });
+        const c = nodeSamples("c", 0, 1, { host: "h", cpus: [2], containers: { [id("d")]: { "10:1": 1 } } });
+        const roles = new Map([[id("a"), "driver" as const], [id("b"), "app" as const], [id("c"), "driver" as const], [id("d"), "app" as const]]);
+        const merged = clusterCpu([a, b, c], roles);
+        assert.equal(merged.cores, 3);
+        assert.deepEqual(merged.snapshots[4].machine, { busy: a[4].machine.busy + b[4].machine.busy, idle: a[4].machine.idle + b[4].machine.idle });
+        // The app on b and c, which share CPU 2: one core; the driver on a and b: three.
+        assert.deepEqual(merged.roleCores, { driver: 3, app: 1 });
+    });
+
     it("says who read the CPU, and why not the cluster's sampler where not", () => {
-        const cluster: ClusterCpu = { snapshots: [], appThreads: [], cores: 2 };
+        const cluster: ClusterCpu = { snapshots: [], appThreads: [], cores: 2, roleCores: {} };
         const local = { roles: { app: { avgCores: 0.4 }, upstream: null } } as unknown as CpuUsage;
         assert.deepEqual(samplerNote(cluster, false, null), { source: "cluster" });
         assert.deepEqual(samplerNote(cluster, true, local), { source: "cluster", localAvgCores: { app: 0.4, upstream: null } });
@@ -129,7 +207,7 @@ describe("CPU per role on any cluster (lib/load/clusterCpu.ts)", () => {
     });
 
     it("no node sampled: no snapshots", () => {
-        assert.deepEqual(clusterCpu([[], []], new Map()), { snapshots: [], appThreads: [], cores: 0 });
+        assert.deepEqual(clusterCpu([[], []], new Map()), { snapshots: [], appThreads: [], cores: 0, roleCores: {} });
     });
 
     it("the sampler's DaemonSet sees the host's processes on every node, and is owned by its load's Job", () => {

@@ -5,7 +5,7 @@ import * as path from "path";
 import { capacityChart, cpuChart, renderHtmlReport, rpsCharts, runCharts } from "../../lib/htmlReport";
 import { Probe } from "../../lib/load/capacity";
 import { LoadResult } from "../../lib/load/result";
-import { MatrixResults } from "../../lib/report";
+import { MatrixResults, renderReport } from "../../lib/report";
 import { parseRun, RESULTS_FORMAT, Run } from "../../lib/runs";
 import { defaultOut, findRuns } from "../../scripts/report";
 import { result as fixture, run } from "./fixtures/runs";
@@ -36,6 +36,16 @@ describe("the HTML report", () => {
         assert.match(html, /<script>\/\* vega 6\.4\.0 \(BSD-3-Clause\), inlined so the page needs no network \*\/\nwindow\.vega = \{\};/);
         assert.doesNotMatch(html, /<script[^>]* src=|<link |(?:src|href)="(?:https?:)?\/\//);
         assert.match(html, /<a href="matrix-b\/results\.json">/);
+    });
+
+    it("says who ran out first for every scenario and every level of a sweep, as report.md does", () => {
+        const judged = (words: string) => ({ ...result(150), bottleneck: { verdict: "app" as const, words, rule: "the rule's figures" } });
+        const withSweep = { ...RUN.results, rows: [row("gunicorn-sync", judged("the app ran out of CPU first"))],
+            sweep: [{ scenario: "uwsgi-gevent", concurrency: 1000, requests: 5000, status: "ok" as const, result: judged("the machine ran out"), baseline: null, error: null, split: "" }] };
+        const html = page([{ ...RUN, results: withSweep }]);
+        assert.match(html, /<li><strong>gunicorn-sync<\/strong>: the app ran out of CPU first\. the rule's figures<\/li>/);
+        assert.match(html, /<li><strong>sweep uwsgi-gevent, 1000 clients<\/strong>: the machine ran out\. the rule's figures<\/li>/);
+        assert.match(renderReport(withSweep), /- sweep uwsgi-gevent, 1000 clients: \*\*the machine ran out\*\*\. the rule's figures/);
     });
 
     it("tables every scenario, and shows a failed one as failed with its log's tail, not as 0", () => {

@@ -26,7 +26,7 @@ function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
 }
 
 /** Every resource a stack with `config` declares on the kubernetes platform; ClusterIPs 10.0.0.<n>. */
-async function declare(stack: string, config: Record<string, string>) {
+async function declare(stack: string, config: Record<string, string>, nodes?: number) {
     const declared: Declared[] = [];
     await pulumi.runtime.setMocks({
         newResource(args) {
@@ -45,7 +45,7 @@ async function declare(stack: string, config: Record<string, string>) {
     const settings = resolveSettings((k) => ({ platform: "kubernetes", ...config })[k]);
     const platform = new KubernetesPlatform(stack, {
         kubeconfig: settings.kube.kubeconfig, images: settings.kube.images, cpuRequests: settings.kube.cpuRequests, cpuLimits: settings.kube.cpuLimits,
-        cpuSampler: settings.kube.cpuSampler, loadDriver: podDriverOf(settings.load.driver) ?? undefined,
+        cpuSampler: settings.kube.cpuSampler, loadDriver: podDriverOf(settings.load.driver) ?? undefined, nodes: nodes ? { count: nodes, mostCores: 1 } : undefined,
     });
     const scenario = new Scenario(stack, { settings, platform, resultsDir: `/results/${stack}` });
     const url = await promiseOf(scenario.url);
@@ -72,14 +72,23 @@ describe("kubernetes objects (pure)", () => {
             ({ metadata: { namespace }, spec: { nodeName, containers: [{ resources: cpu ? { requests: { cpu } } : {} }] }, status: { phase } });
         // The project's cluster: one 2-core node; the stack's own pods from its last up, and finished pods, don't count.
         const rooms = nodeRooms([node("n1", "2")], [pod("fgl-a", "n1", "1"), pod("kube-system", "n1", "250m"), pod("x", "n1", "1", "Succeeded")], "fgl-a");
-        assert.deepEqual(rooms, [{ name: "n1", cpuCores: 1.75, pods: 109 }]);
+        assert.deepEqual(rooms, [{ name: "n1", cpuCores: 1.75, pods: 109, allocatableCores: 2 }]);
         // Three services at 100m leave 1.45 cores: 14 load pods of 100m, not 15.
-        assert.deepEqual(loadPodsThatFit(rooms, [0.1, 0.1, 0.1], 0.1, 40), { services: true, load: 14 });
-        assert.deepEqual(loadPodsThatFit(rooms, [0.1, 0.1, 0.1], 0.1, 2), { services: true, load: 2 });
-        assert.deepEqual(loadPodsThatFit(rooms, [1, 1], 0.1, 2), { services: false, load: 0 });
+        assert.deepEqual(loadPodsThatFit(rooms, { measured: [0.1, 0.1], measuring: [0.1] }, 0.1, 40, false), { services: true, load: 14 });
+        assert.deepEqual(loadPodsThatFit(rooms, { measured: [0.1, 0.1], measuring: [0.1] }, 0.1, 2, false), { services: true, load: 2 });
+        assert.deepEqual(loadPodsThatFit(rooms, { measured: [1], measuring: [1] }, 0.1, 2, false), { services: false, load: 0 });
         // Pod slots count too; a pod is never split over nodes: two nodes with 0.6 cores free each take no 1-core pod.
-        assert.deepEqual(loadPodsThatFit([{ name: "n1", cpuCores: 8, pods: 3 }], [0], 0, 5), { services: true, load: 2 });
-        assert.deepEqual(loadPodsThatFit([{ name: "a", cpuCores: 0.6, pods: 9 }, { name: "b", cpuCores: 0.6, pods: 9 }], [], 1, 1), { services: true, load: 0 });
+        assert.deepEqual(loadPodsThatFit([{ name: "n1", cpuCores: 8, pods: 3, allocatableCores: 8 }], { measured: [0], measuring: [] }, 0, 5, false), { services: true, load: 2 });
+        assert.deepEqual(loadPodsThatFit([{ name: "a", cpuCores: 0.6, pods: 9, allocatableCores: 1 }, { name: "b", cpuCores: 0.6, pods: 9, allocatableCores: 1 }], { measured: [], measuring: [] }, 1, 1, false), { services: true, load: 0 });
+        // Apart (several nodes): the upstream on one node, the app's two replicas both on the other, the load beside the
+        // upstream; where the measured side needs the upstream's node too, no load pod fits; with one node nothing does.
+        const two = [{ name: "a", cpuCores: 1, pods: 9, allocatableCores: 1 }, { name: "b", cpuCores: 1, pods: 9, allocatableCores: 1 }];
+        assert.deepEqual(loadPodsThatFit(two, { measured: [0.4, 0.4], measuring: [0.1] }, 0.2, 2, true), { services: true, load: 2 });
+        assert.deepEqual(loadPodsThatFit(two, { measured: [0.4, 0.4], measuring: [0.1] }, 0.2, 5, true), { services: true, load: 4 });
+        assert.deepEqual(loadPodsThatFit(two, { measured: [0.6, 0.6], measuring: [0.1] }, 0.2, 2, true), { services: false, load: 0 });
+        assert.deepEqual(loadPodsThatFit([two[0]], { measured: [0.1], measuring: [0.1] }, 0.1, 1, true), { services: false, load: 0 });
+        // Not apart, the same pods spread: the app's replicas one per node, the load beside them.
+        assert.deepEqual(loadPodsThatFit(two, { measured: [0.6, 0.6], measuring: [0.1] }, 0.2, 2, false), { services: true, load: 2 });
         // A node cordoned, tainted against the load's pods or not Ready takes none.
         const off = nodeRooms([node("c", "4", { spec: { unschedulable: true } }), node("t", "4", { spec: { taints: [{ effect: "NoSchedule" }] } }),
             node("r", "4", { status: { allocatable: { cpu: "4", pods: "110" }, conditions: [{ type: "Ready", status: "False" }] } }),
@@ -91,7 +100,7 @@ describe("kubernetes objects (pure)", () => {
         const limited = { metadata: { namespace: "x" }, spec: { nodeName: "n1", containers: [{ resources: { limits: { cpu: "500m" } } }] }, status: { phase: "Running" } };
         const init = { metadata: { namespace: "x" }, spec: { nodeName: "n1", containers: [{ resources: { requests: { cpu: "100m" } } }],
             initContainers: [{ resources: { requests: { cpu: "1" } } }] }, status: { phase: "Pending" } };
-        assert.deepEqual(nodeRooms([node("n1", "4")], [limited, init], "fgl-a"), [{ name: "n1", cpuCores: 2.5, pods: 108 }]);
+        assert.deepEqual(nodeRooms([node("n1", "4")], [limited, init], "fgl-a"), [{ name: "n1", cpuCores: 2.5, pods: 108, allocatableCores: 4 }]);
     });
 
     it("names a stack's namespace as a DNS label", () => {
@@ -228,6 +237,23 @@ describe("scenario stacks on kubernetes (Pulumi mocks)", () => {
         // (the warm-up, a run and 120 s), and 120 s to spare.
         assert.equal(config.barrier.seconds, 2 + 300 + 120);
         assert.equal(job.spec.activeDeadlineSeconds, 2 + 300 + 3 * 300 + (2 + 300 + 120) + 120);
+    });
+
+    it("with several nodes, keeps the slow API and the load's pods off the nodes of the app and its ingress (required); on one, prefers it", async () => {
+        for (const nodes of [2, 1]) {
+            const { of, deployment } = await declare("nginx-uwsgi", { ...readStackConfig(ROOT, "nginx-uwsgi"), kubeImages: IMAGES }, nodes);
+            const measured = { labelSelector: { matchLabels: { "app.kubernetes.io/instance": "nginx-uwsgi", "flask-gevent-lab/side": "measured" } }, topologyKey: "kubernetes.io/hostname" };
+            const expected = nodes > 1
+                ? { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [measured] } }
+                : { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: measured }] } };
+            for (const name of ["flask-app", "nginx"]) {
+                assert.equal(deployment(name).spec.template.metadata.labels["flask-gevent-lab/side"], "measured", name);
+                assert.equal(deployment(name).spec.template.spec.affinity, undefined, name);
+            }
+            assert.equal(deployment("slow-api").spec.template.metadata.labels["flask-gevent-lab/side"], "measuring");
+            assert.deepEqual(deployment("slow-api").spec.template.spec.affinity, expected);
+            for (const job of of("batch/v1:Job")) assert.deepEqual(job.inputs.spec.template.spec.affinity, expected);
+        }
     });
 
     it("runs replicas of the app, and counts their capacity in the limit", async () => {
