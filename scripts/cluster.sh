@@ -441,8 +441,7 @@ healthy() {
     for c in "${COMPONENTS[@]}"; do alive "$c" || return 1; done
     etcd_healthy && apiserver_ready && plain_healthz $KUBELET_HEALTHZ_PORT && plain_healthz $PROXY_HEALTHZ_PORT &&
         secure_healthz $CONTROLLER_MANAGER_PORT && secure_healthz $SCHEDULER_PORT && node_ready || return 1
-    local k
-    for ((k = 2; k <= $(node_count); k++)); do (extra_node_healthy $k) || return 1; done
+    on_nodes node_healthy_here
 }
 
 # ---- up ----
@@ -548,7 +547,8 @@ up() {
     start_containerd
     start_control_plane
     start_node
-    for ((k = 2; k <= NODES; k++)); do (start_extra_node $k); done
+    # Not through on_nodes: its `|| return` would turn off set -e in the subshells, and a step's failure with it.
+    for k in $(further_nodes); do (node_env "$k"; start_node_here); done
     guards_first
     trap - EXIT
     say "up in $((SECONDS - start)) s; KUBECONFIG=$ADMIN_KUBECONFIG"
@@ -576,9 +576,12 @@ stop_workloads() {
 
 # Every node's containerd's tasks.
 all_tasks() {
+    tasks_here
+    on_nodes tasks_here
+}
+
+tasks_here() {
     ctr_ tasks ls -q 2>/dev/null || true
-    local k
-    for ((k = 2; k <= $(node_count); k++)); do (node_env $k; ctr_ tasks ls -q 2>/dev/null || true); done
 }
 
 # What the kubelet did not stop: tasks killed, containers (not images) removed.
@@ -653,7 +656,8 @@ teardown() {
     stop kube-controller-manager
     stop kube-scheduler
     local k
-    for ((k = 2; k <= $(node_count); k++)); do (stop_extra_node $k) || say "node $k: not fully stopped"; done
+    # Every node, whatever one of them left.
+    for k in $(further_nodes); do (node_env "$k"; stop_node_here) || say "node $k: not fully stopped"; done
     stop kubelet
     stop kube-proxy
     stop_containers
@@ -685,7 +689,7 @@ status() {
     local c line=""
     local k nodes
     nodes=$(node_count)
-    for c in "${COMPONENTS[@]}" $(for ((k = 2; k <= nodes; k++)); do printf "%s-$k " "${NODE_COMPONENTS[@]}"; done); do
+    for c in "${COMPONENTS[@]}" $(for k in $(further_nodes); do printf "%s-$k " "${NODE_COMPONENTS[@]}"; done); do
         if alive "$c"; then line+=" $c($(pid_of "$c"))"; else line+=" $c(down)"; fi
     done
     echo "components:$line"
@@ -727,19 +731,18 @@ need_containerd() {
 
 # import_images <docker ref>...: into every node's containerd.
 import_images() {
-    local ref missing=0 k
+    local ref missing=0
     for ref in "$@"; do has_image_everywhere "$ref" || missing=1; done
     [ $missing = 1 ] || return 0
     # Started here, not in a node's subshell, whose exit would stop a dockerd it started.
     docker_up
     import_into "$@"
-    for ((k = 2; k <= $(node_count); k++)); do (node_env $k; import_into "$@"); done
+    on_nodes import_into "$@"
 }
 
 has_image_everywhere() {  # <ref>
     has_image "$1" || return 1
-    local k
-    for ((k = 2; k <= $(node_count); k++)); do (node_env $k; has_image "$1") || return 1; done
+    on_nodes has_image "$1"
 }
 
 # import_into <docker ref>...: those this node's containerd lacks, in one `docker save` (shared layers once).

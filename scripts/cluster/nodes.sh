@@ -13,6 +13,16 @@ NODE_MEMORY_MIB=1024
 
 node_count() { cat "$RUN/nodes" 2>/dev/null || echo 1; }
 
+# The further nodes of the cluster (2..N; none with one node).
+further_nodes() { seq 2 "$(node_count)"; }
+
+# on_nodes <command...>: the command in each further node's environment (node_env, a subshell
+# each); fails at the first node where it fails. For checks and queries: set -e is off in them.
+on_nodes() {
+    local k
+    for k in $(further_nodes); do (node_env "$k"; "$@") || return 1; done
+}
+
 # The node's CPUs as --node-cpus gave them ("" where not pinned); k from 1.
 node_cpus_of() { sed -n "${1}p" "$RUN/node-cpus" 2>/dev/null || true; }
 
@@ -75,6 +85,7 @@ cpu_list() {  # "0-2,5" -> one CPU per line
 # node_env <k>: the globals that name node k's files, addresses and components (k >= 2), for a subshell.
 node_env() {
     local k=$1
+    NODE_INDEX=$k
     APISERVER_IP=${NODE_IP:-}
     NODE_NAME="flask-gevent-lab-$k"
     NETNS="fgl-node-$k"
@@ -147,18 +158,17 @@ pinning() {
     CPU_MANAGER_POLICY=static CPU_MANAGER_OPTIONS='{"strict-cpu-reservation": "true"}'
 }
 
-start_extra_node() {  # <k>
-    local k=$1
-    node_env "$k"
+# The further node of this environment (node_env), started.
+start_node_here() {
     mkdir -p "$NODE_ETC" "$CNI_CONF_DIR" "$NODE_STATE" "$CONTAINERD_ROOT" "$RUNC_ROOT" "$KUBELET_ROOT" "$POD_LOGS_DIR" "$CNI_DATA_DIR"
     pki_node "$KUBELET_CERT" "$NODE_NAME" "$NODE_IP" "$APISERVER_IP"
-    pinning "$(node_cpus_of "$k")"
+    pinning "$(node_cpus_of "$NODE_INDEX")"
     render "$HERE/containerd.toml" "$NODE_ETC/containerd.toml"
     render "$HERE/cni.conflist" "$CNI_CONF_DIR/10-flask-gevent-lab.conflist"
     render "$HERE/kubelet.yaml" "$NODE_ETC/kubelet.yaml"
     render "$HERE/kube-proxy.yaml" "$NODE_ETC/kube-proxy.yaml"
     node_network
-    node_cgroups "$(node_cpus_of "$k")"
+    node_cgroups "$(node_cpus_of "$NODE_INDEX")"
     launch "containerd$SUFFIX" nsenter --net="/run/netns/$NETNS" /usr/bin/containerd --config "$NODE_ETC/containerd.toml"
     wait_for "containerd$SUFFIX" 30 "answer on $CONTAINERD_SOCKET" ctr_ version
     import_pause "containerd$SUFFIX"
@@ -170,15 +180,13 @@ start_extra_node() {  # <k>
     wait_for "kubelet$SUFFIX" 90 "Ready node" node_ready
 }
 
-extra_node_healthy() {  # <k>
-    node_env "$1"
+node_healthy_here() {
     local c
     for c in "${NODE_COMPONENTS[@]}"; do alive "$c$SUFFIX" || return 1; done
     node_healthz "$KUBELET_HEALTHZ_PORT" && node_healthz "$PROXY_HEALTHZ_PORT" && node_ready
 }
 
-stop_extra_node() {  # <k>
-    node_env "$1"
+stop_node_here() {
     stop "kubelet$SUFFIX"
     stop "kube-proxy$SUFFIX"
     stop_containers
